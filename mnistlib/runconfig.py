@@ -1,0 +1,176 @@
+"""``RunConfig``: everything that decides a run's numbers, validated and hashable.
+
+    >>> RunConfig(model="LeNet5", weight_decay=1e-3).run_name()
+    'lenet5-wd0.001-9da1401b'
+
+Defaults are the course template: SGD lr 0.01, momentum 0.9, cross-entropy on logits,
+50 epochs, batch 64 (the seed does not state one; 64 is used for every run). Values are
+checked on construction, so a bad one fails at once with one line naming it; numbers given as
+strings (papermill, YAML's ``1e-3``) are accepted when they parse.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .models import resolve_model_name
+
+NOISE_MODES = ("per-batch", "fixed")
+LOSSES = ("cross_entropy", "seed_softmax_ce")
+SUBSET_MODES = ("first", "stratified")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Fields that do not change the numbers a run produces, so they stay out of its hash.
+NOT_HASHED = ("name", "device", "save_every_epoch")
+
+
+def _as_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
+               strict_min: bool = False, maximum: float | None = None, optional: bool = False):
+    kind = "an integer" if integer else "a number"
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ConfigError(f"{name} must be {kind}, got the text {value!r}") from None
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be {kind}, got {value!r}")
+    if integer:
+        if value != int(value):
+            raise ConfigError(f"{name} must be {kind}, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+    if minimum is not None and (value < minimum or (strict_min and value == minimum)):
+        raise ConfigError(f"{name} must be {'>' if strict_min else '>='} {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name} must be <= {maximum:g}, got {value:g}")
+    return value
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. Accuracies it produces are in percent."""
+
+    model: str = "LeNet5"
+    epochs: int = 50
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0       # SGD's L2 coefficient λ
+    noise_std: float = 0.0          # Gaussian noise on normalized training inputs only
+    noise_mean: float = 0.0
+    noise_mode: str = "per-batch"   # 'per-batch': fresh each batch; 'fixed': drawn once, as the seed
+    loss: str = "cross_entropy"     # 'seed_softmax_ce' reproduces the seed's softmax-then-CE
+    seed: int = 0
+    train_subset: int | None = None  # None: all 60,000
+    test_subset: int | None = None   # None: all 10,000
+    subset_mode: str = "first"       # or 'stratified'
+    name: str | None = None          # readable label for the run folder (not hashed)
+    device: str = "auto"             # auto: CUDA, else MPS, else CPU (not hashed)
+    save_every_epoch: bool = False   # keep a checkpoint per epoch, as the seed did (not hashed)
+
+    def __post_init__(self):
+        fix = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731  (frozen)
+        fix("model", resolve_model_name(self.model))
+        fix("epochs", _as_number("epochs", self.epochs, integer=True, minimum=1))
+        fix("batch_size", _as_number("batch_size", self.batch_size, integer=True, minimum=1))
+        fix("lr", _as_number("lr", self.lr, minimum=0, strict_min=True))
+        fix("momentum", _as_number("momentum", self.momentum, minimum=0, maximum=1))
+        fix("weight_decay", _as_number("weight_decay", self.weight_decay, minimum=0))
+        fix("noise_std", _as_number("noise_std", self.noise_std, minimum=0))
+        fix("noise_mean", _as_number("noise_mean", self.noise_mean))
+        fix("seed", _as_number("seed", self.seed, integer=True, minimum=0))
+        for key in ("train_subset", "test_subset"):
+            fix(key, _as_number(key, getattr(self, key), integer=True, minimum=1, optional=True))
+        _choice("noise_mode", self.noise_mode, NOISE_MODES)
+        _choice("loss", self.loss, LOSSES)
+        _choice("subset_mode", self.subset_mode, SUBSET_MODES)
+        _choice("device", self.device, DEVICES)
+        if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
+                                      or "/" in self.name or self.name.startswith(".")):
+            raise ConfigError(f"name must be a plain folder name, got {self.name!r}")
+        if not isinstance(self.save_every_epoch, bool):
+            raise ConfigError(f"save_every_epoch must be true or false, got {self.save_every_epoch!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        """Build from a mapping (a YAML/JSON file, papermill parameters); unknown keys are an error."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a run config must be a mapping of field: value, got {type(values).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field {unknown[0]!r}; valid fields: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunConfig":
+        """Read a YAML or JSON file of fields; see :func:`load_config_values`."""
+        return cls.from_dict(load_config_values(path))
+
+    def to_dict(self) -> dict:
+        """All fields, as written to ``config.json``."""
+        return asdict(self)
+
+    def config_hash(self) -> str:
+        """8 hex digits over the fields that change results (not name, device, save_every_epoch)."""
+        values = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED}
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
+
+    def label(self) -> str:
+        """A readable label: the name, else the model plus what differs from the template."""
+        if self.name:
+            return self.name
+        default = RunConfig()
+        parts = [self.model.lower().replace(":", "").replace(",", "-")]
+        short = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr",
+                 "momentum": "mom", "batch_size": "bs", "epochs": "e", "seed": "seed",
+                 "train_subset": "n", "test_subset": "ntest"}
+        for key, prefix in short.items():
+            value = getattr(self, key)
+            if value != getattr(default, key):
+                parts.append(f"{prefix}{value:g}" if isinstance(value, float) else f"{prefix}{value}")
+        if self.noise_std and self.noise_mode == "fixed":
+            parts.append("fixed")
+        if self.loss != default.loss:
+            parts.append("seedloss")
+        if self.train_subset and self.subset_mode != default.subset_mode:
+            parts.append(self.subset_mode)
+        return "-".join(parts)
+
+    def run_name(self) -> str:
+        """The run folder's name: ``<label>-<hash>``."""
+        return f"{self.label()}-{self.config_hash()}"
+
+
+def load_config_values(path: str | Path) -> dict:
+    """The field: value mapping of a YAML or JSON file (JSON is YAML: one parser reads both),
+    checked by building a RunConfig from it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.strerror}); check the path") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML/JSON ({str(exc).splitlines()[0]}); fix the file") from None
+    try:
+        RunConfig.from_dict(values)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return values

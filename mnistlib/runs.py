@@ -1,0 +1,199 @@
+"""The run store: one folder per run, written atomically, read back without training.
+
+Layout of ``runs/<label>-<hash>/``::
+
+    config.json           the RunConfig (all fields)
+    history.csv           one row per finished epoch (accuracies in percent)
+    run.json              status: device, versions, data checksum, health, times
+    checkpoints/last.pt   model, optimizer, epoch, RNG state and history: resume point
+    checkpoints/best.pt   the epoch with the highest test accuracy
+    checkpoints/epoch_007.pt ...   only with save_every_epoch
+
+Every file is written to a temporary name and renamed, so a crash or kill leaves either the
+old file or the new one, never half of one. ``last.pt`` is written before ``history.csv``,
+so the history on disk never runs ahead of the resume point.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import config
+from .errors import RunStoreError
+from .runconfig import RunConfig
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
+SEED_WINDOW = (20, 50)
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write via ``write(file)`` to a temporary file beside ``path``, fsync, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    atomic_write(path, lambda f: json.dump(value, f, indent=2, sort_keys=True, default=str))
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    atomic_write(path, lambda f: torch.save(payload, f), mode="wb")
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """A checkpoint, loaded with ``weights_only=True`` (tensors and plain containers only)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise RunStoreError(f"{path}: no such checkpoint; list the run's checkpoints/ folder") from None
+    except Exception as exc:
+        raise RunStoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}); move it aside to resume "
+                            f"from an earlier one, or delete the run folder to retrain") from None
+
+
+def health(history: pd.DataFrame, chance: float = 12.0) -> str:
+    """'ok', or what went wrong and from which epoch: a non-finite loss, a fall to chance after
+    learning, or test accuracy that never left chance.
+
+    ``chance`` (percent) sits just above MNIST's largest class share (11.35% of the test set).
+    """
+    if history.empty:
+        return "no epochs yet"
+    losses = history[["train_loss", "test_loss"]].to_numpy(dtype=float)
+    bad = ~np.isfinite(losses).all(axis=1)
+    if bad.any():
+        return f"diverged: non-finite loss from epoch {int(history.epoch[bad].iloc[0])}"
+    at_chance = history.test_acc.to_numpy() <= chance
+    if not at_chance[-1]:
+        return "ok"
+    if at_chance.all():
+        return "at chance: test accuracy never rose above chance"
+    first = len(at_chance) - 1
+    while at_chance[first - 1]:
+        first -= 1
+    return f"collapsed: test accuracy fell to chance at epoch {int(history.epoch.iloc[first])}"
+
+
+@dataclass
+class Run:
+    """A stored run: its config, folder and per-epoch history."""
+
+    config: RunConfig
+    path: Path
+    history: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def label(self) -> str:
+        return self.config.label()
+
+    @property
+    def finished(self) -> bool:
+        return len(self.history) >= self.config.epochs
+
+    @property
+    def health(self) -> str:
+        return health(self.history)
+
+    def statistics(self, window: tuple[int, int] = SEED_WINDOW) -> dict:
+        """The seed's statistics: means over the epoch window, best test accuracy, lowest test loss."""
+        return run_statistics(self.history, window)
+
+    def checkpoint(self, which: str = "last") -> Path:
+        """Path of ``last``, ``best`` or ``epoch_NNN`` checkpoints."""
+        return self.path / "checkpoints" / f"{which}.pt"
+
+
+def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW) -> dict:
+    """Means of each metric over epochs ``window`` (inclusive, 1-based), best test accuracy
+    (and its epoch), lowest test loss (and its epoch)."""
+    lo, hi = window
+    part = history[(history.epoch >= lo) & (history.epoch <= hi)]
+    stats = {f"mean_{m}": float(part[m].mean()) if len(part) else float("nan")
+             for m in ("train_loss", "test_loss", "train_acc", "test_acc")}
+    if len(history):
+        best, low = history.test_acc.idxmax(), history.test_loss.idxmin()
+        stats.update(best_test_acc=float(history.test_acc[best]), best_epoch=int(history.epoch[best]),
+                     min_test_loss=float(history.test_loss.min()),
+                     min_loss_epoch=int(history.epoch[low]) if pd.notna(low) else -1)
+    stats.update(window=f"{lo}-{min(hi, int(part.epoch.max()))}" if len(part) else "none",
+                 epochs=len(history))
+    return stats
+
+
+class RunStore:
+    """The folder of runs (``runs/`` by default): find, create, read and list runs."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else config.runs_dir()
+
+    def path_for(self, cfg: RunConfig) -> Path:
+        """The run's folder: an existing one with the same config hash, else ``<label>-<hash>``."""
+        existing = sorted(self.root.glob(f"*-{cfg.config_hash()}")) if self.root.exists() else []
+        return existing[0] if existing else self.root / cfg.run_name()
+
+    def find(self, cfg: RunConfig) -> Run | None:
+        """The stored run for this config (finished or not), or None."""
+        path = self.path_for(cfg)
+        return self.load(path) if (path / "config.json").exists() else None
+
+    def resolve(self, name: str | Path) -> Path:
+        """A run folder from a path, a folder name, or a unique prefix of one."""
+        path = Path(name)
+        if (path / "config.json").exists():
+            return path
+        if (self.root / name / "config.json").exists():
+            return self.root / name
+        matches = sorted(p for p in self.root.glob(f"{name}*") if (p / "config.json").exists()) \
+            if self.root.exists() else []
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(p.name for p in self.runs()) or "none yet"
+        what = "is ambiguous" if matches else "does not exist"
+        raise RunStoreError(f"run {str(name)!r} {what} in {self.root}; stored runs: {known}")
+
+    def load(self, name: str | Path) -> Run:
+        """Read a run's config and history (no model is built)."""
+        path = self.resolve(name)
+        try:
+            cfg = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunStoreError(f"{path / 'config.json'}: unreadable ({exc}); delete the run folder to retrain") \
+                from None
+        history_path = path / "history.csv"
+        history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+        return Run(cfg, path, history)
+
+    def runs(self) -> list[Path]:
+        """All run folders, by name."""
+        if not self.root.exists():
+            return []
+        return sorted(p for p in self.root.iterdir() if (p / "config.json").exists())
+
+
+def summarize(runs: Iterable[Run], window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
+    """The seed's statistics table across runs, one row each, indexed by run label."""
+    rows = []
+    for run in runs:
+        rows.append({"run": run.label, **run.statistics(window), "health": run.health})
+    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()

@@ -1,0 +1,239 @@
+"""Training: one epoch, one evaluation, and ``train`` that ties them to the run store.
+
+    >>> from mnistlib import RunConfig, train
+    >>> run = train(RunConfig(model="LeNet5", epochs=50))   # stored runs are reused
+    >>> run.history.tail()
+
+``train`` returns at once with the stored results when the run has finished, and resumes
+from the last checkpoint when it was interrupted; either way the history is the same as that
+of one uninterrupted run (same config and seed, same device).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+import warnings
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .data import MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare
+from .errors import ConfigError, RunStoreError
+from .models import build_model
+from .runconfig import RunConfig
+from .runs import (HISTORY_COLUMNS, Run, RunStore, atomic_write, health, load_checkpoint, save_checkpoint,
+                   write_json)
+
+EVAL_BATCH = 1000
+EpochCallback = Callable[[Run, dict], None]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' → CUDA if available, else MPS, else CPU; anything else as given."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def loss_function(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Summed loss over a batch. 'seed_softmax_ce' applies softmax before cross-entropy, as the
+    seed's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612."""
+    if kind == "seed_softmax_ce":
+        return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction="sum")
+    return lambda logits, y: F.cross_entropy(logits, y, reduction="sum")
+
+
+def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
+                    batch_size: int, shuffle: torch.Generator, noise: Callable | None = None) -> tuple[float, float]:
+    """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples."""
+    model.train()
+    total_loss = torch.zeros((), device=data.device)
+    correct = torch.zeros((), device=data.device, dtype=torch.long)
+    for xb, yb in iterate_batches(data.x_train, data.y_train, batch_size, shuffle):
+        if noise is not None:
+            xb = noise(xb)
+        logits = model(xb)
+        loss = loss_sum(logits, yb)
+        optimizer.zero_grad(set_to_none=True)
+        (loss / len(yb)).backward()
+        optimizer.step()
+        # Accumulate on the device: no host sync per step.
+        total_loss += loss.detach()
+        correct += (logits.argmax(1) == yb).sum()
+    n = len(data.y_train)
+    return total_loss.item() / n, 100.0 * correct.item() / n
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
+             batch_size: int = EVAL_BATCH) -> tuple[float, float]:
+    """(mean loss, accuracy %) of ``model`` on (x, y), in eval mode."""
+    loss_sum = loss_sum or loss_function("cross_entropy")
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for xb, yb in iterate_batches(x, y, batch_size):
+        logits = model(xb)
+        total_loss += loss_sum(logits, yb).item()
+        correct += (logits.argmax(1) == yb).sum().item()
+    return total_loss / len(y), 100.0 * correct / len(y)
+
+
+_PREPARED: dict[tuple, TensorData] = {}
+
+
+def _tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
+    # Runs of one notebook share data and subsets: prepare once per process.
+    key = (id(arrays), str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed)
+    if key not in _PREPARED:
+        _PREPARED.clear()
+        _PREPARED[key] = prepare(arrays, device, train_subset=cfg.train_subset, test_subset=cfg.test_subset,
+                                 subset_mode=cfg.subset_mode, seed=cfg.seed)
+    return _PREPARED[key]
+
+
+def _noise_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, torch.Generator | None]:
+    """(training data, per-batch noise function, its generator); the last two None without noise."""
+    if cfg.noise_std == 0 and cfg.noise_mean == 0:
+        return data, None, None
+    generator = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
+    if cfg.noise_mode == "fixed":
+        # One noisy copy of the training set, drawn once, as the seed's dataset did.
+        noisy = add_noise(data.x_train, cfg.noise_std, cfg.noise_mean, generator)
+        return dataclasses.replace(data, x_train=noisy), None, None
+    return data, (lambda xb: add_noise(xb, cfg.noise_std, cfg.noise_mean, generator)), generator
+
+
+def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | None = None,
+          progress: bool = True, callbacks: Iterable[EpochCallback] = ()) -> Run:
+    """Train ``cfg`` into the run store, or return the stored run if it has finished.
+
+    ``data``: decoded MNIST (default: :func:`load_mnist`). ``callbacks`` are called after each
+    epoch with (run, row). A non-finite loss or a collapse to chance is recorded and warned
+    about, never raised: it is a result.
+    """
+    store = store or RunStore()
+    path = store.path_for(cfg)
+    stored = store.find(cfg)
+    if stored is not None and stored.finished:
+        return stored
+
+    device = resolve_device(cfg.device)
+    arrays = data if data is not None else load_mnist()
+    tensors = _tensors(cfg, arrays, device)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+    train_data, noise, noise_gen = _noise_setup(cfg, tensors)
+    loss_sum = loss_function(cfg.loss)
+
+    history: list[dict] = []
+    best_acc = -math.inf
+    if (path / "checkpoints" / "last.pt").exists():
+        state = load_checkpoint(path / "checkpoints" / "last.pt", map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        shuffle.set_state(state["rng"]["shuffle"])
+        if noise_gen is not None:
+            noise_gen.set_state(state["rng"]["noise"])
+        history = state["history"]
+        best_acc = max((row["test_acc"] for row in history), default=-math.inf)
+    else:
+        write_json(path / "config.json", cfg.to_dict())
+    status = {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
+              "host": platform.node(), "data_sha256": content_hash(arrays),
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_json(path / "run.json", {**status, "state": "running", "epochs_done": len(history)})
+
+    bar = _progress(cfg, path.name, len(history), progress)
+    warned = False
+    for epoch in range(len(history) + 1, cfg.epochs + 1):
+        start = time.perf_counter()
+        train_loss, train_acc = train_one_epoch(model, train_data, optimizer, loss_sum, cfg.batch_size,
+                                                shuffle, noise)
+        test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
+        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+               "test_acc": test_acc, "seconds": time.perf_counter() - start}
+        history.append(row)
+        payload = {"epoch": epoch, "config": cfg.to_dict(), "model": model.state_dict(),
+                   "optimizer": optimizer.state_dict(), "history": history,
+                   "rng": {"shuffle": shuffle.get_state(),
+                           "noise": noise_gen.get_state() if noise_gen is not None else torch.empty(0)}}
+        save_checkpoint(path / "checkpoints" / "last.pt", payload)
+        if test_acc > best_acc:
+            best_acc = test_acc
+            save_checkpoint(path / "checkpoints" / "best.pt", payload)
+        if cfg.save_every_epoch:
+            save_checkpoint(path / "checkpoints" / f"epoch_{epoch:03d}.pt", payload)
+        frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+        run = Run(cfg, path, frame)
+        atomic_write(path / "history.csv", lambda f: frame.to_csv(f, index=False))
+        verdict = health(frame)
+        if verdict.startswith(("diverged", "collapsed")) and not warned:
+            warnings.warn(f"{path.name}: {verdict} (recorded; training goes on)", stacklevel=2)
+            warned = True
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{test_acc:.2f}")
+        for callback in callbacks:
+            callback(run, row)
+    if bar is not None:
+        bar.close()
+    run = store.load(path)
+    if run.health.startswith("at chance"):
+        warnings.warn(f"{path.name}: {run.health} (recorded)", stacklevel=2)
+    write_json(path / "run.json", {**status, "state": "finished", "epochs_done": len(run.history),
+                                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                   "health": run.health})
+    return run
+
+
+def _progress(cfg: RunConfig, name: str, done: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cfg.epochs, initial=done, desc=name, unit="epoch", leave=True)
+
+
+def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None) -> pd.DataFrame:
+    """Test loss and accuracy of a run's stored checkpoints (the seed's ``test`` mode).
+
+    ``which``: 'all' (per-epoch checkpoints if kept, plus best and last), 'last' or 'best'.
+    Also written to ``<run>/test_eval.csv``.
+    """
+    folder = run.path / "checkpoints"
+    if which == "all":
+        paths = sorted(folder.glob("epoch_*.pt")) + [folder / "best.pt", folder / "last.pt"]
+    elif which in ("last", "best"):
+        paths = [folder / f"{which}.pt"]
+    else:
+        raise ConfigError(f"which must be all, last or best; got {which!r}")
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        raise RunStoreError(f"{folder}: no checkpoints; train the run first (mnistlib train ...)")
+    device = resolve_device(run.config.device)
+    tensors = _tensors(run.config, data if data is not None else load_mnist(), device)
+    model = build_model(run.config.model).to(device)
+    loss_sum = loss_function(run.config.loss)
+    rows = []
+    for path in paths:
+        state = load_checkpoint(path, map_location=device)
+        model.load_state_dict(state["model"])
+        test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
+        rows.append({"checkpoint": path.stem, "epoch": state["epoch"], "test_loss": test_loss, "test_acc": test_acc})
+    table = pd.DataFrame(rows)
+    atomic_write(run.path / "test_eval.csv", lambda f: table.to_csv(f, index=False))
+    return table

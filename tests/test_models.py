@@ -1,0 +1,85 @@
+"""Models against the seed's parameter counts, the paper's C3 table, and a dense reference."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnistlib import C3_TABLE, MODELS, ConfigError, CustomMLP, LeNet5, build_model, count_parameters, \
+    parameter_table, predict_proba
+from mnistlib.models import SparseConv2d, resolve_model_name
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_parameter_count_matches_the_seed(name):
+    model = build_model(name)
+    assert sum(p.numel() for p in model.parameters()) == MODELS[name].seed_parameters
+    assert parameter_table(model).parameters.iloc[-1] == MODELS[name].seed_parameters
+
+
+def test_lenet_layer_counts_are_the_seeds():
+    table = parameter_table("LeNet5").set_index("layer").parameters
+    assert table.to_dict() == {"c1": 156, "c3": 1516, "c5": 48120, "f6.0": 10164, "f7": 850, "total": 60806}
+    assert count_parameters(LeNet5().c3) == 1516  # sparse, not the dense 2,416
+
+
+def test_c3_mask_equals_lecun_table_i():
+    mask = LeNet5().c3.mask
+    expected = torch.zeros(16, 6, dtype=torch.bool)
+    for out_map, inputs in enumerate(C3_TABLE):
+        expected[out_map, list(inputs)] = True
+    assert torch.equal(mask, expected)
+    assert mask.sum(1).tolist() == [3] * 6 + [4] * 9 + [6]
+    # first rows of Table I spelled out, independent of C3_TABLE
+    assert mask[0].nonzero().flatten().tolist() == [0, 1, 2]
+    assert mask[14].nonzero().flatten().tolist() == [0, 2, 3, 5]
+
+
+def test_sparse_conv_equals_masked_dense_conv_and_gradients_stay_sparse():
+    torch.manual_seed(0)
+    conv = SparseConv2d(6, C3_TABLE, 5)
+    x = torch.randn(4, 6, 14, 14, requires_grad=True)
+    dense = conv.dense_weight()
+    assert torch.all(dense[~conv.mask] == 0)
+    reference = F.conv2d(x, dense.detach() * conv.mask[:, :, None, None], conv.bias.detach())
+    out = conv(x)
+    torch.testing.assert_close(out, reference)
+    out.square().sum().backward()
+    assert conv.weight.grad.shape == (60, 5, 5) and torch.isfinite(conv.weight.grad).all()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forward_gives_logits(name):
+    torch.manual_seed(0)
+    model = build_model(name)
+    out = model(torch.randn(5, 1, 32, 32))
+    assert out.shape == (5, 10)
+    assert not torch.allclose(out.sum(1), torch.ones(5))  # not probabilities
+    probs = predict_proba(model, torch.randn(5, 1, 32, 32))
+    torch.testing.assert_close(probs.sum(1), torch.ones(5))
+    assert model.training  # predict_proba restores the mode
+
+
+def test_mlp_widths_and_errors():
+    assert CustomMLP([58]).hidden_sizes == CustomMLP([58, 10]).hidden_sizes == (58,)
+    assert count_parameters(build_model("mlp:100,50")) == 1025 * 100 + 101 * 50 + 51 * 10
+    with pytest.raises(ConfigError, match="positive"):
+        CustomMLP([0, 10])
+    with pytest.raises(ConfigError, match="activation"):
+        LeNet5("gelu")
+
+
+@pytest.mark.parametrize("alias,name", [("lenet5", "LeNet5"), ("LeNet-5", "LeNet5"), ("custommlp6", "CustomMLP_6"),
+                                        ("lenet5_relu", "LeNet5-relu")])
+def test_model_aliases(alias, name):
+    assert resolve_model_name(alias) == name
+
+
+def test_unknown_model_lists_choices():
+    with pytest.raises(ConfigError, match="choose one of LeNet5.*CustomMLP_6"):
+        build_model("resnet")
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_lenet_activation_variants(activation):
+    model = LeNet5(activation)
+    assert type(model.s2[1]).__name__.lower() == activation
+    assert count_parameters(model) == 60806

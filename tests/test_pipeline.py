@@ -1,0 +1,59 @@
+"""Preprocessing against torchvision's transforms; subsets, batches and noise."""
+import numpy as np
+import pytest
+import torch
+
+from mnistlib import ConfigError, add_noise, iterate_batches, prepare, to_tensor
+from mnistlib.data import subset_indices
+
+
+def test_to_tensor_equals_torchvision_transforms(mnist):
+    from PIL import Image
+    from torchvision import transforms
+
+    reference = transforms.Compose([transforms.Pad(2), transforms.ToTensor(),
+                                    transforms.Normalize((0.1307,), (0.3081,))])
+    ours = to_tensor(mnist.train_images[:8])
+    assert ours.shape == (8, 1, 32, 32) and ours.dtype == torch.float32
+    for i in range(8):
+        torch.testing.assert_close(ours[i], reference(Image.fromarray(mnist.train_images[i])), rtol=0, atol=1e-6)
+
+
+def test_prepare_subsets(mnist):
+    data = prepare(mnist, train_subset=1000, test_subset=500, subset_mode="stratified", seed=3)
+    assert data.x_train.shape == (1000, 1, 32, 32) and len(data.y_test) == 500
+    counts = torch.bincount(data.y_train, minlength=10).numpy()
+    expected = np.bincount(mnist.train_labels) / 60000 * 1000
+    assert np.all(np.abs(counts - expected) < 1)
+    first = prepare(mnist, train_subset=100, test_subset=100)
+    torch.testing.assert_close(first.x_train, to_tensor(mnist.train_images[:100]))
+
+
+def test_stratified_subset_is_seeded_and_sorted():
+    labels = np.repeat(np.arange(10), [50, 60, 40, 70, 30, 80, 20, 90, 10, 50])
+    a, b = subset_indices(labels, 100, "stratified", seed=1), subset_indices(labels, 100, "stratified", seed=1)
+    np.testing.assert_array_equal(a, b)
+    assert len(a) == 100 and np.all(np.diff(a) > 0)
+    assert not np.array_equal(a, subset_indices(labels, 100, "stratified", seed=2))
+    with pytest.raises(ConfigError, match="subset mode"):
+        subset_indices(labels, 10, "random")
+
+
+def test_batches_cover_every_sample_once_and_shuffle_is_seeded():
+    x, y = torch.arange(103).float().view(-1, 1), torch.arange(103)
+    batches = list(iterate_batches(x, y, 10, torch.Generator().manual_seed(0)))
+    assert [len(b[1]) for b in batches] == [10] * 10 + [3]
+    seen = torch.cat([b[1] for b in batches])
+    assert sorted(seen.tolist()) == list(range(103)) and seen.tolist() != list(range(103))
+    again = torch.cat([b[1] for b in iterate_batches(x, y, 10, torch.Generator().manual_seed(0))])
+    assert torch.equal(seen, again)
+    assert torch.equal(torch.cat([b[0] for b in batches]).flatten(), seen.float())  # x and y stay paired
+
+
+def test_add_noise_statistics_and_determinism():
+    x = torch.zeros(200_000)
+    noisy = add_noise(x, 0.3, 0.1, torch.Generator().manual_seed(0))
+    assert abs(noisy.std().item() - 0.3) < 0.01 and abs(noisy.mean().item() - 0.1) < 0.01
+    assert torch.equal(noisy, add_noise(x, 0.3, 0.1, torch.Generator().manual_seed(0)))
+    assert add_noise(x, 0.0) is x
+    assert torch.all(x == 0)  # input untouched

@@ -1,0 +1,170 @@
+"""Real training on subsets: beats chance, deterministic, resumable, reused, crash-safe."""
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import mnistlib.runs as runs_module
+import mnistlib.training as training
+from mnistlib import ConfigError, RunConfig, RunStore, run_statistics, summarize, train
+
+TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")
+
+
+def metrics(run):
+    return run.history.drop(columns="seconds")
+
+
+def test_lenet_beats_chance_on_a_subset(mnist, tmp_path):
+    # The seed's sigmoid LeNet-5 sits on a plateau for a few hundred steps: 750 steps clear it.
+    run = train(RunConfig(model="LeNet5", epochs=4, train_subset=12000, test_subset=2000), store=RunStore(tmp_path),
+                data=mnist, progress=False)
+    assert run.finished and run.health == "ok"
+    assert run.history.test_acc.iloc[-1] > 60  # chance is ~11%
+    assert run.history.train_loss.iloc[-1] < run.history.train_loss.iloc[0]
+
+
+def test_same_seed_same_history_different_seed_differs(mnist, tmp_path):
+    cfg = RunConfig(model="CustomMLP_6", epochs=2, noise_std=0.2, **TINY)
+    a = train(cfg, store=RunStore(tmp_path / "a"), data=mnist, progress=False)
+    b = train(cfg, store=RunStore(tmp_path / "b"), data=mnist, progress=False)
+    pd.testing.assert_frame_equal(metrics(a), metrics(b))
+    c = train(RunConfig(model="CustomMLP_6", epochs=2, noise_std=0.2, seed=1, **TINY), store=RunStore(tmp_path / "c"),
+              data=mnist, progress=False)
+    assert not metrics(a).equals(metrics(c))
+
+
+@pytest.mark.filterwarnings("ignore:.*at chance")  # 250 steps: still on the sigmoid plateau
+@pytest.mark.parametrize("noise_mode", ["per-batch", "fixed"])
+def test_resume_equals_uninterrupted(mnist, tmp_path, noise_mode):
+    cfg = RunConfig(model="LeNet5", epochs=4, noise_std=0.1, noise_mode=noise_mode, **TINY)
+    whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
+
+    def stop_after_two(run, row):
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    store = RunStore(tmp_path / "cut")
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, store=store, data=mnist, progress=False, callbacks=[stop_after_two])
+    partial = store.find(cfg)
+    assert len(partial.history) == 2 and not partial.finished
+    resumed = train(cfg, store=store, data=mnist, progress=False)
+    pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
+    final_a = torch.load(whole.checkpoint(), weights_only=True)["model"]
+    final_b = torch.load(resumed.checkpoint(), weights_only=True)["model"]
+    assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
+
+
+def test_finished_run_is_reused_without_training(mnist, tmp_path, monkeypatch):
+    cfg = RunConfig(model="CustomMLP_6", epochs=2, **TINY)
+    store = RunStore(tmp_path)
+    first = train(cfg, store=store, data=mnist, progress=False)
+    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: pytest.fail("trained again"))
+    again = train(cfg, store=store, data=mnist, progress=False)
+    pd.testing.assert_frame_equal(again.history, first.history)
+    assert again.path == first.path and again.path.name.startswith("custommlp_6-e2-n1000-ntest500-stratified-")
+
+
+def test_crash_mid_write_leaves_store_readable_and_resumable(mnist, tmp_path, monkeypatch):
+    cfg = RunConfig(model="CustomMLP_6", epochs=3, **TINY)
+    whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
+    store = RunStore(tmp_path / "crash")
+    real_save = torch.save
+    calls = {"n": 0}
+
+    def dying_save(obj, f, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # epoch 2's last.pt (epoch 1 wrote last + best)
+            f.write(b"half a checkpoint")
+            raise OSError("disk full")
+        real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(runs_module.torch, "save", dying_save)
+    with pytest.raises(OSError, match="disk full"):
+        train(cfg, store=store, data=mnist, progress=False)
+    monkeypatch.undo()
+    run = store.find(cfg)
+    assert len(run.history) == 1  # epoch 1 intact, nothing half-written
+    assert not list(run.path.rglob("*.tmp"))
+    assert torch.load(run.checkpoint(), weights_only=True)["epoch"] == 1
+    resumed = train(cfg, store=store, data=mnist, progress=False)
+    pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
+
+
+def test_corrupt_checkpoint_gives_one_line_error(mnist, tmp_path):
+    from mnistlib import RunStoreError
+
+    cfg = RunConfig(model="CustomMLP_6", epochs=2, **TINY)
+    store = RunStore(tmp_path)
+    run = train(cfg, store=store, data=mnist, progress=False)
+    run.checkpoint().write_bytes(b"garbage")
+    (run.path / "history.csv").write_text((run.path / "history.csv").read_text().splitlines()[0] + "\n")
+    with pytest.raises(RunStoreError, match=r"last.pt: unreadable checkpoint .*move it aside"):
+        train(cfg, store=store, data=mnist, progress=False)
+
+
+def test_divergence_is_recorded_not_raised(mnist, tmp_path):
+    cfg = RunConfig(model="CustomMLP_6", epochs=2, lr=1e4, **TINY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
+    assert run.finished and len(run.history) == 2
+    assert run.health.startswith(("diverged", "collapsed"))
+    assert any("recorded; training goes on" in str(w.message) for w in caught)
+
+
+def test_seed_loss_has_the_softmax_floor(mnist, tmp_path):
+    run = train(RunConfig(model="CustomMLP_6", epochs=2, loss="seed_softmax_ce", **TINY), store=RunStore(tmp_path),
+                data=mnist, progress=False)
+    floor = math.log(math.e + 9) - 1
+    assert floor == pytest.approx(1.4612, abs=1e-4)
+    assert (run.history[["train_loss", "test_loss"]] >= floor).all().all()
+    assert run.history.test_acc.iloc[-1] > 50
+
+
+def test_statistics_window():
+    history = pd.DataFrame({"epoch": np.arange(1, 51), "train_loss": np.linspace(1, 0.1, 50),
+                            "test_loss": np.linspace(1, 0.2, 50), "train_acc": np.arange(50) + 50.0,
+                            "test_acc": np.r_[np.arange(49) + 40.0, 10.0], "seconds": 1.0})
+    stats = run_statistics(history, (20, 50))
+    assert stats["mean_train_acc"] == pytest.approx(np.mean(np.arange(19, 50) + 50.0))
+    assert stats["best_test_acc"] == 88.0 and stats["best_epoch"] == 49
+    assert stats["min_test_loss"] == pytest.approx(0.2) and stats["min_loss_epoch"] == 50
+    assert run_statistics(history, (1, 10))["mean_test_acc"] == pytest.approx(44.5)
+
+
+def test_summarize_table(mnist, tmp_path):
+    store = RunStore(tmp_path)
+    runs = [train(RunConfig(model=m, epochs=2, **TINY), store=store, data=mnist, progress=False)
+            for m in ("CustomMLP_5", "CustomMLP_6")]
+    table = summarize(runs, window=(1, 2))
+    assert list(table.index) == [r.label for r in runs]
+    assert {"mean_test_acc", "best_test_acc", "min_test_loss", "health"} <= set(table.columns)
+
+
+@pytest.mark.parametrize("values,match", [
+    ({"epochs": -1}, "epochs must be >= 1"), ({"weight_decay": "lots"}, "weight_decay must be a number"),
+    ({"noise_std": -0.1}, "noise_std must be >= 0"), ({"model": "VGG"}, "unknown model 'VGG'"),
+    ({"batch_size": 6.5}, "batch_size must be an integer"), ({"lr": True}, "lr must be a number"),
+    ({"noise_mode": "sometimes"}, "noise_mode must be one of per-batch, fixed"), ({"lambda": 1}, "unknown config field"),
+])
+def test_bad_config_values(values, match):
+    with pytest.raises(ConfigError, match=match):
+        RunConfig.from_dict(values)
+
+
+def test_numbers_as_text_are_accepted():
+    cfg = RunConfig.from_dict({"weight_decay": "1e-3", "epochs": "5", "train_subset": 100.0})
+    assert cfg.weight_decay == 0.001 and cfg.epochs == 5 and cfg.train_subset == 100
+    assert cfg.config_hash() == RunConfig(weight_decay=1e-3, epochs=5, train_subset=100).config_hash()
+    assert cfg.config_hash() == RunConfig(weight_decay=1e-3, epochs=5, train_subset=100, device="cpu",
+                                          name="x").config_hash()
+
+
+def test_device_resolution():
+    assert training.resolve_device("cpu").type == "cpu"
+    assert training.resolve_device("auto").type in ("cpu", "cuda", "mps")
