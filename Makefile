@@ -1,13 +1,17 @@
-# Set-up and the main jobs. `make` targets create .venv on first use, so on a fresh clone
-#   make train     # set up, then train and graph the seed's LeNet-5 (50 epochs, full MNIST)
-#   make test      # set up, then run the test suite
+# Set-up and the main jobs. Every target creates .venv on first use, so on a fresh clone:
+#   make report                 # set up, then execute the notebooks into reports/full/index.html
+#   make test                   # set up, then run the test suite
+#   make report PROFILE=quick   # the same report in a few minutes (fewer epochs, a subset)
+#   make train                  # set up, then train and graph the seed's LeNet-5 alone
 # Override the interpreter with PYTHON=python3.11.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup train test clean-venv
+PROFILE ?= full
+
+.PHONY: setup report train test clean-venv
 
 setup: $(STAMP)
 
@@ -22,6 +26,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
 	$(BIN)/mnistlib data >/dev/null
 	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/mnistlib report --profile $(PROFILE)
 
 train: $(STAMP)
 	$(BIN)/mnistlib train --model LeNet5 --epochs 50 --graph

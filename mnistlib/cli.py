@@ -7,6 +7,7 @@
     mnistlib params LeNet5                              # per-layer parameter table
     mnistlib data                                       # find, verify, cache; print facts
     mnistlib runs                                       # list the run store
+    mnistlib report --profile quick                     # execute the notebooks into HTML
 
 Errors print one line, ``mnistlib: error: ...``, and exit 2; Ctrl-C exits 130 and leaves
 every finished epoch in the store (run the same command again to resume).
@@ -162,6 +163,15 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import load_params_file, run_report
+
+    params = load_params_file(args.params)
+    run_report(args.profile, params, reports_dir=args.reports_dir, progress=not args.no_progress,
+               workers=args.workers)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software.")
     parser.add_argument("--version", action="version", version=f"mnistlib {__version__}")
@@ -206,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", parents=[common], help="find, verify and cache MNIST; print what was found")
     p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("report", help="execute the notebooks into reports/<profile>/index.html")
+    p.add_argument("--profile", default="full", help="full (default: the seed's protocol), quick or smoke")
+    p.add_argument("--params", type=Path, help="YAML file of notebook parameters (e.g. weight_decays, epochs)")
+    p.add_argument("--reports-dir", type=Path, help="where reports go (default reports/)")
+    p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "
+                                               "0: the notebooks train them one by one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("runs", parents=[common], help="list stored runs")
     p.set_defaults(func=cmd_runs)

@@ -6,19 +6,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
 from . import config
+from .data import add_noise
 from .runs import Run
 
 METRIC_LABELS = {
     "train_loss": "training loss", "test_loss": "test loss",
     "train_acc": "training accuracy (%)", "test_acc": "test accuracy (%)",
 }
+GAP_LABEL = "training − test accuracy (points)"
 STYLE = {
     "figure.dpi": 100, "savefig.dpi": 120, "axes.grid": True, "grid.alpha": 0.3,
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
@@ -26,8 +30,24 @@ STYLE = {
 }
 
 
+IMAGE_STYLE = {**STYLE, "axes.grid": False, "axes.spines.left": False, "axes.spines.bottom": False}
+
+
+def _metric(history: pd.DataFrame, metric: str) -> pd.Series:
+    return history.train_acc - history.test_acc if metric == "gap" else history[metric]
+
+
 def _history(run: Run | pd.DataFrame) -> pd.DataFrame:
     return run.history if isinstance(run, Run) else run
+
+
+def _draw_run(ax_loss, ax_acc, history: pd.DataFrame) -> None:
+    for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
+        for split, style in (("train", "-"), ("test", "--")):
+            ax.plot(history.epoch, history[f"{split}_{kind}"], style, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy loss" if kind == "loss" else "accuracy (%)")
+        ax.legend()
 
 
 def plot_run(run: Run | pd.DataFrame, title: str | None = None) -> Figure:
@@ -36,12 +56,7 @@ def plot_run(run: Run | pd.DataFrame, title: str | None = None) -> Figure:
     title = title or (run.label if isinstance(run, Run) else None)
     with plt.rc_context(STYLE):
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-        for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
-            for split, style in (("train", "-"), ("test", "--")):
-                ax.plot(history.epoch, history[f"{split}_{kind}"], style, label=split)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel("cross-entropy loss" if kind == "loss" else "accuracy (%)")
-            ax.legend()
+        _draw_run(ax_loss, ax_acc, history)
         ax_loss.set_title("loss")
         ax_acc.set_title("accuracy")
         if title:
@@ -49,24 +64,37 @@ def plot_run(run: Run | pd.DataFrame, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_compare(runs: Sequence[Run], metrics: Iterable[str] = ("test_loss", "test_acc"),
-                 labels: Sequence[str] | None = None, title: str | None = None,
-                 ylim: dict[str, tuple[float, float]] | None = None) -> Figure:
-    """One panel per metric, one line per run."""
+def plot_runs(runs: Mapping[str, Run], title: str | None = None) -> Figure:
+    """One row per run: its loss and accuracy curves, training vs test (small multiples)."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(runs), 2, figsize=(10, 2.6 * len(runs)), layout="constrained", squeeze=False)
+        for (label, run), (ax_loss, ax_acc) in zip(runs.items(), axes):
+            _draw_run(ax_loss, ax_acc, run.history)
+            ax_loss.set_title(f"{label}: loss")
+            ax_acc.set_title(f"{label}: accuracy")
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str] = ("test_loss", "test_acc"),
+                 title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None) -> Figure:
+    """One panel per metric, one line per run (labelled by the mapping's keys, if given)."""
     metrics = list(metrics)
-    unknown = [m for m in metrics if m not in METRIC_LABELS]
+    unknown = [m for m in metrics if m not in METRIC_LABELS and m != "gap"]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_LABELS)}")
-    labels = list(labels) if labels is not None else [run.label for run in runs]
+        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_LABELS)}, gap")
+    labels, runs = (list(runs), list(runs.values())) if isinstance(runs, Mapping) else \
+        ([run.label for run in runs], list(runs))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), layout="constrained",
                                  squeeze=False)
         for ax, metric in zip(axes[0], metrics):
             for run, label in zip(runs, labels):
-                ax.plot(run.history.epoch, run.history[metric], label=label)
+                ax.plot(run.history.epoch, _metric(run.history, metric), label=label)
             ax.set_xlabel("epoch")
-            ax.set_ylabel(METRIC_LABELS[metric])
-            ax.set_title(METRIC_LABELS[metric])
+            ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
+            ax.set_title(METRIC_LABELS.get(metric, GAP_LABEL))
             if ylim and metric in ylim:
                 ax.set_ylim(*ylim[metric])
         axes[0][-1].legend(fontsize=8)
@@ -91,3 +119,70 @@ def save_figure(fig: Figure, name: str, folder: str | Path | None = None,
         fig.savefig(path, bbox_inches="tight")
         paths.append(path)
     return paths
+
+
+def digit_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8, title: str | None = None) -> Figure:
+    """The first ``per_class`` images of each digit, one row per class."""
+    with plt.rc_context(IMAGE_STYLE):
+        fig, axes = plt.subplots(10, per_class, figsize=(per_class * 0.75, 10 * 0.8), layout="constrained")
+        for digit in range(10):
+            for ax, index in zip(axes[digit], np.flatnonzero(labels == digit)[:per_class]):
+                ax.imshow(images[index], cmap="gray_r")
+                ax.set_xticks([]), ax.set_yticks([])
+            axes[digit][0].set_ylabel(str(digit), rotation=0, labelpad=10, fontsize=12)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def connection_table(mask: torch.Tensor, title: str = "C3 connections (LeCun et al. 1998, Table I)") -> Figure:
+    """The (out, in) connection matrix drawn as the paper's table: an X where a map connects."""
+    mask = mask.cpu().numpy()
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
+        ax.imshow(mask.T, cmap="Blues", vmin=0, vmax=1.6, aspect="equal")
+        for out_map, in_map in zip(*np.nonzero(mask)):
+            ax.text(out_map, in_map, "X", ha="center", va="center", fontsize=10)
+        ax.set_xticks(range(mask.shape[0]))
+        ax.set_yticks(range(mask.shape[1]))
+        ax.set_xlabel("C3 feature map")
+        ax.set_ylabel("S2 feature map")
+        ax.set_title(f"{title}: {int(mask.sum())} of {mask.size} connections")
+    return fig
+
+
+def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, seed: int = 0) -> Figure:
+    """The same normalized digits (N, 1, 32, 32) with the training loop's noise at each std.
+
+    Uses :func:`mnistlib.data.add_noise`, the function the training loop calls.
+    """
+    stds = [0.0, *stds]
+    with plt.rc_context(IMAGE_STYLE):
+        fig, axes = plt.subplots(len(stds), len(x), figsize=(len(x) * 0.9, len(stds) * 0.95),
+                                 layout="constrained", squeeze=False)
+        for row, std in zip(axes, stds):
+            noisy = add_noise(x, std, mean, torch.Generator(device=x.device).manual_seed(seed))
+            for ax, image in zip(row, noisy.cpu()):
+                ax.imshow(image[0], cmap="gray_r", vmin=-0.4242, vmax=2.8215)  # the normalized [0, 1] range
+                ax.set_xticks([]), ax.set_yticks([])
+            row[0].set_ylabel(f"std {std:g}", rotation=0, labelpad=24)
+        fig.suptitle("training inputs after normalization, with Gaussian noise")
+    return fig
+
+
+def plot_vs_seed(table: pd.DataFrame, ours: str = "mean_test_acc", seed: str = "seed_mean_test_acc",
+                 title: str = "mean test accuracy, ours vs the seed's") -> Figure:
+    """Horizontal bars, one pair per run: our statistic beside the seed's."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8, 0.42 * len(table) + 1.2), layout="constrained")
+        y = np.arange(len(table))
+        ax.barh(y - 0.2, table[ours], height=0.4, label="ours")
+        ax.barh(y + 0.2, table[seed], height=0.4, label="seed")
+        ax.set_yticks(y, table.index)
+        ax.invert_yaxis()
+        low = float(np.nanmin(table[[ours, seed]].to_numpy()))
+        ax.set_xlim(max(0.0, low - 2), 100)
+        ax.set_xlabel("accuracy (%)")
+        ax.set_title(title)
+        ax.legend(loc="lower left")
+    return fig

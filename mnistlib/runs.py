@@ -20,7 +20,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -191,9 +191,9 @@ class RunStore:
         return sorted(p for p in self.root.iterdir() if (p / "config.json").exists())
 
 
-def summarize(runs: Iterable[Run], window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
-    """The seed's statistics table across runs, one row each, indexed by run label."""
-    rows = []
-    for run in runs:
-        rows.append({"run": run.label, **run.statistics(window), "health": run.health})
+def summarize(runs: Iterable[Run] | Mapping[str, Run], window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
+    """The seed's statistics table across runs, one row each, indexed by run label (or by the
+    keys, when ``runs`` is a mapping of label -> Run)."""
+    items = runs.items() if isinstance(runs, Mapping) else ((run.label, run) for run in runs)
+    rows = [{"run": label, **run.statistics(window), "health": run.health} for label, run in items]
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()

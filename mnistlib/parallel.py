@@ -1,0 +1,87 @@
+"""Train many runs at once: worker processes with the cores split between them.
+
+On a 2-core CPU, LeNet-5 at batch 64 uses a second thread poorly (1.2× faster than one
+thread), so two single-threaded processes training different runs finish a grid sooner.
+``benchmarks/bench_parallel.py`` measures it. Runs go through the run store as usual: a
+finished run is skipped, an interrupted one resumes, and a crash in one worker loses nothing
+the store holds.
+
+Floating-point sums depend on the thread count, so a run trained with one thread matches a
+two-thread run of the same seed to about 1e-6, not bit for bit (see README, Performance).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable, Mapping
+
+from .runconfig import RunConfig
+
+_worker: dict = {}
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _init(threads: int, data_dir: str | None, runs_dir: str | None) -> None:
+    import torch
+
+    from .data import load_mnist
+    from .runs import RunStore
+
+    torch.set_num_threads(threads)
+    _worker.update(arrays=load_mnist(data_dir), store=RunStore(runs_dir))
+
+
+def _train_one(label: str, cfg: RunConfig) -> tuple[str, str, float, str]:
+    from .training import train
+
+    start = time.perf_counter()
+    run = train(cfg, store=_worker["store"], data=_worker["arrays"], progress=False)
+    return label, run.path.name, time.perf_counter() - start, run.health
+
+
+def _cost(cfg: RunConfig) -> float:
+    # LeNet-5 costs ~8× an MLP per image here; long jobs first keeps both workers busy to the end.
+    per_image = 8.0 if cfg.model.startswith("LeNet5") else 1.0
+    return per_image * cfg.epochs * (cfg.train_subset or 60_000)
+
+
+def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, data_dir: str | Path | None = None,
+               runs_dir: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Train every config not yet finished in the store, ``workers`` at a time; returns label -> run folder.
+
+    ``workers`` defaults to the number of cores (one thread each), or 1 when CUDA is present
+    (runs then share one device and gain little).
+    """
+    from .runs import RunStore
+
+    store = RunStore(runs_dir)
+    todo = {label: cfg for label, cfg in configs.items()
+            if (stored := store.find(cfg)) is None or not stored.finished}
+    done = {label: store.path_for(cfg).name for label, cfg in configs.items() if label not in todo}
+    if not todo:
+        return done
+    if workers is None:
+        import torch
+
+        workers = 1 if torch.cuda.is_available() else cores()
+    workers = max(1, min(workers, len(todo)))
+    threads = max(1, cores() // workers)
+    log(f"training {len(todo)} runs ({len(done)} already stored) in {workers} process"
+        f"{'es' if workers > 1 else ''} × {threads} thread{'s' if threads > 1 else ''}")
+    order = sorted(todo, key=lambda label: -_cost(todo[label]))
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
+    initargs = (threads, str(data_dir) if data_dir else None, str(runs_dir) if runs_dir else None)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=initargs) as pool:
+        futures = [pool.submit(_train_one, label, todo[label]) for label in order]
+        for number, future in enumerate(as_completed(futures), 1):
+            label, name, seconds, health = future.result()
+            done[label] = name
+            log(f"  [{number}/{len(todo)}] {label}: {seconds / 60:.1f} min ({health})")
+    return done

@@ -1,0 +1,252 @@
+"""``mnistlib report``: execute the notebooks in order with papermill, export HTML, write an index.
+
+    mnistlib report --profile quick                 # or full (the seed's protocol), smoke (tests)
+    mnistlib report --profile full --params my.yaml # any notebook parameter from a YAML file
+
+Output, per profile: ``reports/<profile>/NN_name.ipynb`` (executed), ``NN_name.html``
+(self-contained: figures embedded, plumbing hidden), ``logs/NN_name.log`` and ``index.html``;
+figures under ``figures/<profile>/``. A failing notebook stops the report with one line naming
+it and its cell; its partial output and everything before it stay on disk.
+"""
+from __future__ import annotations
+
+import html
+import inspect
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__, config
+from .data import load_mnist
+from .errors import ConfigError, MnistlibError
+from .experiments import flat
+from .notebook import PROFILES, check_parameters
+from .parallel import train_many
+
+KERNEL = "mnistlib"
+TEMPLATES = Path(__file__).parent / "templates"
+# Tags the notebooks use: hide a cell's code but keep its output, or drop the cell entirely.
+HIDE_INPUT, REMOVE_CELL = "hide-input", "remove-cell"
+# Parameters the runner sets itself; a params file may not.
+RUNNER_PARAMETERS = {"profile", "progress", "reports_dir"}
+CHECKED = set(inspect.signature(check_parameters).parameters)
+
+
+class ReportError(MnistlibError):
+    """A notebook failed; the message names it, its cell and where the partial output is."""
+
+
+def _kernel_manager_class():
+    """A kernel manager on Unix-socket (IPC) transport: the kernel's ports stay off the network
+    (and ipykernel does not warn about plain TCP). Windows has no IPC transport."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    if sys.platform == "win32":
+        return AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = "ipc"
+
+    return IPCKernelManager
+
+
+def notebook_paths(folder: Path | None = None) -> list[Path]:
+    """The report's notebooks, in order: ``notebooks/NN_*.ipynb``."""
+    folder = folder or config.project_root() / "notebooks"
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise MnistlibError(f"no notebooks (NN_name.ipynb) in {folder}; run from the mnistlib checkout")
+    return paths
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The names and defaults declared in a notebook's ``parameters`` cell."""
+    import papermill
+
+    return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+def load_params_file(path: str | Path | None) -> dict:
+    """Notebook parameters from a YAML file (a mapping), or {}."""
+    if path is None:
+        return {}
+    import yaml
+
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read parameters ({exc.strerror}); check the path") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: must be a mapping of parameter: value, got {type(values).__name__}")
+    return values
+
+
+def ensure_kernel(name: str = KERNEL) -> str:
+    """Register a Jupyter kernel that runs this interpreter (the project's environment), if the
+    one of that name runs another; returns its name."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+            return name
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(kernel_name=name, display_name="Python (mnistlib)", prefix=sys.prefix)
+    spec = KernelSpecManager().get_kernel_spec(name)
+    if Path(spec.argv[0]).resolve() != Path(sys.executable).resolve():
+        raise MnistlibError(f"the Jupyter kernel {name!r} at {spec.resource_dir} runs {spec.argv[0]}, not this "
+                            f"environment; remove it (jupyter kernelspec remove {name}) and run again")
+    return name
+
+
+def export_html(notebook: Path, nav: list[dict] | None = None) -> Path:
+    """HTML beside the executed notebook: code of plumbing cells hidden, images embedded."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(template_name="mnistlib", extra_template_basedirs=[str(TEMPLATES)],
+                            exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(
+        remove_cell_tags={REMOVE_CELL, "parameters", "injected-parameters"},
+        remove_input_tags={HIDE_INPUT}, enabled=True), enabled=True)
+    nb = nbformat.read(notebook, as_version=4)
+    body, _ = exporter.from_notebook_node(nb, resources={"mnistlib_nav": nav or [],
+                                                         "metadata": {"name": _title(nb, notebook)}})
+    out = notebook.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _title(nb, path: Path) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def run_report(profile: str = "full", params: dict | None = None, *, notebooks: list[Path] | None = None,
+               reports_dir: str | Path | None = None, progress: bool = True, workers: int | None = None,
+               log: Callable[[str], None] = print) -> Path:
+    """Execute the notebooks for ``profile`` and write the HTML report; returns index.html.
+
+    ``params``: notebook parameters (each goes to the notebooks that declare it), checked
+    before anything runs. ``workers``: processes that train the report's runs before the
+    notebooks execute (None: one per core; 0: none, the notebooks train them one by one).
+    Raises ReportError naming the notebook and cell when one fails; earlier outputs stay.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise ConfigError(f"workers must be 0 (none) or a positive number of processes, got {workers!r}")
+    params = dict(params or {})
+    notebooks = notebooks or notebook_paths()
+    declared = {path: notebook_parameters(path) for path in notebooks}
+    known = set().union(*declared.values()) - RUNNER_PARAMETERS
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise ConfigError(f"unknown report parameter {unknown[0]!r}; valid: {', '.join(sorted(known))}")
+    root = Path(reports_dir) if reports_dir is not None else config.reports_dir()
+    out = root / profile
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    settings = check_parameters(**{k: v for k, v in params.items() if k in CHECKED}, profile=profile)
+    kernel = ensure_kernel()
+    load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
+    if workers != 0:
+        train_many(flat(settings.grid), workers, data_dir=settings.folders["data_dir"],
+                   runs_dir=settings.folders["runs_dir"], log=log)
+    params.update(profile=profile, progress=False, reports_dir=str(root))
+    nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
+    records = []
+    started = time.perf_counter()
+    for number, path in enumerate(notebooks, 1):
+        target = out / path.name
+        log_path = out / "logs" / f"{path.stem}.log"
+        log(f"[{number}/{len(notebooks)}] {path.name} → {target}")
+        t0 = time.perf_counter()
+        with open(log_path, "w", encoding="utf-8") as log_file:
+            try:
+                papermill.execute_notebook(
+                    str(path), str(target), kernel_name=kernel, cwd=str(path.parent), progress_bar=progress,
+                    parameters={k: v for k, v in params.items() if k in declared[path]},
+                    stdout_file=log_file, stderr_file=log_file, kernel_manager_class=_kernel_manager_class())
+            except PapermillExecutionError as exc:
+                evalue = str(exc.evalue).strip().splitlines()[-1] if str(exc.evalue).strip() else ""
+                raise ReportError(f"{path.name} failed in cell {exc.exec_count} ({exc.ename}: {evalue}); "
+                                  f"partial notebook kept: {target}; log: {log_path}") from None
+        seconds = time.perf_counter() - t0
+        html_path = export_html(target, nav)
+        headline_path = out / "headlines" / f"{path.stem}.json"
+        records.append({"notebook": path.stem, "html": html_path.name, "seconds": seconds,
+                        "title": _title(nbformat.read(target, as_version=4), target),
+                        "headline": json.loads(headline_path.read_text()) if headline_path.exists() else {}})
+    index = write_index(out, profile, records, time.perf_counter() - started)
+    log(f"report: {index} ({time.perf_counter() - started:.0f} s)")
+    return index
+
+
+def write_index(out: Path, profile: str, records: list[dict], seconds: float) -> Path:
+    """``index.html``: the notebooks in order, each with its headline numbers and run time."""
+    e = html.escape
+    items = []
+    for record in records:
+        rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(_fmt(v))}</td></tr>" for k, v in record["headline"].items())
+        items.append(f"<li><a href=\"{e(record['html'])}\">{e(record['title'])}</a> "
+                     f"<span class=\"t\">{e(record['notebook'])}.ipynb, {record['seconds']:.0f} s</span>"
+                     f"{f'<table>{rows}</table>' if rows else ''}</li>")
+    machine = f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}"
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>mnistlib report ({e(profile)})</title>
+<style>
+ body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 860px; margin: 2em auto; padding: 0 1em; color: #222; }}
+ li {{ margin: 0 0 1.4em; }} .t {{ color: #777; font-size: 13px; margin-left: .6em; }}
+ table {{ border-collapse: collapse; margin-top: .4em; font-size: 14px; }}
+ th, td {{ text-align: left; padding: 2px 12px 2px 0; border-bottom: 1px solid #eee; }} th {{ font-weight: 500; }}
+</style></head><body>
+<h1>MNIST with LeNet-5 and MLPs: the executed report</h1>
+<p>Profile <b>{e(profile)}</b>: {e(PROFILES[profile].description)}. Generated
+{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by mnistlib {__version__} in {seconds / 60:.1f} minutes
+on {e(machine)}.</p>
+<ol>
+{chr(10).join(items)}
+</ol></body></html>
+"""
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ×{_cores()}"
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,186 @@
+"""The executed report: every notebook under papermill (smoke profile), HTML, index, browser."""
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mnistlib.errors import ConfigError
+from mnistlib.notebook import setup_notebook
+from mnistlib.report import ReportError, notebook_paths, run_report
+
+NOTEBOOKS = notebook_paths()
+
+
+@pytest.fixture(scope="session")
+def smoke_report(tmp_path_factory):
+    """One smoke report for the whole session: (index.html path, params used)."""
+    root = tmp_path_factory.mktemp("report")
+    params = {"runs_dir": str(root / "runs"), "figures_dir": str(root / "figures")}
+    index = run_report("smoke", params, reports_dir=root / "reports", progress=False, log=lambda line: None)
+    return index, params
+
+
+def test_every_notebook_executes_and_keeps_outputs(smoke_report):
+    index, params = smoke_report
+    for path in NOTEBOOKS:
+        executed = nbformat.read(index.parent / path.name, as_version=4)
+        code = [c for c in executed.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), path.name
+        assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+        images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+        assert images, f"{path.name} shows no figure"
+        prefix = path.name[:2]
+        saved = list((Path(params["figures_dir"]) / "smoke").glob(f"{prefix}-*.png"))
+        assert len(saved) == len(images), path.name  # each figure shown is also saved under a stable name
+        assert (index.parent / "logs" / f"{path.stem}.log").exists()
+
+
+def test_html_pages_are_self_contained_and_linked(smoke_report):
+    index, _ = smoke_report
+    page = index.read_text()
+    links = re.findall(r'href="([^"]+)"', page)
+    assert links == [p.with_suffix(".html").name for p in NOTEBOOKS]
+    for link in links:
+        html = (index.parent / link).read_text()
+        assert "data:image/png;base64," in html
+        assert not re.search(r'<script[^>]+src="https?:', html)  # nothing from a CDN
+        assert "setup_notebook(" not in html  # plumbing code hidden, its output kept
+        for target in re.findall(r'href="([^"#:]+\.html)"', html):
+            assert (index.parent / target).exists(), target
+    assert "60806" in page  # headline numbers reach the index
+
+
+def test_summary_holds_all_13_runs(smoke_report):
+    index, _ = smoke_report
+    summary = nbformat.read(index.parent / "05_summary.ipynb", as_version=4)
+    text = json.dumps([o for c in summary.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
+    for label in ["LeNet-5", "CustomMLP_1", "CustomMLP_6", "λ=1e-2", "noise 0.3"]:
+        assert label in text
+    headline = json.loads((index.parent / "headlines" / "05_summary.json").read_text())
+    assert headline["runs"] == 13
+
+
+def test_pages_load_in_headless_chromium(smoke_report):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs it with apt-get")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    index, _ = smoke_report
+    pages = [index] + [index.parent / p.with_suffix(".html").name for p in NOTEBOOKS]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page()
+            problems = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+            for path in pages:
+                page.goto(path.as_uri(), wait_until="load")
+                images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+                assert all(done and width > 0 for done, width in images), path.name
+                assert path == index or images, f"{path.name} has no images"
+            assert not problems, problems
+        finally:
+            browser.close()
+
+
+def test_bad_parameter_stops_the_report_before_any_work(smoke_report, tmp_path):
+    index, params = smoke_report
+    runs = Path(params["runs_dir"])
+    before = sorted((p.name, (p / "history.csv").read_text()) for p in runs.iterdir())
+    with pytest.raises(ConfigError, match=r"^notebook parameter weight_decays must hold numbers >= 0, got 'abc'"):
+        run_report("smoke", {**params, "weight_decays": ["abc"]}, reports_dir=tmp_path, log=lambda line: None)
+    assert not (tmp_path / "smoke" / "01_architecture.ipynb").exists()
+    assert sorted((p.name, (p / "history.csv").read_text()) for p in runs.iterdir()) == before
+    assert index.exists()  # the earlier report is untouched
+
+
+def test_a_notebook_run_alone_checks_its_parameters_in_its_first_cell(smoke_report, tmp_path):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _, params = smoke_report
+    with pytest.raises(PapermillExecutionError) as info:
+        papermill.execute_notebook(str(NOTEBOOKS[2]), str(tmp_path / "out.ipynb"), kernel_name="mnistlib",
+                                   parameters={**params, "profile": "smoke", "weight_decays": "1e-3"},
+                                   progress_bar=False)
+    assert info.value.ename == "ConfigError" and info.value.exec_count == 3  # right after the parameters
+    assert "weight_decays must be a non-empty list of numbers, got '1e-3'" in info.value.evalue
+
+
+def test_failing_notebook_stops_the_report_and_keeps_what_came_before(smoke_report, tmp_path):
+    index, params = smoke_report
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for path in NOTEBOOKS[:2]:
+        shutil.copy(path, folder)
+    broken = nbformat.read(NOTEBOOKS[2], as_version=4)
+    broken.cells.insert(4, nbformat.v4.new_code_cell("raise RuntimeError('disk on fire')"))
+    nbformat.write(broken, folder / "03_broken.ipynb")
+    shutil.copy(NOTEBOOKS[3], folder)
+    with pytest.raises(ReportError) as info:
+        run_report("smoke", params, notebooks=sorted(folder.glob("*.ipynb")), reports_dir=tmp_path / "reports",
+                   progress=False, log=lambda line: None)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("03_broken.ipynb failed in cell 5 (RuntimeError: disk on fire); partial notebook kept:")
+    out = tmp_path / "reports" / "smoke"
+    assert (out / "01_architecture.html").exists() and (out / "02_mlp_variants.html").exists()
+    assert (out / "03_broken.ipynb").exists() and not (out / "03_broken.html").exists()
+    assert not (out / "04_noise_injection.ipynb").exists() and not (out / "index.html").exists()
+    log = (out / "logs" / "01_architecture.log").read_text()
+    assert "reused from the store" in log and "trained in" not in log  # executing again did not retrain
+
+
+def test_cli_report_errors(capsys, tmp_path):
+    from mnistlib.cli import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text("weight_decay: 1e-3\n")
+    assert main(["report", "--profile", "smoke", "--params", str(params)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mnistlib: error: unknown report parameter 'weight_decay'; valid:") and "\n" not in err
+    assert main(["report", "--profile", "huge"]) == 2
+    assert "unknown profile 'huge'; choose one of full, quick, smoke" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"profile": "fast"}, "profile must be one of full, quick, smoke"),
+    ({"epochs": "many"}, "epochs must be an integer, got the text 'many'"),
+    ({"epochs": 0}, "epochs must be >= 1"),
+    ({"weight_decays": "1e-3"}, "weight_decays must be a non-empty list"),
+    ({"noise_stds": [0.1, -0.2]}, "noise_stds must hold numbers >= 0"),
+    ({"mlps": ["CustomMLP_9"]}, "unknown model 'CustomMLP_9'"),
+    ({"train_subset": 0}, "train_subset must be None"),
+    ({"progress": "yes"}, "progress must be True or False"),
+    ({"runs_dir": 3}, "runs_dir must be a folder path"),
+    ({"device": "tpu"}, "device must be one of auto, cpu, cuda, mps"),
+])
+def test_notebook_parameters_are_checked_first(kwargs, match, monkeypatch):
+    import mnistlib.notebook as nb
+
+    monkeypatch.setattr(nb, "load_mnist", lambda *a: pytest.fail("loaded data before checking parameters"))
+    with pytest.raises(ConfigError, match=match):
+        setup_notebook("00_test", **kwargs)
+
+
+def test_committed_notebooks_have_no_outputs_and_no_logic():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        tags = [c.metadata.get("tags", []) for c in nb.cells if c.cell_type == "code"]
+        assert tags[0] == ["parameters"], path.name
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, path.name
+                assert not re.search(r"^\s*(def|class) |for epoch", cell.source, re.M), path.name
