@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Mapping
@@ -35,6 +36,8 @@ def _init(threads: int, data_dir: str | None, runs_dir: str | None) -> None:
     from .runs import RunStore
 
     torch.set_num_threads(threads)
+    # train() warns about collapsed runs; here the parent logs each run's health instead
+    warnings.filterwarnings("ignore", message=".*recorded")
     _worker.update(arrays=load_mnist(data_dir), store=RunStore(runs_dir))
 
 

@@ -155,6 +155,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
         raise ConfigError(f"workers must be 0 (none) or a positive number of processes, got {workers!r}")
+    started = time.perf_counter()
     params = dict(params or {})
     notebooks = notebooks or notebook_paths()
     declared = {path: notebook_parameters(path) for path in notebooks}
@@ -174,7 +175,6 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
     records = []
-    started = time.perf_counter()
     for number, path in enumerate(notebooks, 1):
         target = out / path.name
         log_path = out / "logs" / f"{path.stem}.log"
