@@ -74,42 +74,6 @@ class SparseConv2d(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, connections={len(self.weight)}"
 
 
-class _MaxPool2x2(torch.autograd.Function):
-    """2×2, stride-2 max pooling with the same values and gradients as ``F.max_pool2d(x, 2, 2)``
-    (ties go to the first element in row-major order), computed from four strided views.
-
-    On a CPU, PyTorch's max_pool2d spends about 1 ms per LeNet-5 batch on S2 alone; four
-    elementwise maxima take a tenth of that (``benchmarks/bench_training.py``).
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, H, W), H and W even
-        out = torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2]),
-                            torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
-        ctx.save_for_backward(x, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        x, out = ctx.saved_tensors
-        grad_x = torch.zeros_like(x)
-        taken = torch.zeros_like(out, dtype=torch.bool)
-        for i, j in ((0, 0), (0, 1), (1, 0), (1, 1)):  # the window's first maximum gets the gradient
-            hit = (x[..., i::2, j::2] == out) & ~taken
-            grad_x[..., i::2, j::2] = grad * hit
-            taken |= hit
-        return grad_x
-
-
-class MaxPool2x2(nn.Module):
-    """``nn.MaxPool2d(2, 2)`` for even-sized inputs, faster on a CPU; identical results."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] % 2 or x.shape[-2] % 2:
-            return F.max_pool2d(x, 2, 2)
-        return _MaxPool2x2.apply(x)
-
-
 class ScaledTanh(nn.Module):
     """LeCun's squashing function A·tanh(S·x), A = 1.7159, S = 2/3."""
 
@@ -136,9 +100,9 @@ class LeNet5(nn.Module):
             raise ConfigError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         self.activation = activation
         self.c1 = nn.Conv2d(1, 6, 5)
-        self.s2 = nn.Sequential(MaxPool2x2(), ACTIVATIONS[activation]())
+        self.s2 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
         self.c3 = SparseConv2d(6, C3_TABLE, 5)
-        self.s4 = nn.Sequential(MaxPool2x2(), ACTIVATIONS[activation]())
+        self.s4 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
         self.c5 = nn.Conv2d(16, 120, 5)
         self.f6 = nn.Sequential(nn.Linear(120, 84), ScaledTanh())
         self.f7 = nn.Linear(84, N_CLASSES)

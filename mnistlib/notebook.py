@@ -141,6 +141,13 @@ class NotebookContext:
         values = {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
         path.write_text(json.dumps(values, indent=2, ensure_ascii=False, default=str))
 
+    def save_table(self, table: pd.DataFrame, name: str) -> Path:
+        """Write ``table`` as ``reports/<profile>/<name>.csv`` (for README and other tools)."""
+        path = self.reports / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path)
+        return path
+
     def describe(self) -> pd.DataFrame:
         """The settings this notebook ran with, as a table for the reader."""
         p = PROFILES[self.profile]

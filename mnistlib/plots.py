@@ -184,5 +184,5 @@ def plot_vs_seed(table: pd.DataFrame, ours: str = "mean_test_acc", seed: str = "
         ax.set_xlim(max(0.0, low - 2), 100)
         ax.set_xlabel("accuracy (%)")
         ax.set_title(title)
-        ax.legend(loc="lower left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

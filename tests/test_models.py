@@ -84,39 +84,3 @@ def test_lenet_activation_variants(activation):
     assert type(model.s2[1]).__name__.lower() == activation
     assert count_parameters(model) == 60806
 
-
-@pytest.mark.parametrize("shape", [(64, 6, 28, 28), (8, 16, 10, 10), (3, 2, 6, 4)])
-def test_fast_max_pool_equals_max_pool2d_values_and_gradients(shape):
-    from mnistlib.models import MaxPool2x2
-
-    torch.manual_seed(0)
-    x = torch.randn(shape)
-    x[:, :, :2, :] = 0.25  # whole windows of ties, as C1 gives over the padding
-    x[..., 2:4, 2:4] = x[..., 2:4, 2:4].round()  # partial ties
-    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
-    grad = torch.randn(shape[0], shape[1], shape[2] // 2, shape[3] // 2)
-    expected = F.max_pool2d(a, 2, 2)
-    expected.backward(grad)
-    got = MaxPool2x2()(b)
-    got.backward(grad)
-    assert torch.equal(got, expected) and torch.equal(b.grad, a.grad)
-
-
-def test_lenet_history_unchanged_by_the_fast_pool(mnist):
-    """Ten SGD steps with MaxPool2x2 land on exactly the weights nn.MaxPool2d gives."""
-    from mnistlib import prepare
-
-    data = prepare(mnist, train_subset=640, test_subset=10)
-    models = []
-    for pool in ("fast", "torch"):
-        torch.manual_seed(0)
-        model = LeNet5()
-        if pool == "torch":
-            model.s2[0], model.s4[0] = torch.nn.MaxPool2d(2, 2), torch.nn.MaxPool2d(2, 2)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        for start in range(0, 640, 64):
-            optimizer.zero_grad()
-            F.cross_entropy(model(data.x_train[start:start + 64]), data.y_train[start:start + 64]).backward()
-            optimizer.step()
-        models.append(model)
-    assert all(torch.equal(p, q) for p, q in zip(models[0].parameters(), models[1].parameters()))
