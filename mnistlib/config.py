@@ -32,9 +32,9 @@ def data_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Decoded-array cache (``$MNISTLIB_CACHE``, else ``data/cache``)."""
-    return Path(os.environ["MNISTLIB_CACHE"]).expanduser().resolve() if os.environ.get(
-        "MNISTLIB_CACHE") else data_dir() / "cache"
+    """Decoded-array cache (``$MNISTLIB_CACHE``, else ``cache/`` inside the data folder)."""
+    value = os.environ.get("MNISTLIB_CACHE")
+    return Path(value).expanduser().resolve() if value else data_dir() / "cache"
 
 
 def runs_dir() -> Path:

@@ -26,6 +26,7 @@ from .errors import ConfigError, MnistlibError
 from .experiments import flat
 from .notebook import PROFILES, check_parameters
 from .parallel import train_many
+from .runconfig import read_yaml_mapping
 
 KERNEL = "mnistlib"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,20 +73,7 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
 
 def load_params_file(path: str | Path | None) -> dict:
     """Notebook parameters from a YAML file (a mapping), or {}."""
-    if path is None:
-        return {}
-    import yaml
-
-    path = Path(path)
-    try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read parameters ({exc.strerror}); check the path") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: must be a mapping of parameter: value, got {type(values).__name__}")
-    return values
+    return read_yaml_mapping(path, "parameters") if path is not None else {}
 
 
 def ensure_kernel(name: str = KERNEL) -> str:

@@ -157,18 +157,25 @@ class RunConfig:
         return f"{self.label()}-{self.config_hash()}"
 
 
-def load_config_values(path: str | Path) -> dict:
-    """The field: value mapping of a YAML or JSON file (JSON is YAML: one parser reads both),
-    checked by building a RunConfig from it."""
+def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
+    """A YAML (or JSON: JSON is YAML) file holding a mapping; one-line ConfigError otherwise."""
     import yaml
 
     path = Path(path)
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.strerror}); check the path") from None
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror}); check the path") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML/JSON ({str(exc).splitlines()[0]}); fix the file") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: must be a mapping of name: value, got {type(values).__name__}")
+    return values
+
+
+def load_config_values(path: str | Path) -> dict:
+    """The field: value mapping of a YAML or JSON file, checked by building a RunConfig from it."""
+    values = read_yaml_mapping(path)
     try:
         RunConfig.from_dict(values)
     except ConfigError as exc:
