@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
@@ -27,7 +28,7 @@ import pandas as pd
 import torch
 
 from . import config
-from .errors import RunStoreError
+from .errors import ConfigError, RunStoreError
 from .runconfig import RunConfig
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
@@ -141,6 +142,26 @@ def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW)
     return stats
 
 
+def _read_history(path: Path) -> pd.DataFrame:
+    """``history.csv``; if it is damaged, the history inside ``checkpoints/last.pt`` (which is
+    written first and is the resume point), so a bad CSV never costs finished epochs."""
+    csv = path / "history.csv"
+    try:
+        history = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
+        if list(history.columns) == HISTORY_COLUMNS:
+            return history
+    except (OSError, ValueError, pd.errors.ParserError):
+        pass
+    last = path / "checkpoints" / "last.pt"
+    if not last.exists():
+        raise RunStoreError(f"{csv}: unreadable and no checkpoint to rebuild it from; delete the run folder "
+                            f"to retrain")
+    warnings.warn(f"{csv}: unreadable; using the history stored in {last}", stacklevel=3)
+    history = pd.DataFrame(load_checkpoint(last)["history"], columns=HISTORY_COLUMNS)
+    atomic_write(csv, lambda f: history.to_csv(f, index=False))
+    return history
+
+
 class RunStore:
     """The folder of runs (``runs/`` by default): find, create, read and list runs."""
 
@@ -177,12 +198,10 @@ class RunStore:
         path = self.resolve(name)
         try:
             cfg = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise RunStoreError(f"{path / 'config.json'}: unreadable ({exc}); delete the run folder to retrain") \
-                from None
-        history_path = path / "history.csv"
-        history = pd.read_csv(history_path) if history_path.exists() else pd.DataFrame(columns=HISTORY_COLUMNS)
-        return Run(cfg, path, history)
+        except (OSError, json.JSONDecodeError, ConfigError) as exc:
+            raise RunStoreError(f"{path / 'config.json'}: unreadable ({exc}); restore it, or delete the run "
+                                f"folder to retrain") from None
+        return Run(cfg, path, _read_history(path))
 
     def runs(self) -> list[Path]:
         """All run folders, by name."""

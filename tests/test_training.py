@@ -168,3 +168,42 @@ def test_numbers_as_text_are_accepted():
 def test_device_resolution():
     assert training.resolve_device("cpu").type == "cpu"
     assert training.resolve_device("auto").type in ("cpu", "cuda", "mps")
+
+
+def test_damaged_history_csv_is_rebuilt_from_the_checkpoint(mnist, tmp_path):
+    cfg = RunConfig(model="CustomMLP_6", epochs=2, **TINY)
+    store = RunStore(tmp_path)
+    run = train(cfg, store=store, data=mnist, progress=False)
+    (run.path / "history.csv").write_text("garbage,\n\x00\x01")
+    with pytest.warns(UserWarning, match="history.csv: unreadable; using the history stored in"):
+        again = store.load(run.path.name)
+    pd.testing.assert_frame_equal(again.history, run.history, check_dtype=False)
+    assert store.load(run.path.name).history.shape == run.history.shape  # rewritten, no warning now
+
+
+def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
+    """SIGKILL in the middle of a run (no chance to clean up), then the same command again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    argv = [sys.executable, "-m", "mnistlib", "train", "--model", "CustomMLP_6", "--epochs", "10",
+            "--train-subset", "20000", "--test-subset", "2000", "--no-progress", "--runs-dir", str(tmp_path / "k")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / "k").glob("*/history.csv")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (run_dir,) = list((tmp_path / "k").iterdir())
+    done = len(pd.read_csv(run_dir / "history.csv"))
+    assert 1 <= done < 10, "the run should have been killed part-way"
+    assert subprocess.run(argv, env=env, capture_output=True).returncode == 0
+    assert subprocess.run([*argv[:-2], "--runs-dir", str(tmp_path / "whole")], env=env,
+                          capture_output=True).returncode == 0
+    resumed = RunStore(tmp_path / "k").load(run_dir.name)
+    whole = RunStore(tmp_path / "whole").load(run_dir.name)
+    pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
