@@ -1,7 +1,7 @@
 """mnistlib's training path against the pipeline PyTorch's MNIST example uses, side by side.
 
-    python benchmarks/bench_training.py            # about 3 minutes on a 2-core CPU
-    python benchmarks/bench_training.py --reps 5   # more repetitions
+    python benchmarks/bench_training.py            # about 2.5 minutes on a 2-core CPU
+    python benchmarks/bench_training.py --reps 9   # more repetitions
 
 (a) mnistlib: tensors padded and normalized once, batches sliced by a seeded permutation,
     evaluation in batches of 1,000 (``mnistlib.train_one_epoch`` / ``mnistlib.evaluate``).
@@ -12,7 +12,9 @@
 
 Same data (the IDX files are written from the arrays mnistlib loaded, so torchvision reads them
 offline), same model, optimizer (SGD lr 0.01, momentum 0.9) and batch size (64). Repetitions
-alternate a, b, a, b, ... in one process; the table shows medians. Peak resident memory is
+alternate a, b, c, a, b, c, ... in one process; the table shows medians, and the ratios are
+medians of the ratios within each repetition (neighbours in time, so a machine whose speed
+drifts, as a shared one does, moves both sides of a ratio together). Peak resident memory is
 measured in a fresh process per pipeline that trains one epoch. Results also go to
 ``benchmarks/results/bench_training.json`` with the machine recorded.
 """
@@ -148,7 +150,7 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of each pipeline (default 3)")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of each pipeline (default 5)")
     parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "MODEL", "ROOT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -185,15 +187,26 @@ def main() -> None:
     for row in rows:
         print(f"{row['model']:12s} {row['pipeline']:12s} {row['train_img_s']:12,.0f} {row['epoch_s']:13.2f} "
               f"{row['test_img_s']:11,.0f} {row['peak_rss_mb']:8.0f}")
-    print("\n(a) mnistlib / (b) torchvision pipeline, and (a) as a share of the model-only ceiling")
+    print("\n(a) mnistlib / (b) torchvision pipeline, and (a) as a share of the model-only ceiling (c);"
+          " medians of per-repetition ratios")
+    ratios = {}
     for name in MODELS:
-        a, b, c = (next(r for r in rows if r["model"] == name and r["pipeline"] == p)
+        a, b, c = (next(r for r in rows if r["model"] == name and r["pipeline"] == p)["reps"]
                    for p in ("mnistlib", "torchvision", "model only"))
-        print(f"{name:12s} training ×{a['train_img_s'] / b['train_img_s']:.1f}   epoch+test ×{b['epoch_s'] / a['epoch_s']:.1f}"
-              f"   test ×{a['test_img_s'] / b['test_img_s']:.1f}   memory ×{a['peak_rss_mb'] / b['peak_rss_mb']:.2f}"
-              f"   training at {a['train_img_s'] / c['train_img_s']:.0%} of the ceiling")
+        ratio = lambda f: statistics.median(f(x, y, z) for x, y, z in zip(a, b, c))  # noqa: E731
+        ratios[name] = {
+            "training": ratio(lambda x, y, z: y["train_s"] / x["train_s"]),
+            "epoch_with_test": ratio(lambda x, y, z: (y["train_s"] + y["test_s"]) / (x["train_s"] + x["test_s"])),
+            "test": ratio(lambda x, y, z: y["test_s"] / x["test_s"]),
+            "share_of_ceiling": ratio(lambda x, y, z: z["train_s"] / x["train_s"]),
+        }
+        memory = [r["peak_rss_mb"] for r in rows if r["model"] == name][:2]
+        r = ratios[name]
+        print(f"{name:12s} training ×{r['training']:.1f}   epoch+test ×{r['epoch_with_test']:.1f}   "
+              f"test ×{r['test']:.1f}   memory ×{memory[0] / memory[1]:.2f}   "
+              f"training at {r['share_of_ceiling']:.0%} of the ceiling")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_training.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    (RESULTS / "bench_training.json").write_text(json.dumps({"machine": machine(), "rows": rows, "ratios": ratios}, indent=2))
     print(f"\nwritten: {RESULTS / 'bench_training.json'}")
 
 

@@ -68,9 +68,9 @@ def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.O
         optimizer.zero_grad(set_to_none=True)
         (loss / len(yb)).backward()
         optimizer.step()
-        # Accumulate on the device: no host sync per step.
-        total_loss += loss.detach()
-        correct += (logits.argmax(1) == yb).sum()
+        with torch.no_grad():  # accumulate on the device: no host sync per step, no autograd
+            total_loss += loss
+            correct += (logits.argmax(1) == yb).sum()
     n = len(data.y_train)
     return total_loss.item() / n, 100.0 * correct.item() / n
 
