@@ -49,6 +49,7 @@ class MNISTArrays:
     test_labels: np.ndarray
     source: str
     files: list[str] = field(default_factory=list)
+    _sha256: str | None = field(default=None, repr=False, compare=False)  # see content_hash
 
     def describe(self) -> dict:
         """Source, shapes, per-class label counts and a content checksum, for printing."""
@@ -64,7 +65,15 @@ class MNISTArrays:
 
 
 def content_hash(arrays: MNISTArrays) -> str:
-    """sha256 over the four arrays' bytes: equal for the same data from any source."""
+    """sha256 over the four arrays' bytes: equal for the same data from any source.
+
+    Computed once per MNISTArrays object (the arrays are not meant to be changed in place)."""
+    if arrays._sha256 is None:
+        arrays._sha256 = _hash_arrays(arrays)
+    return arrays._sha256
+
+
+def _hash_arrays(arrays: MNISTArrays) -> str:
     digest = hashlib.sha256()
     for a in (arrays.train_images, arrays.train_labels.astype(np.uint8),
               arrays.test_images, arrays.test_labels.astype(np.uint8)):

@@ -140,7 +140,6 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     loss_sum = loss_function(cfg.loss)
 
     history: list[dict] = []
-    best_acc = -math.inf
     if (path / "checkpoints" / "last.pt").exists():
         state = load_checkpoint(path / "checkpoints" / "last.pt", map_location=device)
         model.load_state_dict(state["model"])
@@ -149,11 +148,12 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
         if noise_gen is not None:
             noise_gen.set_state(state["rng"]["noise"])
         history = state["history"]
-        best_acc = max((row["test_acc"] for row in history), default=-math.inf)
     else:
         write_json(path / "config.json", cfg.to_dict())
+    best_acc = max((row["test_acc"] for row in history), default=-math.inf)
+    # Results are bit-identical for the same seed at the same thread count: record it.
     status = {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
-              "host": platform.node(), "data_sha256": content_hash(arrays),
+              "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_json(path / "run.json", {**status, "state": "running", "epochs_done": len(history)})
 
