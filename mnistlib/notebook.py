@@ -15,7 +15,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -216,14 +216,11 @@ def setup_notebook(notebook: str, **parameters) -> NotebookContext:
         reports=(s.folders["reports_dir"] or config.reports_dir()) / s.profile, progress=s.progress)
 
 
-def format_table(table: pd.DataFrame, digits: Mapping[str, int] | None = None):
-    """A DataFrame styled for reading: losses to 4 places, accuracies to 2."""
-    digits = digits or {}
+def format_table(table: pd.DataFrame):
+    """A DataFrame styled for reading: losses to 4 places, accuracies and gaps to 2."""
     formats = {}
     for column in table.columns:
-        if column in digits:
-            formats[column] = f"{{:.{digits[column]}f}}"
-        elif "loss" in column:
+        if "loss" in column:
             formats[column] = "{:.4f}"
         elif "acc" in column or "gap" in column or "diff" in column:
             formats[column] = "{:.2f}"

@@ -25,7 +25,7 @@ from .data import load_mnist
 from .errors import ConfigError, MnistlibError
 from .experiments import flat
 from .notebook import PROFILES, check_parameters
-from .parallel import train_many
+from .parallel import cores, train_many
 from .runconfig import read_yaml_mapping
 
 KERNEL = "mnistlib"
@@ -228,13 +228,7 @@ def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ×{_cores()}"
+                return f"{line.split(':', 1)[1].strip()} ×{cores()}"
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
