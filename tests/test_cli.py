@@ -117,3 +117,10 @@ def test_python_dash_m_and_console_script(tmp_path):
     assert out.returncode == 0 and "60804" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "mnistlib", "train", "--lr", "-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "mnistlib: error: lr must be > 0, got -1"
+
+
+def test_train_with_graph_saves_the_figure(capsys, scratch_folders):
+    code, out, err = run_cli(capsys, "train", *TINY, "--graph")
+    assert code == 0, err
+    figures = sorted(p.name for p in (scratch_folders / "figures").iterdir())
+    assert len(figures) == 2 and figures[0].startswith("run-custommlp_6-e2-") and figures[0].endswith(".png")
