@@ -123,4 +123,4 @@ def test_train_with_graph_saves_the_figure(capsys, scratch_folders):
     code, out, err = run_cli(capsys, "train", *TINY, "--graph")
     assert code == 0, err
     figures = sorted(p.name for p in (scratch_folders / "figures").iterdir())
-    assert len(figures) == 2 and figures[0].startswith("run-custommlp_6-e2-") and figures[0].endswith(".png")
+    assert len(figures) == 2 and figures[0].startswith("run-custommlp_6-e2-n600-ntest300-") and figures[0].endswith(".png")
