@@ -104,8 +104,8 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
 
 
 def figure_name(text: str) -> str:
-    """A stable file stem from free text: lower case, [a-z0-9.-] only."""
-    return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-") or "figure"
+    """A stable file stem from free text: lower case, [a-z0-9._-] only."""
+    return re.sub(r"[^a-z0-9._]+", "-", text.lower()).strip("-") or "figure"
 
 
 def save_figure(fig: Figure, name: str, folder: str | Path | None = None,
