@@ -40,7 +40,6 @@ _SEED_ROWS = {
 SEED_RESULTS = pd.DataFrame.from_dict(
     _SEED_ROWS, orient="index", columns=["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc"])
 SEED_RESULTS.index.name = "run"
-SEED_BEST_TEST_ACC = {"LeNet-5": 98.81, "LeNet-5, noise 0.2": 98.9}
 
 
 def wd_label(weight_decay: float) -> str:

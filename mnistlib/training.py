@@ -123,10 +123,10 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     about, never raised: it is a result.
     """
     store = store or RunStore()
-    path = store.path_for(cfg)
     stored = store.find(cfg)
     if stored is not None and stored.finished:
         return stored
+    path = stored.path if stored is not None else store.path_for(cfg)
 
     device = resolve_device(cfg.device)
     arrays = data if data is not None else load_mnist()
