@@ -1,0 +1,32 @@
+"""The summary's analysis against a reference: the seed's own table must give the seed's verdicts."""
+import pandas as pd
+
+from mnistlib.analysis import beside_seed, check_seed_claims
+from mnistlib.experiments import SEED_RESULTS
+
+
+def seed_table() -> pd.DataFrame:
+    table = SEED_RESULTS.copy()
+    table["health"] = "ok"
+    return table
+
+
+def test_seed_table_supports_its_own_conclusions_but_one():
+    claims = check_seed_claims(seed_table()).set_index("the seed says").verdict
+    assert len(claims) == 8
+    text_claim = "a larger λ lowers the training loss (its text; its own table shows it rising)"
+    assert claims[text_claim] == "does not hold"  # the contradiction the spec points out
+    assert (claims.drop(text_claim) == "holds").all()
+
+
+def test_claims_about_runs_outside_the_grid_are_left_out():
+    claims = check_seed_claims(seed_table().loc[["LeNet-5", "CustomMLP_6", "LeNet-5, λ=1e-4"]])
+    assert not claims["the seed says"].str.contains("1e-2|noise|deeper").any()
+
+
+def test_beside_seed_columns():
+    ours = seed_table().assign(mean_test_acc=SEED_RESULTS.mean_test_acc + 0.5)
+    joined = beside_seed(ours)
+    assert (joined.diff_test_acc.round(6) == 0.5).all()
+    assert joined.seed_best_test_acc["LeNet-5"] == 98.81 and pd.isna(joined.seed_best_test_acc["CustomMLP_6"])
+    assert joined.seed_min_test_loss["LeNet-5, noise 0.2"] == 1.473
