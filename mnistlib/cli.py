@@ -1,6 +1,7 @@
 """Command line, mirroring the seed's ``main.py`` modes::
 
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
+    mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # the recipe of notebook 6
     mnistlib test RUN                                   # evaluate the run's checkpoints
     mnistlib graph RUN                                  # loss/accuracy figure of one run
     mnistlib compare RUN RUN ... --out NAME             # test curves and statistics table
@@ -33,6 +34,9 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
     "--noise-mean": ("noise_mean", float, "mean of that noise (default 0)"),
     "--noise-mode": ("noise_mode", str, "per-batch (default) or fixed (drawn once, as the seed)"),
     "--loss": ("loss", str, "cross_entropy (default) or seed_softmax_ce"),
+    "--schedule": ("schedule", str, "learning rate per step: constant (default), cosine (to 0) or step"),
+    "--warmup-epochs": ("warmup_epochs", int, "linear learning-rate warm-up over these first epochs (default 0)"),
+    "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4 (default 0)"),
     "--seed": ("seed", int, "random seed (default 0)"),
     "--train-subset": ("train_subset", int, "train on the first/stratified N images"),
     "--test-subset": ("test_subset", int, "test on the first/stratified N images"),

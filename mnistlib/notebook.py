@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +23,7 @@ import pandas as pd
 from . import config
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError
+from .beyond import GRIDS, beyond_grid, key_label
 from .experiments import MLP_NAMES, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, flat, seed_grid
 from .models import resolve_model_name
 from .runconfig import RunConfig
@@ -88,6 +90,7 @@ class NotebookContext:
     window: tuple[int, int]
     common: dict                      # RunConfig fields shared by every run of the report
     grid: dict[str, dict[str, RunConfig]]
+    beyond: dict[str, dict]           # the runs past the seed (beyond.beyond_grid), by group
     store: RunStore
     arrays: MNISTArrays
     figures: Path
@@ -99,7 +102,10 @@ class NotebookContext:
         """Train ``cfg`` or read it from the store; prints one line saying which."""
         stored = self.store.find(cfg)
         start = time.perf_counter()
-        run = train(cfg, store=self.store, data=self.arrays, progress=self.progress)
+        with warnings.catch_warnings():
+            # train() warns about a collapsed run; the line printed below states its health instead
+            warnings.filterwarnings("ignore", message=".*recorded")
+            run = train(cfg, store=self.store, data=self.arrays, progress=self.progress)
         seconds = time.perf_counter() - start
         how = "reused from the store" if stored is not None and stored.finished else f"trained in {seconds:.0f} s"
         self.timings[label] = seconds
@@ -111,6 +117,25 @@ class NotebookContext:
         if group not in self.grid:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.grid)}")
         return {label: self.run(label, cfg) for label, cfg in self.grid[group].items()}
+
+    def beyond_runs(self, group: str) -> dict:
+        """The runs of one group of the beyond-the-seed grid, keyed as in :func:`beyond.beyond_grid`."""
+        if group not in self.beyond:
+            raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.beyond)}")
+        return {key: self.run(key_label(group, key), cfg) for key, cfg in self.beyond[group].items()}
+
+    def stored_beyond(self) -> dict[str, dict] | None:
+        """Every group of the beyond-the-seed grid read from the store, or None if any of its
+        runs has not finished there (nothing is trained)."""
+        groups = {}
+        for group, configs in self.beyond.items():
+            groups[group] = {}
+            for key, cfg in configs.items():
+                run = self.store.find(cfg)
+                if run is None or not run.finished:
+                    return None
+                groups[group][key] = run
+        return groups
 
     def all_runs(self) -> dict[str, Run]:
         """Every run of the seed's grid, in the seed's table order."""
@@ -169,6 +194,7 @@ class Settings:
     window: tuple[int, int]
     common: dict
     grid: dict[str, dict[str, RunConfig]]
+    beyond: dict[str, dict]
     folders: dict[str, Path | None]
     progress: bool
 
@@ -178,10 +204,14 @@ def check_parameters(*, profile: str = "quick", epochs: int | None = None, batch
                      device: str = "auto", seed: int = 0, data_dir: str | None = None, runs_dir: str | None = None,
                      figures_dir: str | None = None, reports_dir: str | None = None, progress: bool = True,
                      weight_decays: Sequence[float] = SEED_WEIGHT_DECAYS,
-                     noise_stds: Sequence[float] = SEED_NOISE_STDS, mlps: Sequence[str] = MLP_NAMES) -> Settings:
+                     noise_stds: Sequence[float] = SEED_NOISE_STDS, mlps: Sequence[str] = MLP_NAMES,
+                     grid: str = "default", seeds: int | None = None, lambdas: Sequence[float] | None = None,
+                     long_factor: int | None = None, recipe_seeds: int | None = None) -> Settings:
     """Check the report's parameters (no I/O); the first bad one raises ConfigError naming it.
 
     ``epochs``/``train_subset``/``test_subset`` default to the profile's ('all' for the full set).
+    ``grid`` ('default' or 'full') sizes the runs past the seed; ``seeds``, ``lambdas``,
+    ``long_factor`` (long runs = epochs × this) and ``recipe_seeds`` override its values.
     """
     if profile not in PROFILES:
         raise ConfigError(f"notebook parameter profile must be one of {', '.join(PROFILES)}; got {profile!r}")
@@ -203,14 +233,27 @@ def check_parameters(*, profile: str = "quick", epochs: int | None = None, batch
                 ("reports_dir", reports_dir))}
     # the statistics window follows the epochs when they differ from the profile's
     window = p.window if common["epochs"] == p.epochs else (max(1, round(common["epochs"] * 0.4)), common["epochs"])
-    return Settings(profile, window, common, seed_grid(weight_decays, noise_stds, mlps, **common), folders, progress)
+    if grid not in GRIDS:
+        raise ConfigError(f"notebook parameter grid must be one of {', '.join(GRIDS)}; got {grid!r}")
+    sizes = dict(GRIDS[grid])
+    for name, value, least in (("seeds", seeds, 2), ("long_factor", long_factor, 2), ("recipe_seeds", recipe_seeds, 2)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"notebook parameter {name} must be an integer >= {least} or None (the grid's), "
+                                  f"got {value!r}")
+            sizes[name] = value
+    if lambdas is not None:
+        sizes["lambdas"] = _number_list("lambdas", lambdas)
+    beyond = beyond_grid(common, **sizes)
+    return Settings(profile, window, common, seed_grid(weight_decays, noise_stds, mlps, **common), beyond, folders,
+                    progress)
 
 
 def setup_notebook(notebook: str, **parameters) -> NotebookContext:
     """Check a notebook's parameters (see :func:`check_parameters`), then load data and open the store."""
     s = check_parameters(**parameters)
     return NotebookContext(
-        notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid,
+        notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
         store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
         figures=(s.folders["figures_dir"] or config.figures_dir()) / s.profile,
         reports=(s.folders["reports_dir"] or config.reports_dir()) / s.profile, progress=s.progress)

@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -55,19 +55,40 @@ def _cost(cfg: RunConfig) -> float:
     return per_image * cfg.epochs * (cfg.train_subset or 60_000)
 
 
+def _continues(long: RunConfig, short: RunConfig) -> bool:
+    """``long`` can start from ``short``'s last checkpoint (see training's continuation)."""
+    same = lambda c: {k: v for k, v in c.to_dict().items() if k not in ("epochs", "name", "device",  # noqa: E731
+                                                                     "save_every_epoch")}
+    return (short.epochs < long.epochs and long.schedule == "constant" and not long.warmup_epochs
+            and same(long) == same(short))
+
+
 def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, data_dir: str | Path | None = None,
                runs_dir: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, str]:
     """Train every config not yet finished in the store, ``workers`` at a time; returns label -> run folder.
 
     ``workers`` defaults to the number of cores (one thread each), or 1 when CUDA is present
-    (runs then share one device and gain little).
+    (runs then share one device and gain little). Labels with the same config share one run; a
+    longer run that can continue from a shorter one in the batch waits for it.
     """
     from .runs import RunStore
 
     store = RunStore(runs_dir)
-    todo = {label: cfg for label, cfg in configs.items()
-            if (stored := store.find(cfg)) is None or not stored.finished}
-    done = {label: store.path_for(cfg).name for label, cfg in configs.items() if label not in todo}
+    todo: dict[str, RunConfig] = {}
+    labels: dict[str, list[str]] = {}  # config hash -> every label asking for it
+    done: dict[str, str] = {}
+    for label, cfg in configs.items():
+        key = cfg.config_hash()
+        if key in labels:
+            labels[key].append(label)
+        elif (stored := store.find(cfg)) is not None and stored.finished:
+            done[label] = stored.path.name
+        else:
+            labels[key] = [label]
+            todo[label] = cfg
+    for key, names in labels.items():
+        if names[0] not in todo:  # a duplicate of a stored run
+            done.update({name: store.path_for(configs[name]).name for name in names})
     if not todo:
         return done
     if workers is None:
@@ -76,15 +97,29 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
         workers = 1 if torch.cuda.is_available() else cores()
     workers = max(1, min(workers, len(todo)))
     threads = max(1, cores() // workers)
-    log(f"training {len(todo)} runs ({len(done)} already stored) in {workers} process"
+    log(f"training {len(todo)} runs ({len(configs) - len(todo)} already stored or repeated) in {workers} process"
         f"{'es' if workers > 1 else ''} × {threads} thread{'s' if threads > 1 else ''}")
-    order = sorted(todo, key=lambda label: -_cost(todo[label]))
+    # A run waits for the longest shorter run it can continue from, when that one is in the batch too.
+    waits_for = {}
+    for label, cfg in todo.items():
+        bases = [b for b in todo if b != label and _continues(cfg, todo[b])]
+        if bases:
+            waits_for[label] = max(bases, key=lambda b: todo[b].epochs)
+    order = sorted((label for label in todo if label not in waits_for), key=lambda label: -_cost(todo[label]))
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
     initargs = (threads, str(data_dir) if data_dir else None, str(runs_dir) if runs_dir else None)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=initargs) as pool:
-        futures = [pool.submit(_train_one, label, todo[label]) for label in order]
-        for number, future in enumerate(as_completed(futures), 1):
-            label, name, seconds, health = future.result()
-            done[label] = name
-            log(f"  [{number}/{len(todo)}] {label}: {seconds / 60:.1f} min ({health})")
+        pending = {pool.submit(_train_one, label, todo[label]) for label in order}
+        number = 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                label, name, seconds, health = future.result()
+                number += 1
+                for same in labels[todo[label].config_hash()]:
+                    done[same] = name
+                log(f"  [{number}/{len(todo)}] {label}: {seconds / 60:.1f} min ({health})")
+                for waiting in [w for w, base in waits_for.items() if base == label]:
+                    del waits_for[waiting]
+                    pending.add(pool.submit(_train_one, waiting, todo[waiting]))
     return done

@@ -186,3 +186,84 @@ def plot_vs_seed(table: pd.DataFrame, ours: str = "mean_test_acc", seed: str = "
         ax.set_title(title)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def plot_bands(bands: Mapping[str, pd.DataFrame], metric: str, title: str | None = None,
+               ylim: tuple[float, float] | None = None) -> Figure:
+    """Per-epoch mean across seeds as a line, ± one std as a band and min–max as a lighter band,
+    one colour per model (``bands``: model -> :func:`mnistlib.beyond.bands` table)."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
+        for label, table in bands.items():
+            line, = ax.plot(table.index, table["mean"], label=label)
+            ax.fill_between(table.index, table["mean"] - table["std"], table["mean"] + table["std"],
+                            color=line.get_color(), alpha=0.25, linewidth=0)
+            ax.fill_between(table.index, table["min"], table["max"], color=line.get_color(), alpha=0.1, linewidth=0)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        if ylim:
+            ax.set_ylim(*ylim)
+        ax.set_title(title or f"{METRIC_LABELS.get(metric, metric)}: mean across seeds, ±1 std (dark), min–max (light)")
+        ax.legend()
+    return fig
+
+
+def plot_sweep(table: pd.DataFrame, title: str = "weight decay sweep") -> Figure:
+    """Mean test accuracy and the training–test gap against λ (log axis), one line per model;
+    collapsed runs are drawn as crosses."""
+    with plt.rc_context(STYLE):
+        fig, (ax_acc, ax_gap) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        for model, part in table.groupby("model", sort=False):
+            line, = ax_acc.plot(part["lambda"], part.mean_test_acc, "o-", label=model)
+            ax_gap.plot(part["lambda"], part.gap, "o-", color=line.get_color(), label=model)
+            bad = part[part.collapsed]
+            ax_acc.plot(bad["lambda"], bad.mean_test_acc, "x", color="crimson", markersize=10, mew=2)
+        ax_acc.plot([], [], "x", color="crimson", mew=2, label="collapsed to chance")
+        for ax, ylabel in ((ax_acc, "mean test accuracy (%)"), (ax_gap, GAP_LABEL)):
+            ax.set_xscale("log")
+            ax.set_xlabel("weight decay λ")
+            ax.set_ylabel(ylabel)
+        ax_acc.set_title("test accuracy")
+        ax_gap.set_title("training − test gap")
+        ax_acc.legend(fontsize=8)
+        fig.suptitle(title)
+    return fig
+
+
+def plot_long(runs: Mapping[str, Run], turns: pd.DataFrame, title: str = "longer training") -> Figure:
+    """Training and test loss per epoch (log scale), one panel per run, with the epoch of the
+    lowest (5-epoch mean) test loss marked."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.8), layout="constrained", squeeze=False)
+        for ax, (label, run) in zip(axes[0], runs.items()):
+            h = run.history
+            ax.plot(h.epoch, h.train_loss, label="training loss")
+            ax.plot(h.epoch, h.test_loss, label="test loss")
+            epoch = turns.loc[label, "min_test_loss_epoch"]
+            ax.axvline(epoch, color="gray", linestyle=":", label=f"lowest test loss (epoch {epoch})")
+            ax.set_yscale("log")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel("cross-entropy loss")
+            ax.set_title(label)
+            ax.legend(fontsize=8)
+        fig.suptitle(title)
+    return fig
+
+
+def plot_ablation(table: pd.DataFrame, target: float | None = None,
+                  title: str = "LeNet-5 recipe: final test accuracy, mean ± std over seeds") -> Figure:
+    """One bar per recipe step (cumulative), with ± one std; an optional target line."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8, 0.55 * len(table) + 1.3), layout="constrained")
+        y = np.arange(len(table))
+        ax.barh(y, table.final_test_acc, xerr=table.final_test_acc_std.fillna(0), height=0.6, capsize=4)
+        ax.set_yticks(y, table.index)
+        ax.invert_yaxis()
+        low = float(np.nanmin(table.final_test_acc))
+        ax.set_xlim(max(0.0, low - 0.5), min(100, max(float(table.final_test_acc.max()), target or 0) + 0.3))
+        if target is not None:
+            ax.axvline(target, color="crimson", linestyle="--", label=f"target {target:g}%")
+            ax.legend(loc="lower right")
+        ax.set_xlabel("final test accuracy (%)")
+        ax.set_title(title)
+    return fig

@@ -23,6 +23,7 @@ from typing import Any, Callable
 from . import __version__, config
 from .data import load_mnist
 from .errors import ConfigError, MnistlibError
+from .beyond import flat_beyond
 from .experiments import flat
 from .notebook import PROFILES, check_parameters
 from .parallel import cores, train_many
@@ -158,7 +159,8 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     kernel = ensure_kernel()
     load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
     if workers != 0:
-        train_many(flat(settings.grid), workers, data_dir=settings.folders["data_dir"],
+        beyond = flat_beyond(settings.beyond) if any("grid" in names for names in declared.values()) else {}
+        train_many({**flat(settings.grid), **beyond}, workers, data_dir=settings.folders["data_dir"],
                    runs_dir=settings.folders["runs_dir"], log=log)
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]

@@ -23,9 +23,12 @@ from .models import resolve_model_name
 NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "seed_softmax_ce")
 SUBSET_MODES = ("first", "stratified")
+SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Fields that do not change the numbers a run produces, so they stay out of its hash.
 NOT_HASHED = ("name", "device", "save_every_epoch")
+# Fields added after runs were stored: hashed only when set, so stored runs keep their names.
+HASHED_WHEN_SET = ("schedule", "warmup_epochs", "shift")
 
 
 def _as_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
@@ -75,6 +78,9 @@ class RunConfig:
     noise_mean: float = 0.0
     noise_mode: str = "per-batch"   # 'per-batch': fresh each batch; 'fixed': drawn once, as the seed
     loss: str = "cross_entropy"     # 'seed_softmax_ce' reproduces the seed's softmax-then-CE
+    schedule: str = "constant"      # learning rate per step: constant, cosine (to 0), step (x0.1 at 1/2 and 3/4)
+    warmup_epochs: int = 0          # linear warm-up from 0 to lr over these first epochs
+    shift: int = 0                  # random translation of training digits by up to this many pixels
     seed: int = 0
     train_subset: int | None = None  # None: all 60,000
     test_subset: int | None = None   # None: all 10,000
@@ -94,10 +100,16 @@ class RunConfig:
         fix("noise_std", _as_number("noise_std", self.noise_std, minimum=0))
         fix("noise_mean", _as_number("noise_mean", self.noise_mean))
         fix("seed", _as_number("seed", self.seed, integer=True, minimum=0))
+        fix("warmup_epochs", _as_number("warmup_epochs", self.warmup_epochs, integer=True, minimum=0))
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"warmup_epochs must be less than epochs ({self.epochs}), got {self.warmup_epochs}")
+        # The digits sit in a 2-pixel border inside 32x32; beyond 4 pixels strokes leave the frame.
+        fix("shift", _as_number("shift", self.shift, integer=True, minimum=0, maximum=4))
         for key in ("train_subset", "test_subset"):
             fix(key, _as_number(key, getattr(self, key), integer=True, minimum=1, optional=True))
         _choice("noise_mode", self.noise_mode, NOISE_MODES)
         _choice("loss", self.loss, LOSSES)
+        _choice("schedule", self.schedule, SCHEDULES)
         _choice("subset_mode", self.subset_mode, SUBSET_MODES)
         _choice("device", self.device, DEVICES)
         if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
@@ -128,7 +140,9 @@ class RunConfig:
 
     def config_hash(self) -> str:
         """8 hex digits over the fields that change results (not name, device, save_every_epoch)."""
-        values = {k: v for k, v in asdict(self).items() if k not in NOT_HASHED}
+        default = RunConfig()
+        values = {k: v for k, v in asdict(self).items()
+                  if k not in NOT_HASHED and not (k in HASHED_WHEN_SET and v == getattr(default, k))}
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
     def label(self) -> str:
@@ -139,18 +153,35 @@ class RunConfig:
         parts = [self.model.lower().replace(":", "").replace(",", "-")]
         short = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr",
                  "momentum": "mom", "batch_size": "bs", "epochs": "e", "seed": "seed",
-                 "train_subset": "n", "test_subset": "ntest"}
+                 "train_subset": "n", "test_subset": "ntest", "warmup_epochs": "warm", "shift": "shift"}
         for key, prefix in short.items():
             value = getattr(self, key)
             if value != getattr(default, key):
                 parts.append(f"{prefix}{value:g}" if isinstance(value, float) else f"{prefix}{value}")
         if self.noise_std and self.noise_mode == "fixed":
             parts.append("fixed")
+        if self.schedule != default.schedule:
+            parts.append(self.schedule)
         if self.loss != default.loss:
             parts.append("seedloss")
         if self.train_subset and self.subset_mode != default.subset_mode:
             parts.append(self.subset_mode)
         return "-".join(parts)
+
+    def lr_factor(self, step: int, steps_per_epoch: int) -> float:
+        """The learning rate at optimizer step ``step`` (from 0) as a fraction of ``lr``.
+
+        A pure function of the step, so a resumed run needs no scheduler state.
+        """
+        total = self.epochs * steps_per_epoch
+        warm = self.warmup_epochs * steps_per_epoch
+        if step < warm:
+            return (step + 1) / warm
+        if self.schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / (total - warm)))
+        if self.schedule == "step":
+            return 0.01 if step >= 0.75 * total else 0.1 if step >= 0.5 * total else 1.0
+        return 1.0
 
     def run_name(self) -> str:
         """The run folder's name: ``<label>-<hash>``."""

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import __version__
-from .data import MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare
+from .data import (MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare,
+                   random_shift)
 from .errors import ConfigError, RunStoreError
 from .models import build_model
 from .runconfig import RunConfig
@@ -55,12 +56,20 @@ def loss_function(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
 
 
 def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
-                    batch_size: int, shuffle: torch.Generator, noise: Callable | None = None) -> tuple[float, float]:
-    """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples."""
+                    batch_size: int, shuffle: torch.Generator, noise: Callable | None = None,
+                    lr_at: Callable[[int], float] | None = None) -> tuple[float, float]:
+    """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples.
+
+    ``noise``: a function applied to each training batch (augmentation, noise injection).
+    ``lr_at``: the learning rate for the epoch's i-th step; None keeps the optimizer's.
+    """
     model.train()
     total_loss = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
-    for xb, yb in iterate_batches(data.x_train, data.y_train, batch_size, shuffle):
+    for step, (xb, yb) in enumerate(iterate_batches(data.x_train, data.y_train, batch_size, shuffle)):
+        if lr_at is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step)
         if noise is not None:
             xb = noise(xb)
         logits = model(xb)
@@ -102,16 +111,50 @@ def _tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> Tenso
     return _PREPARED[key]
 
 
-def _noise_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, torch.Generator | None]:
-    """(training data, per-batch noise function, its generator); the last two None without noise."""
-    if cfg.noise_std == 0 and cfg.noise_mean == 0:
-        return data, None, None
-    generator = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
-    if cfg.noise_mode == "fixed":
-        # One noisy copy of the training set, drawn once, as the seed's dataset did.
-        noisy = add_noise(data.x_train, cfg.noise_std, cfg.noise_mean, generator)
-        return dataclasses.replace(data, x_train=noisy), None, None
-    return data, (lambda xb: add_noise(xb, cfg.noise_std, cfg.noise_mean, generator)), generator
+def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, dict]:
+    """(training data, per-batch function, its generators by name) for shifts and noise.
+
+    Shifts come first, then noise, so the noise also covers the uncovered border. Each has its
+    own generator (saved in checkpoints), so adding one never changes the other's draws.
+    """
+    generators: dict[str, torch.Generator] = {}
+    steps: list[Callable] = []
+    if cfg.shift:
+        shift_gen = generators["shift"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 2)
+        steps.append(lambda xb: random_shift(xb, cfg.shift, shift_gen))
+    if cfg.noise_std != 0 or cfg.noise_mean != 0:
+        noise_gen = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
+        if cfg.noise_mode == "fixed":
+            # One noisy copy of the training set, drawn once, as the seed's dataset did.
+            noisy = add_noise(data.x_train, cfg.noise_std, cfg.noise_mean, noise_gen)
+            data = dataclasses.replace(data, x_train=noisy)
+        else:
+            generators["noise"] = noise_gen
+            steps.append(lambda xb: add_noise(xb, cfg.noise_std, cfg.noise_mean, noise_gen))
+    if not steps:
+        return data, None, generators
+    if len(steps) == 1:
+        return data, steps[0], generators
+    return data, (lambda xb: steps[1](steps[0](xb))), generators
+
+
+def _continue_from_shorter(cfg: RunConfig, store: RunStore, path) -> str | None:
+    """Start a new run from the last checkpoint of a stored shorter one with the same settings,
+    when its learning rate does not depend on the total epochs (constant, no warm-up): the first
+    epochs are then the very same, so they need not be trained again. Returns the base's name."""
+    if (path / "checkpoints" / "last.pt").exists() or cfg.schedule != "constant" or cfg.warmup_epochs:
+        return None
+    base = store.shorter(cfg)
+    if base is None:
+        return None
+    state = load_checkpoint(base.checkpoint("last"))
+    state["config"] = cfg.to_dict()
+    write_json(path / "config.json", cfg.to_dict())
+    if base.checkpoint("best").exists():
+        save_checkpoint(path / "checkpoints" / "best.pt", {**load_checkpoint(base.checkpoint("best")),
+                                                          "config": cfg.to_dict()})
+    save_checkpoint(path / "checkpoints" / "last.pt", state)  # last: the resume point, written last
+    return base.name
 
 
 def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | None = None,
@@ -136,17 +179,19 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                 weight_decay=cfg.weight_decay)
     shuffle = torch.Generator().manual_seed(cfg.seed)
-    train_data, noise, noise_gen = _noise_setup(cfg, tensors)
+    train_data, augment, generators = _augment_setup(cfg, tensors)
     loss_sum = loss_function(cfg.loss)
+    steps_per_epoch = math.ceil(len(train_data.y_train) / cfg.batch_size)
 
     history: list[dict] = []
+    continued_from = _continue_from_shorter(cfg, store, path)
     if (path / "checkpoints" / "last.pt").exists():
         state = load_checkpoint(path / "checkpoints" / "last.pt", map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         shuffle.set_state(state["rng"]["shuffle"])
-        if noise_gen is not None:
-            noise_gen.set_state(state["rng"]["noise"])
+        for key, generator in generators.items():
+            generator.set_state(state["rng"][key])
         history = state["history"]
     else:
         write_json(path / "config.json", cfg.to_dict())
@@ -155,22 +200,28 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     status = {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
               "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if continued_from:
+        status["continued_from"] = continued_from
     write_json(path / "run.json", {**status, "state": "running", "epochs_done": len(history)})
 
     bar = _progress(cfg, path.name, len(history), progress)
     warned = False
     for epoch in range(len(history) + 1, cfg.epochs + 1):
         start = time.perf_counter()
+        lr_at = None
+        if cfg.schedule != "constant" or cfg.warmup_epochs:
+            first = (epoch - 1) * steps_per_epoch
+            lr_at = lambda step, first=first: cfg.lr * cfg.lr_factor(first + step, steps_per_epoch)  # noqa: E731
         train_loss, train_acc = train_one_epoch(model, train_data, optimizer, loss_sum, cfg.batch_size,
-                                                shuffle, noise)
+                                                shuffle, augment, lr_at)
         test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
                "test_acc": test_acc, "seconds": time.perf_counter() - start}
         history.append(row)
         payload = {"epoch": epoch, "config": cfg.to_dict(), "model": model.state_dict(),
                    "optimizer": optimizer.state_dict(), "history": history,
-                   "rng": {"shuffle": shuffle.get_state(),
-                           "noise": noise_gen.get_state() if noise_gen is not None else torch.empty(0)}}
+                   "rng": {"shuffle": shuffle.get_state(), "noise": torch.empty(0),
+                           **{key: generator.get_state() for key, generator in generators.items()}}}
         save_checkpoint(path / "checkpoints" / "last.pt", payload)
         if test_acc > best_acc:
             best_acc = test_acc

@@ -124,3 +124,13 @@ def test_train_with_graph_saves_the_figure(capsys, scratch_folders):
     assert code == 0, err
     figures = sorted(p.name for p in (scratch_folders / "figures").iterdir())
     assert len(figures) == 2 and figures[0].startswith("run-custommlp_6-e2-n600-ntest300-") and figures[0].endswith(".png")
+
+
+def test_train_with_the_recipe_flags(capsys, scratch_folders):
+    code, out, err = run_cli(capsys, "train", *TINY, "--schedule", "cosine", "--warmup-epochs", "1", "--shift", "2",
+                             "--batch-size", "128", "--lr", "0.1")
+    assert code == 0, err
+    config = json.loads((scratch_folders / "runs" / out.split()[0].rsplit("/", 1)[-1] / "config.json").read_text())
+    assert (config["schedule"], config["warmup_epochs"], config["shift"], config["batch_size"]) == ("cosine", 1, 2, 128)
+    code, _, err = run_cli(capsys, "train", *TINY, "--shift", "9")
+    assert code == 2 and err.strip() == "mnistlib: error: shift must be <= 4, got 9"

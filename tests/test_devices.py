@@ -49,11 +49,13 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
     assert training.resolve_device("auto").type == expected
 
 
-def test_noise_generator_lives_on_the_data_device(mnist):
+def test_augmentation_generators_live_on_the_data_device(mnist):
     data = prepare(mnist, train_subset=64, test_subset=10)
-    cfg = RunConfig(noise_std=0.2, train_subset=64, test_subset=10)
-    _, noise, generator = training._noise_setup(cfg, data)
-    assert generator.device == data.device and noise(data.x_train[:4]).device == data.device
+    cfg = RunConfig(noise_std=0.2, shift=2, train_subset=64, test_subset=10)
+    _, augment, generators = training._augment_setup(cfg, data)
+    assert set(generators) == {"noise", "shift"}
+    assert all(g.device == data.device for g in generators.values())
+    assert augment(data.x_train[:4]).device == data.device
 
 
 def test_parallel_workers_equal_single_thread_runs(mnist, tmp_path):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mnistlib import ConfigError, add_noise, iterate_batches, prepare, to_tensor
-from mnistlib.data import subset_indices
+from mnistlib.data import BACKGROUND, random_shift, subset_indices
 
 
 def test_to_tensor_equals_torchvision_transforms(mnist):
@@ -57,3 +57,32 @@ def test_add_noise_statistics_and_determinism():
     assert torch.equal(noisy, add_noise(x, 0.3, 0.1, torch.Generator().manual_seed(0)))
     assert add_noise(x, 0.0) is x
     assert torch.all(x == 0)  # input untouched
+
+
+def test_random_shift_moves_whole_digits_within_the_frame(mnist):
+    images = mnist.train_images[:300]
+    # MNIST centres digits by mass, so a few touch the 28x28 edge; keep those with 2 blank pixels.
+    blank_edge = (images[:, :2].max(axis=(1, 2)) == 0) & (images[:, -2:].max(axis=(1, 2)) == 0) & \
+                 (images[:, :, :2].max(axis=(1, 2)) == 0) & (images[:, :, -2:].max(axis=(1, 2)) == 0)
+    x = to_tensor(images[blank_edge][:200])
+    assert len(x) == 200
+    generator = torch.Generator().manual_seed(0)
+    shifted = random_shift(x, 2, generator)
+    assert shifted.shape == x.shape and random_shift(x, 0) is x
+    # 2 blank pixels plus the 2-pixel pad: a 2-pixel shift keeps all ink in the frame.
+    assert torch.equal(shifted.flatten(1).sort(dim=1).values, x.flatten(1).sort(dim=1).values)
+    offsets = set()
+    for i in range(len(x)):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.equal(torch.roll(x[i], (dy, dx), dims=(1, 2)), shifted[i])]
+        assert found, f"image {i} is not a translation of its original"
+        offsets.add(found[0])
+    assert len(offsets) == 25  # every offset in [-2, 2]^2 occurs
+    again = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert torch.equal(again, shifted)
+
+
+def test_random_shift_fills_with_black():
+    x = torch.full((8, 1, 6, 6), 1.0)
+    out = random_shift(x, 3, torch.Generator().manual_seed(1))
+    assert set(out.unique().tolist()) <= {1.0, BACKGROUND}

@@ -64,6 +64,24 @@ def test_summary_holds_all_13_runs(smoke_report):
     assert headline["runs"] == 13
 
 
+def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_report):
+    index, params = smoke_report
+    beyond_nb = nbformat.read(index.parent / "06_beyond_the_seed.ipynb", as_version=4)
+    text = json.dumps([o for c in beyond_nb.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
+    for computed in ("exact permutation p =", "The seed's collapse at λ = 1e-2", "Test loss (5-epoch mean) is lowest",
+                     "Mean test accuracy: sigmoid (the seed)", "ln(e + 9) − 1", "The best recipe is"):
+        assert computed in text, computed
+    answers = (index.parent / "beyond-answers.csv").read_text()
+    for question in ("variance across seeds", "λ sweep, LeNet-5", "6 epochs, CustomMLP_6", "activations",
+                     "the seed's settings", "best LeNet-5 recipe"):
+        assert question in answers, question
+    summary = nbformat.read(index.parent / "05_summary.ipynb", as_version=4)
+    shown = json.dumps([o for c in summary.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
+    assert "best LeNet-5 recipe" in shown  # the report trained notebook 6's runs first
+    headline = json.loads((index.parent / "headlines" / "06_beyond_the_seed.json").read_text())
+    assert "best recipe" in headline
+
+
 def test_pages_load_in_headless_chromium(smoke_report):
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -192,6 +210,7 @@ def test_a_users_own_grid_from_yaml(capsys, tmp_path):
 
     params = tmp_path / "grid.yaml"
     params.write_text(f"weight_decays: [1.0e-5]\nnoise_stds: [0.05]\nmlps: [CustomMLP_6]\nepochs: 1\n"
+                      f"seeds: 2\nlambdas: [1.0e-3]\nlong_factor: 2\nrecipe_seeds: 2\n"
                       f"runs_dir: {tmp_path / 'runs'}\nfigures_dir: {tmp_path / 'figures'}\n")
     code = main(["report", "--profile", "smoke", "--params", str(params), "--reports-dir", str(tmp_path / "r"),
                  "--no-progress", "--workers", "0"])

@@ -38,9 +38,10 @@ def test_same_seed_same_history_different_seed_differs(mnist, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:.*at chance")  # 250 steps: still on the sigmoid plateau
-@pytest.mark.parametrize("noise_mode", ["per-batch", "fixed"])
-def test_resume_equals_uninterrupted(mnist, tmp_path, noise_mode):
-    cfg = RunConfig(model="LeNet5", epochs=4, noise_std=0.1, noise_mode=noise_mode, **TINY)
+@pytest.mark.parametrize("extra", [dict(noise_mode="per-batch"), dict(noise_mode="fixed"),
+                                   dict(shift=2, schedule="cosine", warmup_epochs=1)])
+def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
+    cfg = RunConfig(model="LeNet5", epochs=4, noise_std=0.1, **extra, **TINY)
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
 
     def stop_after_two(run, row):
@@ -151,6 +152,8 @@ def test_summarize_table(mnist, tmp_path):
     ({"noise_std": -0.1}, "noise_std must be >= 0"), ({"model": "VGG"}, "unknown model 'VGG'"),
     ({"batch_size": 6.5}, "batch_size must be an integer"), ({"lr": True}, "lr must be a number"),
     ({"noise_mode": "sometimes"}, "noise_mode must be one of per-batch, fixed"), ({"lambda": 1}, "unknown config field"),
+    ({"schedule": "linear"}, "schedule must be one of constant, cosine, step"), ({"shift": 5}, "shift must be <= 4"),
+    ({"epochs": 5, "warmup_epochs": 5}, "warmup_epochs must be less than epochs"),
 ])
 def test_bad_config_values(values, match):
     with pytest.raises(ConfigError, match=match):
@@ -207,3 +210,71 @@ def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
     resumed = RunStore(tmp_path / "k").load(run_dir.name)
     whole = RunStore(tmp_path / "whole").load(run_dir.name)
     pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
+
+
+def test_new_fields_keep_stored_run_names():
+    """Fields added later are hashed only when set: runs stored before them keep their folders."""
+    assert RunConfig(weight_decay=1e-3).run_name() == "lenet5-wd0.001-9da1401b"
+    assert RunConfig().run_name() == "lenet5-06d745cb"
+    recipe = RunConfig(schedule="cosine", warmup_epochs=2, shift=2)
+    assert recipe.run_name().startswith("lenet5-warm2-shift2-cosine-")
+    assert len({recipe.config_hash(), RunConfig(schedule="cosine").config_hash(), RunConfig().config_hash()}) == 3
+
+
+def test_lr_factor_schedules():
+    steps = 10
+    constant = RunConfig(epochs=4)
+    assert [constant.lr_factor(s, steps) for s in (0, 39)] == [1.0, 1.0]
+    cosine = RunConfig(epochs=4, schedule="cosine", warmup_epochs=1)
+    warm = [cosine.lr_factor(s, steps) for s in range(10)]
+    assert warm == pytest.approx([(s + 1) / 10 for s in range(10)])
+    after = [cosine.lr_factor(s, steps) for s in range(10, 40)]
+    assert after[0] == 1.0 and all(a > b for a, b in zip(after, after[1:])) and after[-1] < 0.01
+    step = RunConfig(epochs=4, schedule="step")
+    assert [step.lr_factor(s, steps) for s in (0, 19, 20, 29, 30, 39)] == [1, 1, 0.1, 0.1, 0.01, 0.01]
+
+
+def test_training_applies_the_schedule_every_step(mnist, tmp_path, monkeypatch):
+    seen = []
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(training.torch.optim, "SGD", Recording)
+    cfg = RunConfig(model="CustomMLP_6", epochs=2, lr=0.1, schedule="cosine", batch_size=100, **TINY)
+    train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
+    assert len(seen) == 20
+    assert seen == pytest.approx([0.1 * cfg.lr_factor(s, 10) for s in range(20)])
+
+
+def test_shift_training_differs_from_plain(mnist, tmp_path):
+    plain = train(RunConfig(model="CustomMLP_6", epochs=1, **TINY), store=RunStore(tmp_path), data=mnist,
+                  progress=False)
+    shifted = train(RunConfig(model="CustomMLP_6", epochs=1, shift=2, **TINY), store=RunStore(tmp_path),
+                    data=mnist, progress=False)
+    assert plain.path != shifted.path
+    assert plain.history.train_loss.iloc[0] != shifted.history.train_loss.iloc[0]
+
+
+def test_longer_run_continues_from_a_stored_shorter_one(mnist, tmp_path, monkeypatch):
+    short = RunConfig(model="CustomMLP_6", epochs=2, **TINY)
+    long = RunConfig(model="CustomMLP_6", epochs=4, **TINY)
+    scratch = train(long, store=RunStore(tmp_path / "scratch"), data=mnist, progress=False)
+    store = RunStore(tmp_path / "store")
+    train(short, store=store, data=mnist, progress=False)
+    train(RunConfig(model="CustomMLP_6", epochs=3, seed=1, **TINY), store=store, data=mnist, progress=False)
+    calls = []
+    real = training.train_one_epoch
+    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: calls.append(1) or real(*a, **k))
+    continued = train(long, store=store, data=mnist, progress=False)
+    assert len(calls) == 2  # epochs 3 and 4 only; the other seed's 3-epoch run is not a base
+    pd.testing.assert_frame_equal(metrics(continued), metrics(scratch))
+    assert (continued.path / "run.json").read_text().count(store.find(short).name) == 1
+    assert store.find(short).finished and len(store.find(short).history) == 2  # the base is untouched
+    # A schedule depends on the total epochs: such a run always starts from scratch.
+    calls.clear()
+    train(RunConfig(model="CustomMLP_6", epochs=2, schedule="cosine", **TINY), store=store, data=mnist, progress=False)
+    train(RunConfig(model="CustomMLP_6", epochs=3, schedule="cosine", **TINY), store=store, data=mnist, progress=False)
+    assert len(calls) == 5
