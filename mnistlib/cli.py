@@ -37,6 +37,8 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
     "--schedule": ("schedule", str, "learning rate per step: constant (default), cosine (to 0) or step"),
     "--warmup-epochs": ("warmup_epochs", int, "linear learning-rate warm-up over these first epochs (default 0)"),
     "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4 (default 0)"),
+    "--rotate": ("rotate", float, "random rotation of training digits by up to N degrees (default 0)"),
+    "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S (default 0)"),
     "--seed": ("seed", int, "random seed (default 0)"),
     "--train-subset": ("train_subset", int, "train on the first/stratified N images"),
     "--test-subset": ("test_subset", int, "test on the first/stratified N images"),

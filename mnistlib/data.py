@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -322,3 +323,25 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | N
     # One gather of precomputed indices: ~4x faster than indexing with broadcast row/column grids.
     index = maps.index_select(0, choice).repeat_interleave(channels, 0)
     return padded.gather(1, index).reshape(n, channels, height, width)
+
+
+def random_affine(x: torch.Tensor, max_degrees: float, max_scale: float,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of ``x`` (N, C, H, W) rotated by a uniform angle in ±``max_degrees`` and scaled
+    by a uniform factor in 1 ± ``max_scale`` about its centre (bilinear; the border stays black).
+
+    With :func:`random_shift`, the affine "distortions" of LeCun et al. (1998); a new tensor.
+    """
+    if max_degrees == 0 and max_scale == 0:
+        return x
+    n = x.shape[0]
+    u = torch.rand((2, n), generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
+    angle = u[0] * math.radians(max_degrees)
+    factor = 1 + u[1] * max_scale  # > 1 enlarges the digit
+    cos, sin, zero = torch.cos(angle) / factor, torch.sin(angle) / factor, torch.zeros_like(angle)
+    # affine_grid maps output to input coordinates, so the inverse transform: rotate back, shrink by factor
+    theta = torch.stack([torch.stack([cos, sin, zero], 1), torch.stack([-sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # Sample x − background with zero padding, so pixels from outside the frame are black.
+    moved = F.grid_sample(x - BACKGROUND, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved + BACKGROUND

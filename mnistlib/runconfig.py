@@ -28,7 +28,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # Fields that do not change the numbers a run produces, so they stay out of its hash.
 NOT_HASHED = ("name", "device", "save_every_epoch")
 # Fields added after runs were stored: hashed only when set, so stored runs keep their names.
-HASHED_WHEN_SET = ("schedule", "warmup_epochs", "shift")
+HASHED_WHEN_SET = ("schedule", "warmup_epochs", "shift", "rotate", "scale")
 
 
 def _as_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
@@ -81,6 +81,8 @@ class RunConfig:
     schedule: str = "constant"      # learning rate per step: constant, cosine (to 0), step (x0.1 at 1/2 and 3/4)
     warmup_epochs: int = 0          # linear warm-up from 0 to lr over these first epochs
     shift: int = 0                  # random translation of training digits by up to this many pixels
+    rotate: float = 0.0             # random rotation of training digits by up to this many degrees
+    scale: float = 0.0              # random scaling of training digits by a factor in 1 ± this
     seed: int = 0
     train_subset: int | None = None  # None: all 60,000
     test_subset: int | None = None   # None: all 10,000
@@ -105,6 +107,8 @@ class RunConfig:
             raise ConfigError(f"warmup_epochs must be less than epochs ({self.epochs}), got {self.warmup_epochs}")
         # The digits sit in a 2-pixel border inside 32x32; beyond 4 pixels strokes leave the frame.
         fix("shift", _as_number("shift", self.shift, integer=True, minimum=0, maximum=4))
+        fix("rotate", _as_number("rotate", self.rotate, minimum=0, maximum=45))
+        fix("scale", _as_number("scale", self.scale, minimum=0, maximum=0.5))
         for key in ("train_subset", "test_subset"):
             fix(key, _as_number(key, getattr(self, key), integer=True, minimum=1, optional=True))
         _choice("noise_mode", self.noise_mode, NOISE_MODES)
@@ -153,7 +157,8 @@ class RunConfig:
         parts = [self.model.lower().replace(":", "").replace(",", "-")]
         short = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr",
                  "momentum": "mom", "batch_size": "bs", "epochs": "e", "seed": "seed",
-                 "train_subset": "n", "test_subset": "ntest", "warmup_epochs": "warm", "shift": "shift"}
+                 "train_subset": "n", "test_subset": "ntest", "warmup_epochs": "warm", "shift": "shift",
+                 "rotate": "rot", "scale": "scale"}
         for key, prefix in short.items():
             value = getattr(self, key)
             if value != getattr(default, key):

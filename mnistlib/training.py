@@ -25,7 +25,7 @@ from torch import nn
 
 from . import __version__
 from .data import (MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare,
-                   random_shift)
+                   random_affine, random_shift)
 from .errors import ConfigError, RunStoreError
 from .models import build_model
 from .runconfig import RunConfig
@@ -114,7 +114,7 @@ def _tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> Tenso
 def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, dict]:
     """(training data, per-batch function, its generators by name) for shifts and noise.
 
-    Shifts come first, then noise, so the noise also covers the uncovered border. Each has its
+    Shifts come first, then rotation/scaling, then noise, so the noise also covers the border. Each has its
     own generator (saved in checkpoints), so adding one never changes the other's draws.
     """
     generators: dict[str, torch.Generator] = {}
@@ -122,6 +122,9 @@ def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callab
     if cfg.shift:
         shift_gen = generators["shift"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 2)
         steps.append(lambda xb: random_shift(xb, cfg.shift, shift_gen))
+    if cfg.rotate or cfg.scale:
+        affine_gen = generators["affine"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 3)
+        steps.append(lambda xb: random_affine(xb, cfg.rotate, cfg.scale, affine_gen))
     if cfg.noise_std != 0 or cfg.noise_mean != 0:
         noise_gen = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
         if cfg.noise_mode == "fixed":
@@ -133,9 +136,13 @@ def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callab
             steps.append(lambda xb: add_noise(xb, cfg.noise_std, cfg.noise_mean, noise_gen))
     if not steps:
         return data, None, generators
-    if len(steps) == 1:
-        return data, steps[0], generators
-    return data, (lambda xb: steps[1](steps[0](xb))), generators
+
+    def augment(xb):
+        for step in steps:
+            xb = step(xb)
+        return xb
+
+    return data, augment, generators
 
 
 def _continue_from_shorter(cfg: RunConfig, store: RunStore, path) -> str | None:

@@ -34,7 +34,7 @@ def test_default_grid_sizes_and_reuse_of_the_seed_runs():
     settings = check_parameters(profile="full")
     grid = settings.beyond
     assert {g: len(r) for g, r in grid.items()} == {"variance": 15, "lambda_sweep": 16, "long": 2, "activations": 3,
-                                                    "seed_settings": 2, "recipe": 12}
+                                                    "seed_settings": 2, "recipe": 9}
     lambdas = sorted({wd for _, wd in grid["lambda_sweep"]})
     assert len(lambdas) >= 8 and lambdas[0] == 1e-6 and lambdas[-1] == 1e-1
     assert {c.epochs for c in grid["long"].values()} == {150}
@@ -56,6 +56,11 @@ def test_full_grid_is_one_parameter_away():
     assert len({wd for _, wd in full["lambda_sweep"]}) == 11
     assert len({s for _, s in full["variance"]}) == 10
     assert any("noise" in step for step, _ in full["recipe"])
+    assert len({step for step, _ in full["recipe"]}) == 5
+    # the full grid splits the default's distortion step; both end at the same configuration
+    default = check_parameters(profile="full").beyond
+    last_default = default["recipe"][(beyond.RECIPE_STEPS[-1][0], 0)]
+    assert last_default in full["recipe"].values()
     small = check_parameters(profile="smoke", seeds=2, lambdas=[1e-3], long_factor=2, recipe_seeds=2).beyond
     assert len(small["variance"]) == 6 and len(small["lambda_sweep"]) == 2
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mnistlib import ConfigError, add_noise, iterate_batches, prepare, to_tensor
-from mnistlib.data import BACKGROUND, random_shift, subset_indices
+from mnistlib.data import BACKGROUND, random_affine, random_shift, subset_indices
 
 
 def test_to_tensor_equals_torchvision_transforms(mnist):
@@ -86,3 +86,25 @@ def test_random_shift_fills_with_black():
     x = torch.full((8, 1, 6, 6), 1.0)
     out = random_shift(x, 3, torch.Generator().manual_seed(1))
     assert set(out.unique().tolist()) <= {1.0, BACKGROUND}
+
+
+def test_random_affine_rotates_and_scales_about_the_centre(mnist):
+    x = to_tensor(mnist.train_images[:64])
+    assert random_affine(x, 0, 0) is x
+    ink = (x - BACKGROUND).sum(dim=(1, 2, 3))
+    rotated = random_affine(x, 20, 0, torch.Generator().manual_seed(0))
+    assert not torch.equal(rotated, x)
+    # rotation moves ink but keeps its amount (bilinear resampling loses a little)
+    assert torch.allclose((rotated - BACKGROUND).sum(dim=(1, 2, 3)), ink, rtol=0.02)
+    # the centre of mass stays put (rotation about the image centre; digits are centred by mass)
+    grid = torch.arange(32, dtype=torch.float32)
+    def centre(images):
+        w = (images - BACKGROUND)[:, 0].clamp(min=0)
+        return torch.stack([(w.sum(2) * grid).sum(1), (w.sum(1) * grid).sum(1)], 1) / w.sum((1, 2))[:, None]
+    assert (centre(rotated) - centre(x)).abs().max() < 1.5
+    scaled = random_affine(x, 0, 0.3, torch.Generator().manual_seed(0))
+    ratio = (scaled - BACKGROUND).sum(dim=(1, 2, 3)) / ink  # ink grows with the square of the factor
+    assert ratio.min() > 0.7 ** 2 - 0.05 and ratio.max() < 1.3 ** 2 + 0.05 and ratio.std() > 0.1
+    assert torch.equal(scaled, random_affine(x, 0, 0.3, torch.Generator().manual_seed(0)))
+    corners = scaled[:, 0, [0, 0, -1, -1], [0, -1, 0, -1]]
+    assert torch.allclose(corners, torch.full_like(corners, BACKGROUND))

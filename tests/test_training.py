@@ -39,7 +39,7 @@ def test_same_seed_same_history_different_seed_differs(mnist, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.*at chance")  # 250 steps: still on the sigmoid plateau
 @pytest.mark.parametrize("extra", [dict(noise_mode="per-batch"), dict(noise_mode="fixed"),
-                                   dict(shift=2, schedule="cosine", warmup_epochs=1)])
+                                   dict(shift=2, rotate=10, scale=0.1, schedule="cosine", warmup_epochs=1)])
 def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
     cfg = RunConfig(model="LeNet5", epochs=4, noise_std=0.1, **extra, **TINY)
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
@@ -153,6 +153,7 @@ def test_summarize_table(mnist, tmp_path):
     ({"batch_size": 6.5}, "batch_size must be an integer"), ({"lr": True}, "lr must be a number"),
     ({"noise_mode": "sometimes"}, "noise_mode must be one of per-batch, fixed"), ({"lambda": 1}, "unknown config field"),
     ({"schedule": "linear"}, "schedule must be one of constant, cosine, step"), ({"shift": 5}, "shift must be <= 4"),
+    ({"rotate": -5}, "rotate must be >= 0"), ({"scale": "big"}, "scale must be a number"),
     ({"epochs": 5, "warmup_epochs": 5}, "warmup_epochs must be less than epochs"),
 ])
 def test_bad_config_values(values, match):
