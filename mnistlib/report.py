@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, config
+from . import __version__, config, webassets
 from .data import load_mnist
 from .errors import ConfigError, MnistlibError
 from .beyond import flat_beyond
@@ -98,8 +98,9 @@ def ensure_kernel(name: str = KERNEL) -> str:
     return name
 
 
-def export_html(notebook: Path, nav: list[dict] | None = None) -> Path:
-    """HTML beside the executed notebook: code of plumbing cells hidden, images embedded."""
+def export_html(notebook: Path, nav: list[dict] | None = None, widgets_js: str | None = None) -> Path:
+    """HTML beside the executed notebook: code of plumbing cells hidden, images embedded.
+    ``widgets_js``: the html-manager bundle's path relative to the page, to draw saved widgets."""
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -110,7 +111,7 @@ def export_html(notebook: Path, nav: list[dict] | None = None) -> Path:
         remove_cell_tags={REMOVE_CELL, "parameters", "injected-parameters"},
         remove_input_tags={HIDE_INPUT}, enabled=True), enabled=True)
     nb = nbformat.read(notebook, as_version=4)
-    body, _ = exporter.from_notebook_node(nb, resources={"mnistlib_nav": nav or [],
+    body, _ = exporter.from_notebook_node(nb, resources={"mnistlib_nav": nav or [], "mnistlib_widgets_js": widgets_js,
                                                          "metadata": {"name": _title(nb, notebook)}})
     out = notebook.with_suffix(".html")
     out.write_text(body, encoding="utf-8")
@@ -164,6 +165,10 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
                    runs_dir=settings.folders["runs_dir"], log=log)
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
+    widgets_js = webassets.copy_to(out)
+    if widgets_js is None:
+        log("note: widget JavaScript not installed (python -m mnistlib.webassets); the HTML shows widgets' "
+            "static figures only")
     records = []
     for number, path in enumerate(notebooks, 1):
         target = out / path.name
@@ -181,7 +186,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
                 raise ReportError(f"{path.name} failed in cell {exc.exec_count} ({exc.ename}: {evalue}); "
                                   f"partial notebook kept: {target}; log: {log_path}") from None
         seconds = time.perf_counter() - t0
-        html_path = export_html(target, nav)
+        html_path = export_html(target, nav, widgets_js)
         headline_path = out / "headlines" / f"{path.stem}.json"
         records.append({"notebook": path.stem, "html": html_path.name, "seconds": seconds,
                         "title": _title(nbformat.read(target, as_version=4), target),

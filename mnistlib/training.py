@@ -18,6 +18,7 @@ import warnings
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,7 @@ from torch import nn
 
 from . import __version__
 from .data import (MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare,
-                   random_affine, random_shift)
+                   random_affine, random_shift, to_tensor)
 from .errors import ConfigError, RunStoreError
 from .models import build_model
 from .runconfig import RunConfig
@@ -295,3 +296,21 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
     table = pd.DataFrame(rows)
     atomic_write(run.path / "test_eval.csv", lambda f: table.to_csv(f, index=False))
     return table
+
+
+@torch.no_grad()
+def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last") -> dict:
+    """A stored run's checkpoint on the run's own test set: {'index' (into the MNIST test set),
+    'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained."""
+    from .data import subset_indices
+    from .models import predict_proba
+
+    arrays = data if data is not None else load_mnist()
+    cfg = run.config
+    index = subset_indices(arrays.test_labels, cfg.test_subset, cfg.subset_mode, cfg.seed)
+    state = load_checkpoint(run.checkpoint(which))
+    model = build_model(cfg.model)
+    model.load_state_dict(state["model"])
+    x = to_tensor(arrays.test_images[index])
+    proba = torch.cat([predict_proba(model, xb) for xb in x.split(EVAL_BATCH)])
+    return {"index": index, "label": arrays.test_labels[index].astype(np.int64), "proba": proba.numpy()}

@@ -82,6 +82,35 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
     assert "best recipe" in headline
 
 
+WIDGET_PAGES = {"01_architecture": ["data-explorer"], "04_noise_injection": ["noise-preview-live"],
+                "05_summary": ["run-explorer", "mistakes", "confusion"]}
+WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 1, "05_summary": 3}  # Image widgets per page
+
+
+def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_report):
+    from mnistlib import webassets
+
+    index, params = smoke_report
+    for stem, twins in WIDGET_PAGES.items():
+        executed = nbformat.read(index.parent / f"{stem}.ipynb", as_version=4)
+        state = executed.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        assert any(m["model_name"] == "ImageModel" for m in state.values()), stem
+        html = (index.parent / f"{stem}.html").read_text()
+        assert "application/vnd.jupyter.widget-state+json" in html and "application/vnd.jupyter.widget-view+json" in html
+        if webassets.installed():
+            assert '<script src="widgets/embed.js"></script>' in html
+        for twin in twins:
+            assert (Path(params["figures_dir"]) / "smoke" / f"{stem[:2]}-{twin}.png").exists(), twin
+    # the noise slider is saved where the notebook left it: the largest std of the grid
+    executed = nbformat.read(index.parent / "04_noise_injection.ipynb", as_version=4)
+    state = executed.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    sliders = [m["state"] for m in state.values() if m["model_name"] == "FloatSliderModel"]
+    assert [s["value"] for s in sliders] == [0.3] and sliders[0]["description"] == "noise std"
+    if webassets.installed():
+        bundle = (index.parent / "widgets" / "embed.js").read_text()
+        assert "fonts.googleapis.com" not in bundle  # no request leaves the machine
+
+
 def test_pages_load_in_headless_chromium(smoke_report):
     chromium = shutil.which("chromium")
     if chromium is None:
@@ -90,6 +119,10 @@ def test_pages_load_in_headless_chromium(smoke_report):
         pytest.skip("chromium not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
+    from mnistlib import webassets
+
+    if not webassets.installed() and os.environ.get("CI"):
+        pytest.fail("the widgets' JavaScript is missing: make setup runs python -m mnistlib.webassets")
     index, _ = smoke_report
     pages = [index] + [index.parent / p.with_suffix(".html").name for p in NOTEBOOKS]
     with sync_playwright() as pw:
@@ -104,6 +137,11 @@ def test_pages_load_in_headless_chromium(smoke_report):
             page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
             for path in pages:
                 page.goto(path.as_uri(), wait_until="load")
+                if path.stem in WIDGET_PAGES and webassets.installed():
+                    # the html-manager draws each saved widget: its controls and its figure
+                    page.wait_for_selector(".jupyter-widgets .widget-image img", timeout=20_000)
+                    drawn = page.evaluate("document.querySelectorAll('.jupyter-widgets .widget-image img').length")
+                    assert drawn == WIDGET_IMAGES[path.stem], path.name
                 images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
                 assert all(done and width > 0 for done, width in images), path.name
                 assert path == index or images, f"{path.name} has no images"

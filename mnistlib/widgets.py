@@ -1,0 +1,264 @@
+"""Interactive views for Jupyter (ipywidgets), each with a static twin for the HTML report.
+
+    >>> from mnistlib.widgets import RunExplorer
+    >>> explorer = RunExplorer()            # every run in the store
+    >>> explorer                            # in Jupyter: the controls and a live figure
+    >>> explorer.figure()                   # the same figure for the current selection
+
+Every view reads finished runs from the run store and data from the data module; nothing is
+trained. Each draws with a function of :mod:`mnistlib.plots`, so its ``figure()`` (what the
+controls show now) is the static twin a notebook puts beside it for readers of the HTML. Figures
+reach the widgets as PNG bytes in an ``Image`` widget and tables as ``HTML``, so an executed
+notebook's saved widget state shows them as they were left.
+"""
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import ipywidgets as w
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from . import plots
+from .data import MNISTArrays, add_noise, load_mnist, to_tensor
+from .errors import ConfigError, RunStoreError
+from .runs import SEED_WINDOW, Run, RunStore, summarize
+
+METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
+           "training loss": "train_loss", "training − test accuracy": "gap"}
+ALL = "all"
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes (then closed), for an ``Image`` widget."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+class _View:
+    """Shared plumbing: ``widget`` is what Jupyter shows; ``update`` redraws from the controls."""
+
+    widget: w.Widget
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _first_page(self, pages: int) -> None:
+        """Back to page 1 of ``pages`` after a filter changed, drawing once."""
+        moved = self.page.value != 0
+        self.page.value = 0  # the page slider's observer draws when the value changes
+        self.page.max = pages - 1
+        if not moved:
+            self._draw()
+
+    def _watch(self, *controls: w.Widget) -> None:
+        for control in controls:
+            control.observe(lambda change: self.update(), names="value")
+
+
+class RunExplorer(_View):
+    """Choose stored runs and a metric; the curves, and the seed's statistics over the epoch
+    window of the range slider, recomputed as it moves."""
+
+    def __init__(self, runs: Sequence[str] | None = None, *, store: RunStore | None = None,
+                 selected: Sequence[str] | None = None, metric: str = "test_acc",
+                 window: tuple[int, int] = SEED_WINDOW, labels: dict[str, str] | None = None):
+        self.store = store or RunStore()
+        names = list(runs) if runs is not None else [p.name for p in self.store.runs()]
+        if not names:
+            raise RunStoreError(f"{self.store.root}: no runs to explore; train one first (mnistlib train ...)")
+        if metric not in METRICS.values():
+            raise ConfigError(f"metric must be one of {', '.join(METRICS.values())}; got {metric!r}")
+        self._runs = {name: self.store.load(name) for name in names}  # read once; a bad run fails here
+        self.labels = {name: (labels or {}).get(name, name) for name in names}
+        longest = max(len(run.history) for run in self._runs.values())
+        lo, hi = window
+        self.runs = w.SelectMultiple(options=[(self.labels[n], n) for n in names],
+                                     value=tuple(selected or names[:4]), rows=min(8, len(names)),
+                                     description="runs", layout=w.Layout(width="460px"))
+        self.metric = w.Dropdown(options=list(METRICS.items()), value=metric, description="metric")
+        self.window = w.IntRangeSlider(value=(min(lo, longest), min(hi, longest)), min=1, max=max(longest, 1),
+                                       description="statistics", continuous_update=False,
+                                       layout=w.Layout(width="460px"))
+        self.image = w.Image(format="png")
+        self.table = w.HTML()
+        self._watch(self.runs, self.metric, self.window)
+        self.widget = w.VBox([w.HBox([self.runs, w.VBox([self.metric, self.window])]), self.image, self.table])
+        self.update()
+
+    def chosen(self) -> dict[str, Run]:
+        """The selected runs, by label."""
+        return {self.labels[name]: self._runs[name] for name in self.runs.value}
+
+    def statistics(self) -> pd.DataFrame:
+        """The seed's statistics of the selected runs over the slider's epoch window."""
+        return summarize(self.chosen(), tuple(self.window.value))
+
+    def figure(self) -> Figure:
+        """The selected runs' curves of the chosen metric, the statistics window shaded."""
+        fig = plots.plot_compare(self.chosen(), [self.metric.value])
+        lo, hi = self.window.value
+        fig.axes[0].axvspan(lo, hi, color="gray", alpha=0.12, label=f"statistics: epochs {lo}–{hi}")
+        fig.axes[0].legend(fontsize=8)
+        return fig
+
+    def update(self) -> None:
+        if not self.runs.value:
+            self.image.value, self.table.value = b"", "<i>choose one or more runs</i>"
+            return
+        self.image.value = png(self.figure())
+        columns = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc", "best_test_acc",
+                   "min_test_loss", "window"]
+        stats = self.statistics()[columns]
+        lo, hi = self.window.value
+        self.table.value = (f"<b>Means over epochs {lo}–{hi}</b>, best test accuracy and lowest test loss:"
+                            + stats.to_html(float_format=lambda v: f"{v:.4f}", classes="mnistlib-table"))
+
+
+class DigitInspector(_View):
+    """The test digits a stored run gets wrong, each with its most probable classes, and the
+    confusion matrix; filtered by true and by predicted class."""
+
+    def __init__(self, run: Run | str, *, data: MNISTArrays | None = None, store: RunStore | None = None,
+                 checkpoint: str = "last", per_page: int = 24, label: str | None = None):
+        from .training import test_predictions
+
+        self.run = run if isinstance(run, Run) else (store or RunStore()).load(run)
+        self.arrays = data if data is not None else load_mnist()
+        predictions = test_predictions(self.run, self.arrays, checkpoint)
+        self.index, self.label, self.proba = predictions["index"], predictions["label"], predictions["proba"]
+        self.predicted = self.proba.argmax(1)
+        self.confusion = pd.crosstab(pd.Categorical(self.label, range(10)), pd.Categorical(self.predicted, range(10)),
+                                     dropna=False).to_numpy()
+        self.per_page = per_page
+        self.name = label or self.run.label
+        classes = [("all", ALL)] + [(str(d), d) for d in range(10)]
+        self.true_class = w.Dropdown(options=classes, value=ALL, description="true")
+        self.predicted_class = w.Dropdown(options=classes, value=ALL, description="predicted")
+        self.page = w.IntSlider(value=0, min=0, max=0, description="page", continuous_update=False)
+        self.summary = w.HTML()
+        self.image = w.Image(format="png")
+        self.matrix = w.Image(format="png")
+        self._watch(self.true_class, self.predicted_class)
+        self.page.observe(lambda change: self._draw(), names="value")
+        self.widget = w.VBox([w.HBox([self.true_class, self.predicted_class, self.page]), self.summary,
+                              w.HBox([self.image, self.matrix])])
+        self.update()
+
+    def mistakes(self) -> np.ndarray:
+        """Positions (into this run's test set) of wrong predictions matching the filters."""
+        keep = self.predicted != self.label
+        if self.true_class.value != ALL:
+            keep &= self.label == self.true_class.value
+        if self.predicted_class.value != ALL:
+            keep &= self.predicted == self.predicted_class.value
+        return np.flatnonzero(keep)
+
+    def figure(self) -> Figure:
+        """The current page of matching mistakes."""
+        chosen = self.mistakes()[self.page.value * self.per_page:(self.page.value + 1) * self.per_page]
+        return plots.mistakes_figure(self.arrays.test_images[self.index[chosen]], self.label[chosen],
+                                     self.proba[chosen], title=f"{self.name}: {self._filter_text()}")
+
+    def confusion_figure(self) -> Figure:
+        """The confusion matrix, the filtered row and column outlined."""
+        pick = lambda v: None if v == ALL else v  # noqa: E731
+        return plots.confusion_figure(self.confusion, title=f"{self.name}: confusion matrix",
+                                      highlight=(pick(self.true_class.value), pick(self.predicted_class.value)))
+
+    def _filter_text(self) -> str:
+        parts = [f"true {self.true_class.value}" if self.true_class.value != ALL else "",
+                 f"predicted {self.predicted_class.value}" if self.predicted_class.value != ALL else ""]
+        return "mistakes" + (" with " + ", ".join(p for p in parts if p) if any(parts) else "")
+
+    def update(self) -> None:
+        self.matrix.value = png(self.confusion_figure())
+        self._first_page(max(1, -(-len(self.mistakes()) // self.per_page)))
+
+    def _draw(self) -> None:
+        matching = len(self.mistakes())
+        wrong = int((self.predicted != self.label).sum())
+        self.summary.value = (f"<b>{wrong}</b> of {len(self.label):,} test digits wrong "
+                              f"({100 * wrong / len(self.label):.2f}%); {matching} match "
+                              f"({self._filter_text()}); page {self.page.value + 1} of {self.page.max + 1}")
+        self.image.value = png(self.figure())
+
+
+class NoisePreview(_View):
+    """The same digits with the Gaussian noise the training loop adds at the slider's std
+    (:func:`mnistlib.data.add_noise`, the function training calls)."""
+
+    def __init__(self, data: MNISTArrays | None = None, *, std: float = 0.2, n: int = 8, seed: int = 0):
+        arrays = data if data is not None else load_mnist()
+        first = [int(np.flatnonzero(arrays.train_labels == d)[0]) for d in range(min(n, 10))]
+        self.x = to_tensor(arrays.train_images[first])
+        self.seed = seed
+        self.std = w.FloatSlider(value=std, min=0.0, max=1.0, step=0.05, description="noise std",
+                                 continuous_update=False)
+        self.image = w.Image(format="png")
+        self.stats = w.HTML()
+        self._watch(self.std)
+        self.widget = w.VBox([self.std, self.image, self.stats])
+        self.update()
+
+    def figure(self) -> Figure:
+        return plots.noise_preview(self.x, [self.std.value], seed=self.seed)
+
+    def update(self) -> None:
+        self.image.value = png(self.figure())
+        noisy = add_noise(self.x, self.std.value, 0.0, torch.Generator().manual_seed(self.seed))
+        change = (noisy - self.x).std().item()
+        self.stats.value = (f"std {self.std.value:.2f} on the normalized input (a pixel's range is "
+                            f"{self.x.min().item():.2f} to {self.x.max().item():.2f}); measured std of the added "
+                            f"noise: {change:.3f}")
+
+
+class DataExplorer(_View):
+    """Browse the training or test set by class: each digit as stored and as the model gets it
+    (padded to 32×32, normalized)."""
+
+    def __init__(self, data: MNISTArrays | None = None, *, per_page: int = 8):
+        self.arrays = data if data is not None else load_mnist()
+        self.per_page = per_page
+        self.split = w.ToggleButtons(options=["train", "test"], value="train", description="set")
+        self.digit = w.Dropdown(options=list(range(10)), value=0, description="digit")
+        self.page = w.IntSlider(value=0, min=0, max=0, description="page", continuous_update=False)
+        self.image = w.Image(format="png")
+        self.stats = w.HTML()
+        self._watch(self.split, self.digit)
+        self.page.observe(lambda change: self._draw(), names="value")
+        self.widget = w.VBox([w.HBox([self.split, self.digit, self.page]), self.image, self.stats])
+        self.update()
+
+    def _split(self) -> tuple[np.ndarray, np.ndarray]:
+        a = self.arrays
+        return (a.train_images, a.train_labels) if self.split.value == "train" else (a.test_images, a.test_labels)
+
+    def indices(self) -> np.ndarray:
+        """Indices (into the chosen set) of the chosen digit."""
+        return np.flatnonzero(self._split()[1] == self.digit.value)
+
+    def figure(self) -> Figure:
+        images, _ = self._split()
+        chosen = self.indices()[self.page.value * self.per_page:(self.page.value + 1) * self.per_page]
+        return plots.pipeline_figure(images[chosen], to_tensor(images[chosen]), [f"#{i}" for i in chosen],
+                                     title=f"{self.split.value} set, digit {self.digit.value}")
+
+    def update(self) -> None:
+        self._first_page(max(1, -(-len(self.indices()) // self.per_page)))
+
+    def _draw(self) -> None:
+        self.image.value = png(self.figure())
+        images, labels = self._split()
+        self.stats.value = (f"{len(self.indices()):,} images of {self.digit.value} in the {self.split.value} set "
+                            f"({len(labels):,} in all); page {self.page.value + 1} of {self.page.max + 1}. Model input: "
+                            f"pad 2 black pixels per side, scale to [0, 1], subtract 0.1307, divide by 0.3081.")
