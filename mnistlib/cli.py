@@ -1,7 +1,7 @@
 """Command line, mirroring the seed's ``main.py`` modes::
 
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
-    mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # the recipe of notebook 6
+    mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # notebook 6's LeNet-5 recipe
     mnistlib test RUN                                   # evaluate the run's checkpoints
     mnistlib graph RUN                                  # loss/accuracy figure of one run
     mnistlib compare RUN RUN ... --out NAME             # test curves and statistics table

@@ -57,10 +57,9 @@ def test_full_grid_is_one_parameter_away():
     assert len({s for _, s in full["variance"]}) == 10
     assert any("noise" in step for step, _ in full["recipe"])
     assert len({step for step, _ in full["recipe"]}) == 5
-    # the full grid splits the default's distortion step; both end at the same configuration
+    # the full grid extends the default's recipe: every default recipe run is one of its runs
     default = check_parameters(profile="full").beyond
-    last_default = default["recipe"][(beyond.RECIPE_STEPS[-1][0], 0)]
-    assert last_default in full["recipe"].values()
+    assert set(default["recipe"].values()) <= set(full["recipe"].values())
     small = check_parameters(profile="smoke", seeds=2, lambdas=[1e-3], long_factor=2, recipe_seeds=2).beyond
     assert len(small["variance"]) == 6 and len(small["lambda_sweep"]) == 2
 
@@ -108,6 +107,8 @@ def test_sweep_finds_the_collapse():
     text = beyond.sweep_conclusion(table)
     assert "best λ = 0.0001" in text and "collapses to chance from λ = 0.01" in text and "largest λ that still trains: 0.001" in text
     assert "0.60 → 0.10" in text
+    text = beyond.sweep_conclusion(table, {"LeNet-5": 0.15})
+    assert "λ = 1e-05, 0.0001 are within one seed standard deviation (0.15 points)" in text
 
 
 def test_turning_point_marks_the_upturn_or_says_none():

@@ -139,8 +139,8 @@ def test_pages_load_in_headless_chromium(smoke_report):
                 page.goto(path.as_uri(), wait_until="load")
                 if path.stem in WIDGET_PAGES and webassets.installed():
                     # the html-manager draws each saved widget: its controls and its figure
-                    page.wait_for_selector(".jupyter-widgets .widget-image img", timeout=20_000)
-                    drawn = page.evaluate("document.querySelectorAll('.jupyter-widgets .widget-image img').length")
+                    page.wait_for_selector("img.widget-image", timeout=30_000)
+                    drawn = page.evaluate("document.querySelectorAll('img.widget-image').length")
                     assert drawn == WIDGET_IMAGES[path.stem], path.name
                 images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
                 assert all(done and width > 0 for done, width in images), path.name
