@@ -126,21 +126,23 @@ class RunExplorer(_View):
 
 class DigitInspector(_View):
     """The test digits a stored run gets wrong, each with its most probable classes, and the
-    confusion matrix; filtered by true and by predicted class."""
+    confusion matrix; filtered by true and by predicted class. With ``choices`` (run name ->
+    label), a menu switches between runs (each run's predictions are computed once)."""
 
     def __init__(self, run: Run | str, *, data: MNISTArrays | None = None, store: RunStore | None = None,
-                 checkpoint: str = "last", per_page: int = 24, label: str | None = None):
-        from .training import test_predictions
-
-        self.run = run if isinstance(run, Run) else (store or RunStore()).load(run)
+                 checkpoint: str = "last", per_page: int = 24, label: str | None = None,
+                 choices: dict[str, str] | None = None):
+        self.store = store or RunStore()
         self.arrays = data if data is not None else load_mnist()
-        predictions = test_predictions(self.run, self.arrays, checkpoint)
-        self.index, self.label, self.proba = predictions["index"], predictions["label"], predictions["proba"]
-        self.predicted = self.proba.argmax(1)
-        self.confusion = pd.crosstab(pd.Categorical(self.label, range(10)), pd.Categorical(self.predicted, range(10)),
-                                     dropna=False).to_numpy()
+        self.checkpoint = checkpoint
         self.per_page = per_page
-        self.name = label or self.run.label
+        first = run if isinstance(run, Run) else self.store.load(run)
+        self._runs: dict[str, Run] = {first.name: first}
+        self._predictions: dict[str, dict] = {}
+        names = dict(choices or {})
+        names.setdefault(first.name, label or first.label)
+        self.run_select = w.Dropdown(options=[(text, name) for name, text in names.items()], value=first.name,
+                                     description="run", layout=w.Layout(width="360px"))
         classes = [("all", ALL)] + [(str(d), d) for d in range(10)]
         self.true_class = w.Dropdown(options=classes, value=ALL, description="true")
         self.predicted_class = w.Dropdown(options=classes, value=ALL, description="predicted")
@@ -148,11 +150,28 @@ class DigitInspector(_View):
         self.summary = w.HTML()
         self.image = w.Image(format="png")
         self.matrix = w.Image(format="png")
-        self._watch(self.true_class, self.predicted_class)
+        self._watch(self.run_select, self.true_class, self.predicted_class)
         self.page.observe(lambda change: self._draw(), names="value")
-        self.widget = w.VBox([w.HBox([self.true_class, self.predicted_class, self.page]), self.summary,
-                              w.HBox([self.image, self.matrix])])
+        controls = [self.true_class, self.predicted_class, self.page]
+        self.widget = w.VBox([w.HBox(([self.run_select] if choices else []) + controls[:2]),
+                              w.HBox([controls[2], self.summary]), w.HBox([self.image, self.matrix])])
         self.update()
+
+    def _load(self) -> None:
+        """Predictions of the chosen run's checkpoint on its test set (computed once per run)."""
+        from .training import test_predictions
+
+        name = self.run_select.value
+        if name not in self._runs:
+            self._runs[name] = self.store.load(name)
+        if name not in self._predictions:
+            self._predictions[name] = test_predictions(self._runs[name], self.arrays, self.checkpoint)
+        self.run, self.name = self._runs[name], self.run_select.label
+        p = self._predictions[name]
+        self.index, self.label, self.proba = p["index"], p["label"], p["proba"]
+        self.predicted = self.proba.argmax(1)
+        self.confusion = pd.crosstab(pd.Categorical(self.label, range(10)), pd.Categorical(self.predicted, range(10)),
+                                     dropna=False).to_numpy()
 
     def mistakes(self) -> np.ndarray:
         """Positions (into this run's test set) of wrong predictions matching the filters."""
@@ -181,6 +200,7 @@ class DigitInspector(_View):
         return "mistakes" + (" with " + ", ".join(p for p in parts if p) if any(parts) else "")
 
     def update(self) -> None:
+        self._load()
         self.matrix.value = png(self.confusion_figure())
         self._first_page(max(1, -(-len(self.mistakes()) // self.per_page)))
 

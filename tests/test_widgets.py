@@ -97,3 +97,15 @@ def test_data_explorer_browses_by_class_and_split(mnist):
     shown = fig.axes[explorer.per_page].images[0].get_array()
     assert shown.shape == (32, 32)  # the model's input, padded
     assert float(shown.min()) == pytest.approx(float(torch.tensor(-0.1307 / 0.3081)), abs=1e-4)
+
+
+def test_digit_inspector_switches_runs(store, mnist):
+    mlp = store.find(RunConfig(model="CustomMLP_6", epochs=3, **TINY))
+    lenet = store.find(RunConfig(model="LeNet5", epochs=2, **TINY))
+    inspector = DigitInspector(mlp, data=mnist, store=store, choices={mlp.name: "MLP", lenet.name: "LeNet"})
+    assert inspector.name == "MLP"
+    inspector.true_class.value = 1
+    inspector.run_select.value = lenet.name
+    assert inspector.run.name == lenet.name and inspector.name == "LeNet"
+    assert 100 * np.trace(inspector.confusion) / 300 == pytest.approx(lenet.history.test_acc.iloc[-1])
+    assert "LeNet: mistakes with true 1" in inspector.figure()._suptitle.get_text()
