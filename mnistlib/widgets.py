@@ -42,6 +42,11 @@ def png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+def _image() -> w.Image:
+    """An Image widget shown at its own size (a column of widgets would otherwise stretch it)."""
+    return w.Image(format="png", layout=w.Layout(align_self="flex-start"))
+
+
 class _View:
     """Shared plumbing: ``widget`` is what Jupyter shows; ``update`` redraws from the controls."""
 
@@ -89,7 +94,7 @@ class RunExplorer(_View):
         self.window = w.IntRangeSlider(value=(min(lo, longest), min(hi, longest)), min=1, max=max(longest, 1),
                                        description="statistics", continuous_update=False,
                                        layout=w.Layout(width="460px"))
-        self.image = w.Image(format="png")
+        self.image = _image()
         self.table = w.HTML()
         self._watch(self.runs, self.metric, self.window)
         self.widget = w.VBox([w.HBox([self.runs, w.VBox([self.metric, self.window])]), self.image, self.table])
@@ -148,8 +153,8 @@ class DigitInspector(_View):
         self.predicted_class = w.Dropdown(options=classes, value=ALL, description="predicted")
         self.page = w.IntSlider(value=0, min=0, max=0, description="page", continuous_update=False)
         self.summary = w.HTML()
-        self.image = w.Image(format="png")
-        self.matrix = w.Image(format="png")
+        self.image = _image()
+        self.matrix = _image()
         self._watch(self.run_select, self.true_class, self.predicted_class)
         self.page.observe(lambda change: self._draw(), names="value")
         controls = [self.true_class, self.predicted_class, self.page]
@@ -224,7 +229,7 @@ class NoisePreview(_View):
         self.seed = seed
         self.std = w.FloatSlider(value=std, min=0.0, max=1.0, step=0.05, description="noise std",
                                  continuous_update=False)
-        self.image = w.Image(format="png")
+        self.image = _image()
         self.stats = w.HTML()
         self._watch(self.std)
         self.widget = w.VBox([self.std, self.image, self.stats])
@@ -252,7 +257,7 @@ class DataExplorer(_View):
         self.split = w.ToggleButtons(options=["train", "test"], value="train", description="set")
         self.digit = w.Dropdown(options=list(range(10)), value=0, description="digit")
         self.page = w.IntSlider(value=0, min=0, max=0, description="page", continuous_update=False)
-        self.image = w.Image(format="png")
+        self.image = _image()
         self.stats = w.HTML()
         self._watch(self.split, self.digit)
         self.page.observe(lambda change: self._draw(), names="value")
