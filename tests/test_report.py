@@ -257,3 +257,28 @@ def test_a_users_own_grid_from_yaml(capsys, tmp_path):
     assert headline["runs"] == 4  # LeNet-5, one MLP, one λ, one noise level
     claims = (tmp_path / "r" / "smoke" / "seed-claims.csv").read_text()
     assert "λ = 1e-2" not in claims  # claims about runs outside the grid are left out
+
+
+def test_widget_javascript_is_copied_without_its_web_font_and_is_optional(smoke_report, tmp_path, monkeypatch):
+    from mnistlib import webassets
+    from mnistlib.report import export_html
+
+    fake = tmp_path / "assets"
+    fake.mkdir()
+    (fake / "embed.js").write_text("a();@import url('https://fonts.googleapis.com/css?family=Roboto+Mono');b();"
+                                   "c(\"@import url(\\'https://fonts.googleapis.com/css?family=X\\');\")")
+    (fake / "abc.woff2").write_bytes(b"font")
+    monkeypatch.setattr(webassets, "asset_dir", lambda: fake)
+    assert webassets.copy_to(tmp_path / "out") == "widgets/embed.js"
+    copied = (tmp_path / "out" / "widgets" / "embed.js").read_text()
+    assert "googleapis" not in copied and copied.startswith("a();b();")
+    assert (tmp_path / "out" / "widgets" / "abc.woff2").exists()
+    # Without the assets the page still carries the widget state and the static twin, and no script.
+    monkeypatch.setattr(webassets, "asset_dir", lambda: tmp_path / "missing")
+    assert webassets.copy_to(tmp_path / "out2") is None
+    index, _ = smoke_report
+    page = tmp_path / "04_noise_injection.ipynb"
+    shutil.copy(index.parent / page.name, page)
+    html = export_html(page, [], None).read_text()
+    assert "application/vnd.jupyter.widget-state+json" in html and "widgets/embed.js" not in html
+    assert "data:image/png;base64," in html
