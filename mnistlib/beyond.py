@@ -99,11 +99,9 @@ def flat_beyond(grid: Mapping[str, Mapping]) -> dict[str, RunConfig]:
 # ----------------------------------------------------------------------------- variance
 
 def by_model(runs: Mapping[tuple, Run]) -> dict[str, list[Run]]:
-    """{(model, seed): run} -> {model: [runs in seed order]}."""
+    """{(model, seed): run} -> {model: [runs]}, in the order given (the grid's: models, then seeds)."""
     out: dict[str, list[Run]] = {}
-    for (model, _seed), run in sorted(runs.items(), key=lambda item: (VARIANCE_MODELS.index(item[0][0])
-                                                                       if item[0][0] in VARIANCE_MODELS else 99,
-                                                                       item[0][1])):
+    for (model, _seed), run in runs.items():
         out.setdefault(model, []).append(run)
     return out
 
@@ -320,18 +318,13 @@ def seed_settings_conclusion(runs: Mapping[float, Run], ours: Mapping[float, Run
 def ablation_table(runs: Mapping[tuple, Run]) -> pd.DataFrame:
     """Per recipe step: final test accuracy mean ± std across seeds, best and training accuracy,
     and what the step adds over the one before."""
-    rows = []
-    steps = list(dict.fromkeys(step for step, _seed in runs))
-    for step in steps:
-        finals = [r.history.test_acc.iloc[-1] for (s, _), r in runs.items() if s == step]
-        best = [r.history.test_acc.max() for (s, _), r in runs.items() if s == step]
-        train_acc = [r.history.train_acc.iloc[-1] for (s, _), r in runs.items() if s == step]
-        cfg = next(r.config for (s, _), r in runs.items() if s == step)
-        rows.append({"step": step, "seeds": len(finals), "final_test_acc": np.mean(finals),
-                     "final_test_acc_std": np.std(finals, ddof=1) if len(finals) > 1 else float("nan"),
-                     "best_test_acc": np.mean(best), "final_train_acc": np.mean(train_acc),
-                     "epochs": cfg.epochs})
-    table = pd.DataFrame(rows).set_index("step")
+    rows = pd.DataFrame([{"step": step, "final_test_acc": r.history.test_acc.iloc[-1],
+                          "best_test_acc": r.history.test_acc.max(), "final_train_acc": r.history.train_acc.iloc[-1],
+                          "epochs": r.config.epochs} for (step, _seed), r in runs.items()])
+    table = rows.groupby("step", sort=False).agg(
+        seeds=("final_test_acc", "size"), final_test_acc=("final_test_acc", "mean"),
+        final_test_acc_std=("final_test_acc", "std"), best_test_acc=("best_test_acc", "mean"),
+        final_train_acc=("final_train_acc", "mean"), epochs=("epochs", "first"))
     table["adds"] = table.final_test_acc.diff()
     return table
 

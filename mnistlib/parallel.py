@@ -55,14 +55,6 @@ def _cost(cfg: RunConfig) -> float:
     return per_image * cfg.epochs * (cfg.train_subset or 60_000)
 
 
-def _continues(long: RunConfig, short: RunConfig) -> bool:
-    """``long`` can start from ``short``'s last checkpoint (see training's continuation)."""
-    same = lambda c: {k: v for k, v in c.to_dict().items() if k not in ("epochs", "name", "device",  # noqa: E731
-                                                                     "save_every_epoch")}
-    return (short.epochs < long.epochs and long.schedule == "constant" and not long.warmup_epochs
-            and same(long) == same(short))
-
-
 def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, data_dir: str | Path | None = None,
                runs_dir: str | Path | None = None, log: Callable[[str], None] = print) -> dict[str, str]:
     """Train every config not yet finished in the store, ``workers`` at a time; returns label -> run folder.
@@ -102,7 +94,7 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
     # A run waits for the longest shorter run it can continue from, when that one is in the batch too.
     waits_for = {}
     for label, cfg in todo.items():
-        bases = [b for b in todo if b != label and _continues(cfg, todo[b])]
+        bases = [b for b in todo if b != label and cfg.continues(todo[b])]
         if bases:
             waits_for[label] = max(bases, key=lambda b: todo[b].epochs)
     order = sorted((label for label in todo if label not in waits_for), key=lambda label: -_cost(todo[label]))

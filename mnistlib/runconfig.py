@@ -188,6 +188,15 @@ class RunConfig:
             return 0.01 if step >= 0.75 * total else 0.1 if step >= 0.5 * total else 1.0
         return 1.0
 
+    def continues(self, base: "RunConfig") -> bool:
+        """Whether this run may start from ``base``'s last checkpoint: the same settings but fewer
+        epochs, and a learning rate that does not depend on the total (constant, no warm-up), so
+        this run's first epochs would be exactly ``base``'s."""
+        ignored = ("epochs", *NOT_HASHED)
+        same = lambda c: {k: v for k, v in asdict(c).items() if k not in ignored}  # noqa: E731
+        return (base.epochs < self.epochs and self.schedule == "constant" and not self.warmup_epochs
+                and same(self) == same(base))
+
     def run_name(self) -> str:
         """The run folder's name: ``<label>-<hash>``."""
         return f"{self.label()}-{self.config_hash()}"

@@ -29,7 +29,7 @@ import torch
 
 from . import config
 from .errors import ConfigError, RunStoreError
-from .runconfig import NOT_HASHED, RunConfig
+from .runconfig import RunConfig
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
 SEED_WINDOW = (20, 50)
@@ -204,24 +204,21 @@ class RunStore:
         return Run(cfg, path, _read_history(path))
 
     def shorter(self, cfg: RunConfig) -> Run | None:
-        """The finished stored run with the most epochs below ``cfg.epochs`` and otherwise the
-        same config (what a longer run can continue from), or None."""
-        same = {k: v for k, v in cfg.to_dict().items() if k not in ("epochs", *NOT_HASHED)}
+        """The finished stored run with the most epochs that ``cfg`` can continue from
+        (:meth:`RunConfig.continues`), or None. Only matching runs have their history read."""
         best = None
         for path in self.runs():
             try:
-                values = json.loads((path / "config.json").read_text())
-            except (OSError, json.JSONDecodeError):
+                base = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+            except (OSError, json.JSONDecodeError, ConfigError):
                 continue  # a damaged folder is never a base; load() reports it when asked for
-            epochs = values.get("epochs")
-            if not isinstance(epochs, int) or not epochs < cfg.epochs or (best and epochs <= best.config.epochs):
+            if not cfg.continues(base) or (best is not None and base.epochs <= best.config.epochs):
                 continue
             try:
                 run = self.load(path)
             except RunStoreError:
                 continue
-            if run.finished and (path / "checkpoints" / "last.pt").exists() and \
-                    {k: v for k, v in run.config.to_dict().items() if k in same} == same:
+            if run.finished and (path / "checkpoints" / "last.pt").exists():
                 best = run
         return best
 

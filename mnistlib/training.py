@@ -147,10 +147,10 @@ def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callab
 
 
 def _continue_from_shorter(cfg: RunConfig, store: RunStore, path) -> str | None:
-    """Start a new run from the last checkpoint of a stored shorter one with the same settings,
-    when its learning rate does not depend on the total epochs (constant, no warm-up): the first
-    epochs are then the very same, so they need not be trained again. Returns the base's name."""
-    if (path / "checkpoints" / "last.pt").exists() or cfg.schedule != "constant" or cfg.warmup_epochs:
+    """Start a new run from the last checkpoint of a stored shorter one it can continue
+    (:meth:`RunConfig.continues`): its first epochs would be the very same, so they need not be
+    trained again. Returns the base's name."""
+    if (path / "checkpoints" / "last.pt").exists():
         return None
     base = store.shorter(cfg)
     if base is None:
