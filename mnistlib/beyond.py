@@ -18,14 +18,15 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .experiments import SEED_LOSS_FLOOR
+from .seed import DISPLAY_NAMES, SEED_LOSS_FLOOR, display_name  # noqa: F401  (DISPLAY_NAMES: notebook 6)
 from .runconfig import RunConfig
 from .runs import Run, run_statistics
 
 VARIANCE_MODELS = ("LeNet5", "CustomMLP_5", "CustomMLP_6")
 SWEEP_MODELS = ("LeNet5", "CustomMLP_6")
 LONG_MODELS = ("LeNet5", "CustomMLP_6")
-ACTIVATIONS = {"sigmoid (the seed)": "LeNet5", "tanh": "LeNet5-tanh", "ReLU": "LeNet5-relu"}
+ACTIVATIONS = {"sigmoid (the seed)": "LeNet5", "tanh": "LeNet5-tanh", "ReLU": "LeNet5-relu",
+               "sigmoid, LeCun's F6 tanh(2x/3)": "LeNet5-lecun"}
 SEED_SETTINGS = {"loss": "seed_softmax_ce", "momentum": 0.6}  # the seed's code, not its template
 SEED_SETTINGS_LAMBDAS = (0.0, 1e-2)
 # The recipe search, one change at a time, each step keeping the ones before it. The full grid
@@ -43,14 +44,6 @@ STEP_CHANGES = dict([_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE])
 RECIPE_TARGET = 99.3  # % final test accuracy, 3-seed mean; LeCun et al. 1998: 99.2 with distortions
 # A run "collapses" when its last epoch's test accuracy is this close to chance (one class: ~11%).
 COLLAPSE_ACC = 20.0
-
-DISPLAY_NAMES = {"LeNet5": "LeNet-5"}
-
-
-def display_name(model: str) -> str:
-    """A model's name as the report prints it ('LeNet-5' for 'LeNet5')."""
-    return DISPLAY_NAMES.get(model, model)
-
 
 GRIDS = {
     # ~60 minutes on 2 CPU cores with the seed's 13 runs already stored (README, Performance).

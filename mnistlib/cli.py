@@ -8,6 +8,8 @@
     mnistlib params LeNet5                              # per-layer parameter table
     mnistlib data                                       # find, verify, cache; print facts
     mnistlib runs                                       # list the run store
+    mnistlib import-seed [DIR|FILE]                     # the seed's published checkpoints as runs
+    mnistlib train --protocol seed --model CustomMLP_1  # the seed's own protocol (batch 10, momentum 0.6, ...)
     mnistlib report --profile quick                     # execute the notebooks into HTML
 
 Errors print one line, ``mnistlib: error: ...``, and exit 2; Ctrl-C exits 130 and leaves
@@ -39,6 +41,8 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
     "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4 (default 0)"),
     "--rotate": ("rotate", float, "random rotation of training digits by up to N degrees (default 0)"),
     "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S (default 0)"),
+    "--protocol": ("protocol", str, "mnistlib (default) or seed: the seed's code (batch 10, momentum 0.6, "
+                                    "softmax-then-CE, noise drawn once, an epoch-0 row); other flags override it"),
     "--seed": ("seed", int, "random seed (default 0)"),
     "--train-subset": ("train_subset", int, "train on the first/stratified N images"),
     "--test-subset": ("test_subset", int, "test on the first/stratified N images"),
@@ -89,7 +93,7 @@ def cmd_train(args) -> int:
     if stored is not None and stored.finished:
         print(f"{stored.path}: finished run found, reusing it (no training)")
     elif stored is not None:
-        print(f"{stored.path}: resuming after epoch {len(stored.history)}")
+        print(f"{stored.path}: resuming after epoch {stored.epochs_done}")
     run = train(cfg, store=store, data=_data(args), progress=not args.no_progress)
     stats = run.statistics()
     print(f"{run.path}  epochs={stats['epochs']}  mean test acc (epochs {stats['window']})="
@@ -164,7 +168,17 @@ def cmd_runs(args) -> int:
         print(f"no runs in {store.root}")
     for path in paths:
         run = store.load(path)
-        print(f"{path.name:40s} {len(run.history):3d}/{run.config.epochs} epochs  {run.health}")
+        print(f"{path.name:40s} {run.epochs_done:3d}/{run.config.epochs} epochs  {run.health}")
+    return 0
+
+
+def cmd_import_seed(args) -> int:
+    from .seedimport import import_seed
+
+    for run in import_seed(args.source, _store(args)):
+        last = run.history.iloc[-1]
+        print(f"{run.path}  {run.config.model}  epoch {int(last.epoch)}: test acc {last.test_acc:.2f}%, "
+              f"test loss {last.test_loss:.4f} (the seed's softmax-then-CE scale)")
     return 0
 
 
@@ -210,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common], help="compare runs: test curves and statistics table")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", help="figure file stem")
-    p.add_argument("--window", nargs=2, type=int, default=[20, 50], metavar=("FIRST", "LAST"),
-                   help="epochs averaged in the table (default 20 50)")
+    p.add_argument("--window", nargs=2, type=int, default=[20, 49], metavar=("FIRST", "LAST"),
+                   help="epochs averaged in the table (default 20 49, the seed's)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("params", help="a model's per-layer parameter table")
@@ -230,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                "0: the notebooks train them one by one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("import-seed", parents=[common], help="the seed's published checkpoints as runs in the store")
+    p.add_argument("source", nargs="?", help="a folder of the seed's *_model_0050.pt files, or one file "
+                                             "(default: the seed's LeNet-5 and CustomMLP_6, shipped with mnistlib)")
+    p.set_defaults(func=cmd_import_seed)
 
     p = sub.add_parser("runs", parents=[common], help="list stored runs")
     p.set_defaults(func=cmd_runs)

@@ -75,10 +75,24 @@ class SparseConv2d(nn.Module):
 
 
 class ScaledTanh(nn.Module):
-    """LeCun's squashing function A·tanh(S·x), A = 1.7159, S = 2/3."""
+    """The squashing function A·tanh(S·x), A = 1.7159: S = 1 in the seed's text and code,
+    S = 2/3 in LeCun et al. (1998)."""
+
+    def __init__(self, slope: float = 1.0):
+        super().__init__()
+        self.slope = slope
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 1.7159 * torch.tanh(x * (2.0 / 3.0))
+        if self.slope == 1.0:
+            return 1.7159 * torch.tanh(x)
+        return 1.7159 * torch.tanh(x * self.slope)
+
+    def extra_repr(self) -> str:
+        return f"1.7159·tanh({'' if self.slope == 1.0 else f'{self.slope:.4g}·'}x)"
+
+
+# F6's squashing: the seed's A·tanh(x), or LeCun's A·tanh(2x/3).
+F6_SLOPES = {"seed": 1.0, "lecun": 2.0 / 3.0}
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -92,19 +106,22 @@ class LeNet5(nn.Module):
     C1 conv5 1→6, S2 max-pool + activation, C3 sparse conv5 6→16, S4 max-pool + activation,
     C5 conv5 16→120, F6 linear 120→84 + scaled tanh, F7 linear 84→10.
     ``activation`` is what follows each pooling: sigmoid as the seed, or tanh / relu.
+    ``f6``: 'seed' for 1.7159·tanh(x) (the seed's text and code), 'lecun' for 1.7159·tanh(2x/3).
     """
 
-    def __init__(self, activation: str = "sigmoid"):
+    def __init__(self, activation: str = "sigmoid", f6: str = "seed"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-        self.activation = activation
+        if f6 not in F6_SLOPES:
+            raise ConfigError(f"unknown F6 {f6!r}; choose one of {', '.join(F6_SLOPES)}")
+        self.activation, self.f6_kind = activation, f6
         self.c1 = nn.Conv2d(1, 6, 5)
         self.s2 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
         self.c3 = SparseConv2d(6, C3_TABLE, 5)
         self.s4 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
         self.c5 = nn.Conv2d(16, 120, 5)
-        self.f6 = nn.Sequential(nn.Linear(120, 84), ScaledTanh())
+        self.f6 = nn.Sequential(nn.Linear(120, 84), ScaledTanh(F6_SLOPES[f6]))
         self.f7 = nn.Linear(84, N_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 1, 32, 32)
@@ -141,12 +158,17 @@ class CustomMLP(nn.Module):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A named preset: how to build it and the parameter count the seed states."""
+    """A named preset: how to build it and the parameter count the seed states.
+
+    ``revision`` counts changes to what the name builds; it is part of a run's config hash, so a
+    run stored under an earlier revision is never read back as the current model.
+    """
 
     name: str
     build: Callable[[], nn.Module]
     seed_parameters: int | None
     description: str
+    revision: int = 1
 
 
 def _mlp_spec(i: int, widths: tuple[int, ...], seed_count: int) -> ModelSpec:
@@ -156,9 +178,12 @@ def _mlp_spec(i: int, widths: tuple[int, ...], seed_count: int) -> ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec for spec in [
-        ModelSpec("LeNet5", LeNet5, 60806, "LeNet-5, sigmoid after pooling (the seed)"),
-        ModelSpec("LeNet5-tanh", lambda: LeNet5("tanh"), 60806, "LeNet-5, tanh after pooling"),
-        ModelSpec("LeNet5-relu", lambda: LeNet5("relu"), 60806, "LeNet-5, ReLU after pooling"),
+        # Revision 2: F6 became the seed's 1.7159·tanh(x); revision 1 had LeCun's, now LeNet5-lecun.
+        ModelSpec("LeNet5", LeNet5, 60806, "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(x) (the seed)", 2),
+        ModelSpec("LeNet5-lecun", lambda: LeNet5(f6="lecun"), 60806,
+                  "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(2x/3) (LeCun et al. 1998)"),
+        ModelSpec("LeNet5-tanh", lambda: LeNet5("tanh"), 60806, "LeNet-5, tanh after pooling", 2),
+        ModelSpec("LeNet5-relu", lambda: LeNet5("relu"), 60806, "LeNet-5, ReLU after pooling", 2),
         _mlp_spec(1, (54, 47, 35, 10, 39, 10), 60804),
         _mlp_spec(2, (55, 35, 30, 34, 10), 60819),
         _mlp_spec(3, (55, 34, 33, 31, 10), 60808),
@@ -200,6 +225,11 @@ def build_model(name: str) -> nn.Module:
     if name.startswith("mlp:"):
         return CustomMLP([int(w) for w in name[4:].split(",")])
     return MODELS[name].build()
+
+
+def model_revision(name: str) -> int:
+    """The registry revision of a (resolved) model name; 1 for ``mlp:`` models."""
+    return MODELS[name].revision if name in MODELS else 1
 
 
 def count_parameters(model: nn.Module) -> int:

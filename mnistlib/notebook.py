@@ -24,7 +24,8 @@ from . import config
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError
 from .beyond import GRIDS, beyond_grid, key_label
-from .experiments import MLP_NAMES, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, flat, seed_grid
+from .experiments import (MLP_NAMES, REPRO_GRIDS, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, flat, reproduction_grid,
+                          seed_grid)
 from .models import resolve_model_name
 from .runconfig import RunConfig
 from .runs import Run, RunStore
@@ -44,7 +45,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile(50, None, None, "first", (20, 50), "the seed's protocol: full MNIST, 50 epochs per run"),
+    "full": Profile(50, None, None, "first", (20, 49), "the seed's protocol: full MNIST, 50 epochs per run"),
     "quick": Profile(6, 20_000, None, "stratified", (3, 6),
                      "6 epochs on a stratified 20,000-image training subset, full test set"),
     "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only"),
@@ -91,6 +92,7 @@ class NotebookContext:
     common: dict                      # RunConfig fields shared by every run of the report
     grid: dict[str, dict[str, RunConfig]]
     beyond: dict[str, dict]           # the runs past the seed (beyond.beyond_grid), by group
+    reproduce: dict[str, dict]        # notebook 7's runs (experiments.reproduction_grid), by group
     store: RunStore
     arrays: MNISTArrays
     figures: Path
@@ -109,7 +111,7 @@ class NotebookContext:
         seconds = time.perf_counter() - start
         how = "reused from the store" if stored is not None and stored.finished else f"trained in {seconds:.0f} s"
         self.timings[label] = seconds
-        print(f"{label}: {how} ({run.path.name}, {len(run.history)} epochs, {run.health})")
+        print(f"{label}: {how} ({run.path.name}, {run.epochs_done} epochs, {run.health})")
         return run
 
     def runs(self, group: str) -> dict[str, Run]:
@@ -123,6 +125,20 @@ class NotebookContext:
         if group not in self.beyond:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.beyond)}")
         return {key: self.run(key_label(group, key), cfg) for key, cfg in self.beyond[group].items()}
+
+    def reproduce_runs(self, group: str) -> dict:
+        """The runs of one group of notebook 7's grid, keyed as in :func:`experiments.reproduction_grid`."""
+        if group not in self.reproduce:
+            raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.reproduce)}")
+        return {key: self.run(key_label(group, key), cfg) for key, cfg in self.reproduce[group].items()}
+
+    def seed_curves(self, labels) -> dict:
+        """The seed's published history (epochs 1–50) for each of ``labels`` the seed ran, for drawing
+        beside ours; labels as the report prints them ('LeNet-5', 'LeNet-5, λ=1e-4')."""
+        from . import seed
+
+        known = set(seed.runs().label)
+        return {label: seed.history(label).query("epoch >= 1") for label in labels if label in known}
 
     def stored_beyond(self) -> dict[str, dict] | None:
         """Every group of the beyond-the-seed grid read from the store, or None if any of its
@@ -195,6 +211,7 @@ class Settings:
     common: dict
     grid: dict[str, dict[str, RunConfig]]
     beyond: dict[str, dict]
+    reproduce: dict[str, dict]
     folders: dict[str, Path | None]
     progress: bool
 
@@ -206,12 +223,14 @@ def check_parameters(*, profile: str = "quick", epochs: int | None = None, batch
                      weight_decays: Sequence[float] = SEED_WEIGHT_DECAYS,
                      noise_stds: Sequence[float] = SEED_NOISE_STDS, mlps: Sequence[str] = MLP_NAMES,
                      grid: str = "default", seeds: int | None = None, lambdas: Sequence[float] | None = None,
-                     long_factor: int | None = None, recipe_seeds: int | None = None) -> Settings:
+                     long_factor: int | None = None, recipe_seeds: int | None = None, reproduce: str = "default",
+                     reproduce_seeds: int = 3) -> Settings:
     """Check the report's parameters (no I/O); the first bad one raises ConfigError naming it.
 
     ``epochs``/``train_subset``/``test_subset`` default to the profile's ('all' for the full set).
     ``grid`` ('default' or 'full') sizes the runs past the seed; ``seeds``, ``lambdas``,
     ``long_factor`` (long runs = epochs × this) and ``recipe_seeds`` override its values.
+    ``reproduce`` ('default' or 'all': also the seed's 34 runs) and ``reproduce_seeds`` size notebook 7.
     """
     if profile not in PROFILES:
         raise ConfigError(f"notebook parameter profile must be one of {', '.join(PROFILES)}; got {profile!r}")
@@ -245,8 +264,12 @@ def check_parameters(*, profile: str = "quick", epochs: int | None = None, batch
     if lambdas is not None:
         sizes["lambdas"] = _number_list("lambdas", lambdas)
     beyond = beyond_grid(common, **sizes)
-    return Settings(profile, window, common, seed_grid(weight_decays, noise_stds, mlps, **common), beyond, folders,
-                    progress)
+    if reproduce not in REPRO_GRIDS:
+        raise ConfigError(f"notebook parameter reproduce must be one of {', '.join(REPRO_GRIDS)}; got {reproduce!r}")
+    if isinstance(reproduce_seeds, bool) or not isinstance(reproduce_seeds, int) or reproduce_seeds < 2:
+        raise ConfigError(f"notebook parameter reproduce_seeds must be an integer >= 2, got {reproduce_seeds!r}")
+    return Settings(profile, window, common, seed_grid(weight_decays, noise_stds, mlps, **common), beyond,
+                    reproduction_grid(common, seeds=reproduce_seeds, grid=reproduce), folders, progress)
 
 
 def setup_notebook(notebook: str, **parameters) -> NotebookContext:
@@ -254,7 +277,7 @@ def setup_notebook(notebook: str, **parameters) -> NotebookContext:
     s = check_parameters(**parameters)
     return NotebookContext(
         notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
-        store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
+        reproduce=s.reproduce, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
         figures=(s.folders["figures_dir"] or config.figures_dir()) / s.profile,
         reports=(s.folders["reports_dir"] or config.reports_dir()) / s.profile, progress=s.progress)
 

@@ -41,22 +41,34 @@ def _history(run: Run | pd.DataFrame) -> pd.DataFrame:
     return run.history if isinstance(run, Run) else run
 
 
-def _draw_run(ax_loss, ax_acc, history: pd.DataFrame) -> None:
+SEED_STYLE = {"linestyle": "--", "color": "0.35", "linewidth": 1.2}  # the seed's recorded curves
+
+
+def _on_seed_scale(run) -> bool:
+    """Whether a run's losses are on the seed's softmax-then-CE scale (comparable with its curves)."""
+    return isinstance(run, Run) and run.config.loss == "seed_softmax_ce"
+
+
+def _draw_run(ax_loss, ax_acc, history: pd.DataFrame, seed: pd.DataFrame | None = None,
+              seed_losses: bool = False) -> None:
     for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
         for split, style in (("train", "-"), ("test", "--")):
             ax.plot(history.epoch, history[f"{split}_{kind}"], style, label=split)
+        if seed is not None and (kind == "acc" or seed_losses):
+            ax.plot(seed.epoch, seed[f"test_{kind}"], label="seed (test)", **SEED_STYLE)
         ax.set_xlabel("epoch")
         ax.set_ylabel("cross-entropy loss" if kind == "loss" else "accuracy (%)")
         ax.legend()
 
 
-def plot_run(run: Run | pd.DataFrame, title: str | None = None) -> Figure:
-    """Loss and accuracy per epoch, training vs test, side by side."""
+def plot_run(run: Run | pd.DataFrame, title: str | None = None, seed: pd.DataFrame | None = None) -> Figure:
+    """Loss and accuracy per epoch, training vs test, side by side. ``seed``: the seed's recorded
+    history of the same run, drawn dashed in grey (its losses only when ours are on its scale)."""
     history = _history(run)
     title = title or (run.label if isinstance(run, Run) else None)
     with plt.rc_context(STYLE):
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-        _draw_run(ax_loss, ax_acc, history)
+        _draw_run(ax_loss, ax_acc, history, seed, _on_seed_scale(run))
         ax_loss.set_title("loss")
         ax_acc.set_title("accuracy")
         if title:
@@ -78,8 +90,12 @@ def plot_runs(runs: Mapping[str, Run], title: str | None = None) -> Figure:
 
 
 def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str] = ("test_loss", "test_acc"),
-                 title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None) -> Figure:
-    """One panel per metric, one line per run (labelled by the mapping's keys, if given)."""
+                 title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None,
+                 seed: Mapping[str, pd.DataFrame] | None = None) -> Figure:
+    """One panel per metric, one line per run (labelled by the mapping's keys, if given).
+
+    ``seed``: label -> the seed's recorded history of that run, drawn dashed in the run's colour in
+    the accuracy panels (and the loss panels when our run is on the seed's loss scale)."""
     metrics = list(metrics)
     unknown = [m for m in metrics if m not in METRIC_LABELS and m != "gap"]
     if unknown:
@@ -89,17 +105,64 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), layout="constrained",
                                  squeeze=False)
+        drew_seed = False
         for ax, metric in zip(axes[0], metrics):
             for run, label in zip(runs, labels):
-                ax.plot(run.history.epoch, _metric(run.history, metric), label=label)
+                line, = ax.plot(run.history.epoch, _metric(run.history, metric), label=label)
+                if seed and label in seed and ("loss" not in metric or _on_seed_scale(run)):
+                    ax.plot(seed[label].epoch, _metric(seed[label], metric), **{**SEED_STYLE, "color": line.get_color()})
+                    drew_seed = True
             ax.set_xlabel("epoch")
             ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
             ax.set_title(METRIC_LABELS.get(metric, GAP_LABEL))
             if ylim and metric in ylim:
                 ax.set_ylim(*ylim[metric])
+        if drew_seed:
+            axes[0][-1].plot([], [], label="dashed: the seed's run", **SEED_STYLE)
         axes[0][-1].legend(fontsize=8)
         if title:
             fig.suptitle(title)
+    return fig
+
+
+def plot_seed_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], seed: Mapping[str, pd.DataFrame],
+                      title: str | None = None) -> Figure:
+    """One row per model, one panel per metric: our runs across seeds (mean line, min–max band) and
+    the seed's recorded run dashed. ``bands``: model -> metric -> per-epoch mean/min/max table."""
+    models = list(bands)
+    metrics = list(next(iter(bands.values())))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(models), len(metrics), figsize=(5 * len(metrics), 3.2 * len(models)),
+                                 layout="constrained", squeeze=False)
+        for row, model in zip(axes, models):
+            for ax, metric in zip(row, metrics):
+                table = bands[model][metric]
+                line, = ax.plot(table.index, table["mean"], label="ours: mean across seeds")
+                ax.fill_between(table.index, table["min"], table["max"], color=line.get_color(), alpha=0.25,
+                                linewidth=0, label="ours: min–max")
+                if model in seed:
+                    ax.plot(seed[model].epoch, seed[model][metric], label="the seed's run", **SEED_STYLE)
+                ax.set_title(f"{model}: {METRIC_LABELS.get(metric, metric)}")
+                ax.set_xlabel("epoch")
+        axes[0][-1].legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_histories(histories: Mapping[str, pd.DataFrame], metric: str = "test_acc",
+                   title: str | None = None) -> Figure:
+    """One line per history (a run's, or one the seed recorded) of ``metric`` against the epoch."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
+        for label, history in histories.items():
+            ax.plot(history.epoch, _metric(history, metric), label=label,
+                    **(SEED_STYLE if label.startswith("the seed") else {}))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
+        ax.legend(fontsize=8)
+        if title:
+            ax.set_title(title)
     return fig
 
 

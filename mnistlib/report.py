@@ -161,7 +161,8 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
     if workers != 0:
         beyond = flat_beyond(settings.beyond) if any("grid" in names for names in declared.values()) else {}
-        train_many({**flat(settings.grid), **beyond}, workers, data_dir=settings.folders["data_dir"],
+        reproduce = flat_beyond(settings.reproduce) if any("reproduce" in names for names in declared.values()) else {}
+        train_many({**flat(settings.grid), **beyond, **reproduce}, workers, data_dir=settings.folders["data_dir"],
                    runs_dir=settings.folders["runs_dir"], log=log)
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]

@@ -18,17 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .models import resolve_model_name
+from .models import model_revision, resolve_model_name
 
 NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "seed_softmax_ce")
 SUBSET_MODES = ("first", "stratified")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+ORIGINS = ("trained", "seed-checkpoint")  # trained by mnistlib, or imported from the seed's published weights
+# A protocol preset: the values it sets, which explicitly given fields still override. 'seed' is the
+# seed's code as published (seed-code.md): batch 10, momentum 0.6, softmax-then-CE, noise drawn once;
+# its runs also record an epoch-0 row and compute training metrics as the seed did.
+PROTOCOLS: dict[str, dict] = {
+    "mnistlib": {},
+    "seed": {"batch_size": 10, "momentum": 0.6, "loss": "seed_softmax_ce", "noise_mode": "fixed"},
+}
 # Fields that do not change the numbers a run produces, so they stay out of its hash.
 NOT_HASHED = ("name", "device", "save_every_epoch")
 # Fields added after runs were stored: hashed only when set, so stored runs keep their names.
-HASHED_WHEN_SET = ("schedule", "warmup_epochs", "shift", "rotate", "scale")
+HASHED_WHEN_SET = ("schedule", "warmup_epochs", "shift", "rotate", "scale", "protocol", "origin")
 
 
 def _as_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
@@ -83,6 +91,8 @@ class RunConfig:
     shift: int = 0                  # random translation of training digits by up to this many pixels
     rotate: float = 0.0             # random rotation of training digits by up to this many degrees
     scale: float = 0.0              # random scaling of training digits by a factor in 1 ± this
+    protocol: str = "mnistlib"      # 'seed': the seed's code (see PROTOCOLS); use RunConfig.preset to get its values
+    origin: str = "trained"         # 'seed-checkpoint': imported by `mnistlib import-seed`, never trained here
     seed: int = 0
     train_subset: int | None = None  # None: all 60,000
     test_subset: int | None = None   # None: all 10,000
@@ -115,6 +125,8 @@ class RunConfig:
         _choice("loss", self.loss, LOSSES)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("subset_mode", self.subset_mode, SUBSET_MODES)
+        _choice("protocol", self.protocol, tuple(PROTOCOLS))
+        _choice("origin", self.origin, ORIGINS)
         _choice("device", self.device, DEVICES)
         if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
                                       or "/" in self.name or self.name.startswith(".")):
@@ -123,15 +135,33 @@ class RunConfig:
             raise ConfigError(f"save_every_epoch must be true or false, got {self.save_every_epoch!r}")
 
     @classmethod
+    def preset(cls, protocol: str = "mnistlib", **values) -> "RunConfig":
+        """A config of ``protocol`` (see PROTOCOLS): the preset's values, then ``values`` over them.
+
+            >>> RunConfig.preset("seed", model="CustomMLP_6").batch_size
+            10
+        """
+        _choice("protocol", protocol, tuple(PROTOCOLS))
+        return cls(**{**PROTOCOLS[protocol], **values, "protocol": protocol})
+
+    @classmethod
     def from_dict(cls, values: dict) -> "RunConfig":
-        """Build from a mapping (a YAML/JSON file, papermill parameters); unknown keys are an error."""
+        """Build from a mapping (a YAML/JSON file, papermill parameters, a stored ``config.json``);
+        unknown keys are an error. A ``protocol`` fills the fields the mapping leaves out with its
+        preset; a ``model_revision`` (written to config.json) must be the model's current one."""
         if not isinstance(values, dict):
             raise ConfigError(f"a run config must be a mapping of field: value, got {type(values).__name__}")
+        values = dict(values)
+        revision = values.pop("model_revision", None)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown config field {unknown[0]!r}; valid fields: {', '.join(sorted(known))}")
-        return cls(**values)
+        cfg = cls.preset(**values) if values.get("protocol") in PROTOCOLS else cls(**values)
+        if revision is not None and revision != model_revision(cfg.model):
+            raise ConfigError(f"made with revision {revision} of model {cfg.model}, which is now revision "
+                              f"{model_revision(cfg.model)} (see 'mnistlib params --list'); retrain it")
+        return cfg
 
     @classmethod
     def from_file(cls, path: str | Path) -> "RunConfig":
@@ -139,21 +169,24 @@ class RunConfig:
         return cls.from_dict(load_config_values(path))
 
     def to_dict(self) -> dict:
-        """All fields, as written to ``config.json``."""
-        return asdict(self)
+        """All fields, and the model's revision, as written to ``config.json``."""
+        return {**asdict(self), "model_revision": model_revision(self.model)}
 
     def config_hash(self) -> str:
-        """8 hex digits over the fields that change results (not name, device, save_every_epoch)."""
+        """8 hex digits over the fields that change results (not name, device, save_every_epoch),
+        and the model's revision once it is past 1, so a changed model never reuses old runs."""
         default = RunConfig()
         values = {k: v for k, v in asdict(self).items()
                   if k not in NOT_HASHED and not (k in HASHED_WHEN_SET and v == getattr(default, k))}
+        if model_revision(self.model) != 1:
+            values["model_revision"] = model_revision(self.model)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
 
     def label(self) -> str:
-        """A readable label: the name, else the model plus what differs from the template."""
+        """A readable label: the name, else the model plus what differs from its protocol's preset."""
         if self.name:
             return self.name
-        default = RunConfig()
+        default = RunConfig.preset(self.protocol)
         parts = [self.model.lower().replace(":", "").replace(",", "-")]
         short = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr",
                  "momentum": "mom", "batch_size": "bs", "epochs": "e", "seed": "seed",
@@ -163,14 +196,18 @@ class RunConfig:
             value = getattr(self, key)
             if value != getattr(default, key):
                 parts.append(f"{prefix}{value:g}" if isinstance(value, float) else f"{prefix}{value}")
-        if self.noise_std and self.noise_mode == "fixed":
-            parts.append("fixed")
+        if self.noise_std and self.noise_mode != default.noise_mode:
+            parts.append(self.noise_mode.replace("-", ""))
         if self.schedule != default.schedule:
             parts.append(self.schedule)
         if self.loss != default.loss:
-            parts.append("seedloss")
+            parts.append("seedloss" if self.loss == "seed_softmax_ce" else "celoss")
         if self.train_subset and self.subset_mode != default.subset_mode:
             parts.append(self.subset_mode)
+        if self.protocol != "mnistlib":
+            parts.append(f"{self.protocol}protocol")
+        if self.origin != "trained":
+            parts.append("imported")
         return "-".join(parts)
 
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:

@@ -32,7 +32,8 @@ from .errors import ConfigError, RunStoreError
 from .runconfig import RunConfig
 
 HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
-SEED_WINDOW = (20, 50)
+# The seed's statistic: the mean over epochs 20-49 (entries [20:50] of its 51-entry lists, 30 values).
+SEED_WINDOW = (20, 49)
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
@@ -109,8 +110,13 @@ class Run:
         return self.config.label()
 
     @property
+    def epochs_done(self) -> int:
+        """The last finished epoch (a seed-protocol history also has an epoch-0 row)."""
+        return int(self.history.epoch.iloc[-1]) if len(self.history) else 0
+
+    @property
     def finished(self) -> bool:
-        return len(self.history) >= self.config.epochs
+        return self.epochs_done >= self.config.epochs
 
     @property
     def health(self) -> str:
@@ -138,7 +144,7 @@ def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW)
                      min_test_loss=float(history.test_loss.min()),
                      min_loss_epoch=int(history.epoch[low]) if pd.notna(low) else -1)
     stats.update(window=f"{lo}-{min(hi, int(part.epoch.max()))}" if len(part) else "none",
-                 epochs=len(history))
+                 epochs=int(history.epoch.iloc[-1]) if len(history) else 0)
     return stats
 
 
@@ -160,6 +166,11 @@ def _read_history(path: Path) -> pd.DataFrame:
     history = pd.DataFrame(load_checkpoint(last)["history"], columns=HISTORY_COLUMNS)
     atomic_write(csv, lambda f: history.to_csv(f, index=False))
     return history
+
+
+def _read_config(path: Path) -> RunConfig:
+    """A run folder's ``config.json``; one written before models had revisions was made by revision 1."""
+    return RunConfig.from_dict({"model_revision": 1, **json.loads((path / "config.json").read_text())})
 
 
 class RunStore:
@@ -197,7 +208,7 @@ class RunStore:
         """Read a run's config and history (no model is built)."""
         path = self.resolve(name)
         try:
-            cfg = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+            cfg = _read_config(path)
         except (OSError, json.JSONDecodeError, ConfigError) as exc:
             raise RunStoreError(f"{path / 'config.json'}: unreadable ({exc}); restore it, or delete the run "
                                 f"folder to retrain") from None
@@ -209,7 +220,7 @@ class RunStore:
         best = None
         for path in self.runs():
             try:
-                base = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+                base = _read_config(path)
             except (OSError, json.JSONDecodeError, ConfigError):
                 continue  # a damaged folder is never a base; load() reports it when asked for
             if not cfg.continues(base) or (best is not None and base.epochs <= best.config.epochs):

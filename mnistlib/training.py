@@ -58,15 +58,18 @@ def loss_function(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
 
 def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
                     batch_size: int, shuffle: torch.Generator, noise: Callable | None = None,
-                    lr_at: Callable[[int], float] | None = None) -> tuple[float, float]:
+                    lr_at: Callable[[int], float] | None = None, seed_metrics: bool = False) -> tuple[float, float]:
     """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples.
 
     ``noise``: a function applied to each training batch (augmentation, noise injection).
     ``lr_at``: the learning rate for the epoch's i-th step; None keeps the optimizer's.
+    ``seed_metrics``: compute them as the seed's code did: the mean of the per-batch mean losses, and
+    correct / (batches × size of the last batch) (equal to ours when the batch divides the set).
     """
     model.train()
     total_loss = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
+    batches, last = 0, 0
     for step, (xb, yb) in enumerate(iterate_batches(data.x_train, data.y_train, batch_size, shuffle)):
         if lr_at is not None:
             for group in optimizer.param_groups:
@@ -75,12 +78,16 @@ def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.O
             xb = noise(xb)
         logits = model(xb)
         loss = loss_sum(logits, yb)
+        mean_loss = loss / len(yb)
         optimizer.zero_grad(set_to_none=True)
-        (loss / len(yb)).backward()
+        mean_loss.backward()
         optimizer.step()
         with torch.no_grad():  # accumulate on the device: no host sync per step, no autograd
-            total_loss += loss
+            total_loss += mean_loss if seed_metrics else loss
             correct += (logits.argmax(1) == yb).sum()
+        batches, last = step + 1, len(yb)
+    if seed_metrics:
+        return total_loss.item() / batches, 100.0 * correct.item() / (batches * last)
     n = len(data.y_train)
     return total_loss.item() / n, 100.0 * correct.item() / n
 
@@ -177,6 +184,9 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     stored = store.find(cfg)
     if stored is not None and stored.finished:
         return stored
+    if cfg.origin != "trained":
+        raise ConfigError(f"{cfg.run_name()}: an imported run ({cfg.origin}) is read from the store, never trained; "
+                          f"import it first (mnistlib import-seed)")
     path = stored.path if stored is not None else store.path_for(cfg)
 
     device = resolve_device(cfg.device)
@@ -203,6 +213,7 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
         history = state["history"]
     else:
         write_json(path / "config.json", cfg.to_dict())
+    done = history[-1]["epoch"] if history else 0
     best_acc = max((row["test_acc"] for row in history), default=-math.inf)
     # Results are bit-identical for the same seed at the same thread count: record it.
     status = {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
@@ -210,18 +221,25 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
               "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     if continued_from:
         status["continued_from"] = continued_from
-    write_json(path / "run.json", {**status, "state": "running", "epochs_done": len(history)})
+    write_json(path / "run.json", {**status, "state": "running", "epochs_done": done})
 
-    bar = _progress(cfg, path.name, len(history), progress)
+    if cfg.protocol == "seed" and not history:
+        # The seed's histories start with the untrained model (epoch 0), evaluated without a step.
+        start = time.perf_counter()
+        train_loss, train_acc = evaluate(model, train_data.x_train, train_data.y_train, loss_sum)
+        test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
+        history.append({"epoch": 0, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+                        "test_acc": test_acc, "seconds": time.perf_counter() - start})
+    bar = _progress(cfg, path.name, done, progress)
     warned = False
-    for epoch in range(len(history) + 1, cfg.epochs + 1):
+    for epoch in range(done + 1, cfg.epochs + 1):
         start = time.perf_counter()
         lr_at = None
         if cfg.schedule != "constant" or cfg.warmup_epochs:
             first = (epoch - 1) * steps_per_epoch
             lr_at = lambda step, first=first: cfg.lr * cfg.lr_factor(first + step, steps_per_epoch)  # noqa: E731
         train_loss, train_acc = train_one_epoch(model, train_data, optimizer, loss_sum, cfg.batch_size,
-                                                shuffle, augment, lr_at)
+                                                shuffle, augment, lr_at, seed_metrics=cfg.protocol == "seed")
         test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
         row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
                "test_acc": test_acc, "seconds": time.perf_counter() - start}
@@ -253,7 +271,7 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     run = store.load(path)
     if run.health.startswith("at chance"):
         warnings.warn(f"{path.name}: {run.health} (recorded)", stacklevel=2)
-    write_json(path / "run.json", {**status, "state": "finished", "epochs_done": len(run.history),
+    write_json(path / "run.json", {**status, "state": "finished", "epochs_done": run.epochs_done,
                                    "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                    "health": run.health})
     return run

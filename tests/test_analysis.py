@@ -28,5 +28,6 @@ def test_beside_seed_columns():
     ours = seed_table().assign(mean_test_acc=SEED_RESULTS.mean_test_acc + 0.5)
     joined = beside_seed(ours)
     assert (joined.diff_test_acc.round(6) == 0.5).all()
-    assert joined.seed_best_test_acc["LeNet-5"] == 98.81 and pd.isna(joined.seed_best_test_acc["CustomMLP_6"])
-    assert joined.seed_min_test_loss["LeNet-5, noise 0.2"] == 1.473
+    # computed from the seed's histories for every run (the seed printed them, cut, for two)
+    assert round(joined.seed_best_test_acc["LeNet-5"], 2) == 98.82 and joined.seed_best_test_acc.notna().all()
+    assert round(joined.seed_min_test_loss["LeNet-5, noise 0.2"], 3) == 1.473

@@ -33,7 +33,7 @@ def flat_acc(value, n=10, wobble=0.0):
 def test_default_grid_sizes_and_reuse_of_the_seed_runs():
     settings = check_parameters(profile="full")
     grid = settings.beyond
-    assert {g: len(r) for g, r in grid.items()} == {"variance": 15, "lambda_sweep": 16, "long": 2, "activations": 3,
+    assert {g: len(r) for g, r in grid.items()} == {"variance": 15, "lambda_sweep": 16, "long": 2, "activations": 4,
                                                     "seed_settings": 2, "recipe": 9}
     lambdas = sorted({wd for _, wd in grid["lambda_sweep"]})
     assert len(lambdas) >= 8 and lambdas[0] == 1e-6 and lambdas[-1] == 1e-1
@@ -43,6 +43,7 @@ def test_default_grid_sizes_and_reuse_of_the_seed_runs():
     assert grid["variance"][("LeNet5", 0)].config_hash() in seed_hashes
     assert grid["lambda_sweep"][("LeNet5", 1e-2)].config_hash() in seed_hashes
     assert grid["activations"]["sigmoid (the seed)"].config_hash() in seed_hashes
+    assert grid["activations"]["sigmoid, LeCun's F6 tanh(2x/3)"].model == "LeNet5-lecun"
     first_step = beyond.RECIPE_STEPS[0][0]
     assert all(grid["recipe"][(first_step, s)] == grid["variance"][("LeNet5", s)] for s in range(3))
     last = grid["recipe"][(beyond.RECIPE_STEPS[-1][0], 0)]

@@ -82,9 +82,29 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
     assert "best recipe" in headline
 
 
+def test_reproduction_notebook_answers_from_runs_and_says_what_short_runs_cannot_show(smoke_report):
+    index, _ = smoke_report
+    executed = nbformat.read(index.parent / "07_reproducing_the_seed.ipynb", as_version=4)
+    text = json.dumps([o for c in executed.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
+    for computed in ("runs collapsed (at epoch 45)", "cannot show a collapse that late",
+                     "cannot say whether they fall inside our spread", "With the seed's loss and momentum",
+                     "The seed's LeNet-5 gets **118** of 10,000 test digits wrong", "34 runs are 7 LeNet-5"):
+        assert computed in text, computed
+    for table in ("reproduce-collapse", "reproduce-seed-settings"):
+        assert (index.parent / f"{table}.csv").exists(), table
+    headline = json.loads((index.parent / "headlines" / "07_reproducing_the_seed.json").read_text())
+    assert headline["CustomMLP_1 runs that collapse, our protocol"] == "0 of 3"
+    summary = nbformat.read(index.parent / "05_summary.ipynb", as_version=4)
+    shown = json.dumps([o for c in summary.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
+    assert "34 runs; 1 collapsed after having learned: CustomMLP_1 (epoch 45)" in shown
+    assert "printed 1.459, below the 1.4612 floor" in shown
+
+
 WIDGET_PAGES = {"01_architecture": ["data-explorer"], "04_noise_injection": ["noise-preview-live"],
-                "05_summary": ["run-explorer", "mistakes", "confusion"]}
-WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 1, "05_summary": 3}  # Image widgets per page
+                "05_summary": ["run-explorer", "mistakes", "confusion"],
+                "07_reproducing_the_seed": ["seed-lenet5-mistakes", "our-lenet5-mistakes"]}
+WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 1, "05_summary": 3,
+                 "07_reproducing_the_seed": 2}  # Image widgets per page
 
 
 def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_report):

@@ -215,8 +215,11 @@ def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
 
 def test_new_fields_keep_stored_run_names():
     """Fields added later are hashed only when set: runs stored before them keep their folders."""
-    assert RunConfig(weight_decay=1e-3).run_name() == "lenet5-wd0.001-9da1401b"
-    assert RunConfig().run_name() == "lenet5-06d745cb"
+    assert RunConfig(model="CustomMLP_6", weight_decay=1e-3).run_name() == "custommlp_6-wd0.001-c22c9f84"
+    assert RunConfig(model="CustomMLP_1").run_name() == "custommlp_1-4dac0b60"
+    # LeNet-5's F6 changed (model revision 2): its runs of revision 1 are never taken for the new model
+    assert RunConfig(weight_decay=1e-3).config_hash() != "9da1401b"
+    assert RunConfig().config_hash() not in ("06d745cb", RunConfig(model="LeNet5-lecun").config_hash())
     recipe = RunConfig(schedule="cosine", warmup_epochs=2, shift=2)
     assert recipe.run_name().startswith("lenet5-warm2-shift2-cosine-")
     assert len({recipe.config_hash(), RunConfig(schedule="cosine").config_hash(), RunConfig().config_hash()}) == 3

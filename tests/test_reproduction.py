@@ -1,0 +1,81 @@
+"""Notebook 7's grid and analysis: collapse detection, spread against the seed, the sentences."""
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mnistlib import RunConfig, seed
+from mnistlib.notebook import check_parameters
+from mnistlib.reproduction import (batch_conclusion, collapse_conclusion, collapse_epoch, collapse_table,
+                                   spread_conclusion, spread_table)
+from mnistlib.runs import Run
+
+
+def history(acc, loss=None):
+    loss = loss or [1.5] * len(acc)
+    return pd.DataFrame({"epoch": range(len(acc)), "train_loss": loss, "train_acc": acc, "test_loss": loss,
+                         "test_acc": acc, "seconds": 1.0})
+
+
+def fake_run(acc, model="LeNet5", seed_=0):
+    return Run(RunConfig.preset("seed", model=model, seed=seed_, epochs=len(acc) - 1), Path("/nowhere"), history(acc))
+
+
+def test_collapse_epoch():
+    assert collapse_epoch(seed.history("CustomMLP_1")) == 45  # the seed's own late collapse
+    assert collapse_epoch(seed.history("LeNet5")) is None
+    assert collapse_epoch(seed.history("LeNet-5, λ=1e-2")) is None  # never learned: at chance, not collapsed
+    assert collapse_epoch(history([10, 60, 90, 15, 95, 12, 11])) == 5  # the stretch that ends the run
+    assert collapse_epoch(history([10, 60, 90, 15, 95])) is None
+
+
+def test_grid_sizes_and_reuse():
+    settings = check_parameters(profile="full")
+    grid = settings.reproduce
+    assert {g: len(r) for g, r in grid.items()} == {"seed_protocol": 9, "our_protocol": 3, "seed_settings": 2}
+    assert all(c.protocol == "seed" and c.batch_size == 10 for c in grid["seed_protocol"].values())
+    assert grid["seed_settings"][0.0] == grid["seed_protocol"][("LeNet5", 0)]  # trained once
+    seed_grid_hashes = {c.config_hash() for g in settings.grid.values() for c in g.values()}
+    assert grid["our_protocol"][("CustomMLP_1", 0)].config_hash() in seed_grid_hashes
+    everything = check_parameters(profile="full", reproduce="all", reproduce_seeds=4).reproduce
+    assert len(everything["all_seed_runs"]) == 34 and len(everything["seed_protocol"]) == 12
+    noisy = everything["all_seed_runs"]["CustomMLP_5, noise 0.2"]
+    assert (noisy.noise_std, noisy.noise_mode, noisy.model) == (0.2, "fixed", "CustomMLP_5")
+
+
+@pytest.mark.parametrize("kwargs, match", [({"reproduce": "some"}, "reproduce must be one of default, all"),
+                                           ({"reproduce_seeds": 1}, "reproduce_seeds must be an integer >= 2")])
+def test_bad_parameters(kwargs, match):
+    from mnistlib import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        check_parameters(profile="smoke", **kwargs)
+
+
+def test_spread_table_places_the_seed_inside_or_outside():
+    published = seed.history("LeNet5")
+    close = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((-0.1, 0.1))]
+    table = spread_table({"LeNet5": close}, (20, 49))
+    assert table.loc[("LeNet-5", "mean test accuracy (%)"), "inside"]
+    assert table.loc[("LeNet-5", "mean test accuracy (%)"), "the seed's"] == pytest.approx(98.589, abs=1e-3)
+    far = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((1.0, 1.2))]
+    table = spread_table({"LeNet5": far}, (20, 49))
+    assert not table.loc[("LeNet-5", "mean test accuracy (%)"), "inside"]
+    text = spread_conclusion(table)
+    assert "mean test accuracy (%) (seed 98.59, ours 99.59–99.79)" in text
+
+
+def test_collapse_table_and_sentence():
+    table = collapse_table({"published": [("seed's", seed.history("CustomMLP_1"))],
+                            "ours": [("seed 0", history([10, 90, 95])), ("seed 1", history([10, 90, 12]))]})
+    assert table.collapsed.tolist() == [True, False, True]
+    assert collapse_conclusion(table) == ("CustomMLP_1 — published: 1 of 1 runs collapsed (at epoch 45); "
+                                          "ours: 1 of 2 runs collapsed (at epoch 2).")
+
+
+def test_batch_conclusion_follows_the_numbers():
+    table = pd.DataFrame({"mean_test_acc": [98.5, 94.2]}, index=["batch 10, λ=0", "batch 64, λ=0"])
+    text = batch_conclusion(table, seed.table().loc["LeNet-5"])
+    assert "98.50%" in text and "94.20%" in text and "batch-size effect" in text
+    same = batch_conclusion(table.assign(mean_test_acc=[94.3, 94.2]), seed.table().loc["LeNet-5"])
+    assert "does not explain" in same
