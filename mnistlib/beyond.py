@@ -31,9 +31,9 @@ SEED_SETTINGS = {"loss": "seed_softmax_ce", "momentum": 0.6}  # the seed's code,
 SEED_SETTINGS_LAMBDAS = (0.0, 1e-2)
 # The recipe search, one change at a time, each step keeping the ones before it. The full grid
 # adds the paper's other distortions (rotation, scaling) and noise; on 3 seeds here rotation and
-# scaling lowered LeNet-5's final accuracy (README), and noise did not help at the seed protocol
+# scaling lowered LeNet-5's final accuracy (README), and noise did not help at the course template
 # (notebook 4), so the default grid, which must fit its hour, spends no runs on them.
-_BASE = ("seed protocol: lr 0.01 constant, batch 64", {})
+_BASE = ("course template: lr 0.01 constant, batch 64", {})
 _SCHEDULE = ("+ cosine decay from lr 0.1, batch 128", {"schedule": "cosine", "lr": 0.1, "batch_size": 128})
 _SHIFTS = ("+ random shifts of up to 2 pixels", {"shift": 2})
 _AFFINE = ("+ random rotation (±10°) and scaling (±10%)", {"rotate": 10.0, "scale": 0.1})
@@ -332,16 +332,16 @@ def recipe_conclusion(table: pd.DataFrame, target: float = RECIPE_TARGET) -> str
     return (f"The best recipe is **{best}** (all steps up to it): final test accuracy "
             f"{row.final_test_acc:.2f} ± {row.final_test_acc_std:.2f}% over {int(row.seeds)} seeds in "
             f"{int(row.epochs)} epochs, with the same {count_parameters(build_model('LeNet5')):,} parameters; the "
-            f"seed protocol gives {table.final_test_acc.iloc[0]:.2f}%. "
+            f"course template gives {table.final_test_acc.iloc[0]:.2f}%. "
             f"Target {target:.1f}% (3-seed mean): **{'met' if met else 'not met'}**.")
 
 
 def noise_conclusion(stats: pd.DataFrame, plain: str) -> str:
-    """Whether noise beat the plain run at the seed protocol (``stats``: summarize() rows)."""
+    """Whether noise beat the plain run at the course template (``stats``: summarize() rows)."""
     noisy = stats.drop(index=plain)
     best = noisy.mean_test_acc.idxmax()
     helps = noisy.mean_test_acc[best] > stats.mean_test_acc[plain]
-    return (f"At the seed protocol the best noise run, {best}, reaches {noisy.mean_test_acc[best]:.2f}% mean test "
+    return (f"At the course template the best noise run, {best}, reaches {noisy.mean_test_acc[best]:.2f}% mean test "
             f"accuracy against {stats.mean_test_acc[plain]:.2f}% without noise: noise "
             f"{'helps' if helps else 'does not help'} there (one seed each).")
 

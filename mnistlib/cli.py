@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("report", help="execute the notebooks into reports/<profile>/index.html")
-    p.add_argument("--profile", default="full", help="full (default: the seed's protocol), quick or smoke")
+    p.add_argument("--profile", default="full", help="full (default: all data, 50 epochs per run, as the seed), quick or smoke")
     p.add_argument("--params", type=Path, help="YAML file of notebook parameters (e.g. weight_decays, epochs)")
     p.add_argument("--reports-dir", type=Path, help="where reports go (default reports/)")
     p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "

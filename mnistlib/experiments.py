@@ -50,8 +50,9 @@ REPRO_GRIDS = ("default", "all")
 def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") -> dict[str, dict]:
     """Notebook 7's runs by group: 'seed_protocol' {(model, seed): cfg} for REPRO_MODELS under the
     seed's protocol; 'our_protocol' {("CustomMLP_1", seed): cfg} under ours (does it collapse there
-    too?); 'seed_settings' {λ: cfg}, LeNet-5 under the seed's protocol; with ``grid='all'`` also
-    'all_seed_runs' {label: cfg}: every one of the seed's 34 published runs under its protocol, seed 0.
+    too?); 'batch_10_settings' {λ: cfg}, LeNet-5 under the seed's protocol (notebook 6's
+    'seed_settings' at batch 10); with ``grid='all'`` also 'all_seed_runs' {label: cfg}: every one
+    of the seed's 34 published runs under its protocol, seed 0.
     ``common``: the report's shared fields; the seed's protocol brings its own batch size."""
     from .seed import runs as seed_runs
 
@@ -62,7 +63,7 @@ def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") ->
         "seed_protocol": {(m, s): seedp(model=m, seed=s) for m in REPRO_MODELS for s in range(seeds)},
         "our_protocol": {("CustomMLP_1", s): RunConfig(**{**ours, "model": "CustomMLP_1", "seed": s})
                          for s in range(seeds)},
-        "seed_settings": {wd: seedp(weight_decay=wd) for wd in REPRO_LAMBDAS},
+        "batch_10_settings": {wd: seedp(weight_decay=wd) for wd in REPRO_LAMBDAS},
     }
     if grid == "all":
         groups["all_seed_runs"] = {row.label: seedp(model=row.model, weight_decay=row.weight_decay,

@@ -34,7 +34,7 @@ from .training import train
 
 @dataclass(frozen=True)
 class Profile:
-    """How much of the seed's protocol a report runs."""
+    """How much of the seed's experiment a report runs: epochs, data, statistics window."""
 
     epochs: int
     train_subset: int | None
@@ -45,7 +45,7 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile(50, None, None, "first", (20, 49), "the seed's protocol: full MNIST, 50 epochs per run"),
+    "full": Profile(50, None, None, "first", (20, 49), "full MNIST, 50 epochs per run, as the seed"),
     "quick": Profile(6, 20_000, None, "stratified", (3, 6),
                      "6 epochs on a stratified 20,000-image training subset, full test set"),
     "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only"),

@@ -1,6 +1,6 @@
 """``mnistlib report``: execute the notebooks in order with papermill, export HTML, write an index.
 
-    mnistlib report --profile quick                 # or full (the seed's protocol), smoke (tests)
+    mnistlib report --profile quick                 # or full (all data, 50 epochs, as the seed), smoke (tests)
     mnistlib report --profile full --params my.yaml # any notebook parameter from a YAML file
 
 Output, per profile: ``reports/<profile>/NN_name.ipynb`` (executed), ``NN_name.html``

@@ -32,9 +32,9 @@ def test_collapse_epoch():
 def test_grid_sizes_and_reuse():
     settings = check_parameters(profile="full")
     grid = settings.reproduce
-    assert {g: len(r) for g, r in grid.items()} == {"seed_protocol": 9, "our_protocol": 3, "seed_settings": 2}
+    assert {g: len(r) for g, r in grid.items()} == {"seed_protocol": 9, "our_protocol": 3, "batch_10_settings": 2}
     assert all(c.protocol == "seed" and c.batch_size == 10 for c in grid["seed_protocol"].values())
-    assert grid["seed_settings"][0.0] == grid["seed_protocol"][("LeNet5", 0)]  # trained once
+    assert grid["batch_10_settings"][0.0] == grid["seed_protocol"][("LeNet5", 0)]  # trained once
     seed_grid_hashes = {c.config_hash() for g in settings.grid.values() for c in g.values()}
     assert grid["our_protocol"][("CustomMLP_1", 0)].config_hash() in seed_grid_hashes
     everything = check_parameters(profile="full", reproduce="all", reproduce_seeds=4).reproduce
@@ -79,3 +79,13 @@ def test_batch_conclusion_follows_the_numbers():
     assert "98.50%" in text and "94.20%" in text and "batch-size effect" in text
     same = batch_conclusion(table.assign(mean_test_acc=[94.3, 94.2]), seed.table().loc["LeNet-5"])
     assert "does not explain" in same
+
+
+def test_the_report_pretrains_every_grid_without_labels_colliding():
+    """The runner merges the seed's, notebook 6's and notebook 7's runs by label: none may hide another."""
+    from mnistlib.beyond import flat_beyond
+    from mnistlib.experiments import flat
+
+    settings = check_parameters(profile="full")
+    parts = [flat(settings.grid), flat_beyond(settings.beyond), flat_beyond(settings.reproduce)]
+    assert sum(len(p) for p in parts) == len({label for p in parts for label in p})
