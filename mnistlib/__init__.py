@@ -7,7 +7,7 @@
 Modules: ``data`` and ``sources`` (MNIST from any source), ``models``, ``runconfig``,
 ``training``, ``runs`` (the run store), ``plots``, ``cli``; ``config`` resolves folders.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .data import MNISTArrays, TensorData, add_noise, iterate_batches, load_mnist, prepare, to_tensor
 from .errors import ConfigError, DataError, MnistlibError, RunStoreError
@@ -18,6 +18,7 @@ from .runs import Run, RunStore, run_statistics, summarize
 from .training import evaluate, resolve_device, train, train_one_epoch
 
 __all__ = [
+    "__version__",
     "MNISTArrays", "TensorData", "add_noise", "iterate_batches", "load_mnist", "prepare", "to_tensor",
     "ConfigError", "DataError", "MnistlibError", "RunStoreError",
     "C3_TABLE", "MODELS", "SEED_MODELS", "CustomMLP", "LeNet5", "build_model", "count_parameters",

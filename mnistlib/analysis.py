@@ -16,7 +16,7 @@ def beside_seed(table: pd.DataFrame) -> pd.DataFrame:
     beside them (``seed_*``; its best accuracy and lowest loss exist for two runs only) and our
     minus the seed's mean test accuracy (``diff_test_acc``)."""
     ours = table[STAT_COLUMNS + ["best_test_acc", "min_test_loss", "health"]].copy()
-    ours["health"] = ours.health.str.split(":").str[0]  # 'ok', 'at chance', 'collapsed', 'diverged'
+    ours["health"] = [h.state.value for h in ours.health]  # 'ok', 'at chance', 'collapsed', 'diverged'
     seed = SEED_RESULTS.add_prefix("seed_")
     joined = ours.join(seed, how="left")
     joined["diff_test_acc"] = joined.mean_test_acc - joined.seed_mean_test_acc

@@ -16,3 +16,8 @@ class ConfigError(MnistlibError, ValueError):
 
 class RunStoreError(MnistlibError):
     """A stored run is missing or cannot be read."""
+
+
+class RunHealthWarning(UserWarning):
+    """A run diverged or fell to chance: recorded as its health and warned about, never raised.
+    Callers that report health themselves filter this category, not a message text."""

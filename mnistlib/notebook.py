@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import config
 from .data import MNISTArrays, load_mnist
-from .errors import ConfigError
+from .errors import ConfigError, RunHealthWarning
 from .beyond import GRIDS, beyond_grid, key_label
 from .experiments import (MLP_NAMES, REPRO_GRIDS, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, flat, reproduction_grid,
                           seed_grid)
@@ -106,7 +106,7 @@ class NotebookContext:
         start = time.perf_counter()
         with warnings.catch_warnings():
             # train() warns about a collapsed run; the line printed below states its health instead
-            warnings.filterwarnings("ignore", message=".*recorded")
+            warnings.filterwarnings("ignore", category=RunHealthWarning)
             run = train(cfg, store=self.store, data=self.arrays, progress=self.progress)
         seconds = time.perf_counter() - start
         how = "reused from the store" if stored is not None and stored.finished else f"trained in {seconds:.0f} s"

@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Mapping
 
+from .errors import RunHealthWarning
 from .runconfig import RunConfig
 
 _worker: dict = {}
@@ -37,7 +38,7 @@ def _init(threads: int, data_dir: str | None, runs_dir: str | None) -> None:
 
     torch.set_num_threads(threads)
     # train() warns about collapsed runs; here the parent logs each run's health instead
-    warnings.filterwarnings("ignore", message=".*recorded")
+    warnings.filterwarnings("ignore", category=RunHealthWarning)
     _worker.update(arrays=load_mnist(data_dir), store=RunStore(runs_dir))
 
 
@@ -46,7 +47,7 @@ def _train_one(label: str, cfg: RunConfig) -> tuple[str, str, float, str]:
 
     start = time.perf_counter()
     run = train(cfg, store=_worker["store"], data=_worker["arrays"], progress=False)
-    return label, run.path.name, time.perf_counter() - start, run.health
+    return label, run.path.name, time.perf_counter() - start, str(run.health)
 
 
 def _cost(cfg: RunConfig) -> float:

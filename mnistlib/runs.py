@@ -15,11 +15,13 @@ so the history on disk never runs ahead of the resume point.
 """
 from __future__ import annotations
 
+import enum
 import json
 import os
 import tempfile
 import warnings
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
@@ -70,27 +72,60 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
                             f"from an earlier one, or delete the run folder to retrain") from None
 
 
-def health(history: pd.DataFrame, chance: float = 12.0) -> str:
-    """'ok', or what went wrong and from which epoch: a non-finite loss, a fall to chance after
+class State(str, enum.Enum):
+    """What a run's history says about its training."""
+
+    OK = "ok"
+    EMPTY = "no epochs yet"
+    DIVERGED = "diverged"
+    COLLAPSED = "collapsed"
+    AT_CHANCE = "at chance"
+
+
+@dataclass(frozen=True)
+class Health:
+    """A run's health: its :class:`State` and, for a divergence or a collapse, the epoch it began.
+    ``str()`` is the sentence stored in ``run.json`` and shown in tables."""
+
+    state: State
+    epoch: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Training broke down (diverged or collapsed) after it had started."""
+        return self.state in (State.DIVERGED, State.COLLAPSED)
+
+    def __str__(self) -> str:
+        if self.state is State.DIVERGED:
+            return f"diverged: non-finite loss from epoch {self.epoch}"
+        if self.state is State.COLLAPSED:
+            return f"collapsed: test accuracy fell to chance at epoch {self.epoch}"
+        if self.state is State.AT_CHANCE:
+            return "at chance: test accuracy never rose above chance"
+        return self.state.value
+
+
+def health(history: pd.DataFrame, chance: float = 12.0) -> Health:
+    """OK, or what went wrong and from which epoch: a non-finite loss, a fall to chance after
     learning, or test accuracy that never left chance.
 
     ``chance`` (percent) sits just above MNIST's largest class share (11.35% of the test set).
     """
     if history.empty:
-        return "no epochs yet"
+        return Health(State.EMPTY)
     losses = history[["train_loss", "test_loss"]].to_numpy(dtype=float)
     bad = ~np.isfinite(losses).all(axis=1)
     if bad.any():
-        return f"diverged: non-finite loss from epoch {int(history.epoch[bad].iloc[0])}"
+        return Health(State.DIVERGED, int(history.epoch[bad].iloc[0]))
     at_chance = history.test_acc.to_numpy() <= chance
     if not at_chance[-1]:
-        return "ok"
+        return Health(State.OK)
     if at_chance.all():
-        return "at chance: test accuracy never rose above chance"
+        return Health(State.AT_CHANCE)
     first = len(at_chance) - 1
     while at_chance[first - 1]:
         first -= 1
-    return f"collapsed: test accuracy fell to chance at epoch {int(history.epoch.iloc[first])}"
+    return Health(State.COLLAPSED, int(history.epoch.iloc[first]))
 
 
 @dataclass
@@ -119,7 +154,7 @@ class Run:
         return self.epochs_done >= self.config.epochs
 
     @property
-    def health(self) -> str:
+    def health(self) -> Health:
         return health(self.history)
 
     def statistics(self, window: tuple[int, int] = SEED_WINDOW) -> dict:
@@ -233,6 +268,58 @@ class RunStore:
                 best = run
         return best
 
+    def begin(self, cfg: RunConfig, status: dict, map_location="cpu") -> tuple[Path, dict | None, dict]:
+        """Open ``cfg``'s folder for training: (folder, resume state or None, status). The state is
+        its ``last.pt``, or, for a new run, that of the longest stored shorter run it continues
+        (:meth:`RunConfig.continues`: its first epochs would be the very same); ``status`` (versions,
+        device, start time) is written to ``run.json`` as running, with the run it continued."""
+        stored = self.find(cfg)
+        path = stored.path if stored is not None else self.path_for(cfg)
+        last = path / "checkpoints" / "last.pt"
+        if not last.exists():
+            base = self.shorter(cfg)
+            if base is None:
+                write_json(path / "config.json", cfg.to_dict())
+            else:
+                self._continue(cfg, path, base)
+                status = {**status, "continued_from": base.name}
+        state = load_checkpoint(last, map_location=map_location) if last.exists() else None
+        done = state["history"][-1]["epoch"] if state and state["history"] else 0
+        write_json(path / "run.json", {**status, "state": "running", "epochs_done": done})
+        return path, state, status
+
+    def _continue(self, cfg: RunConfig, path: Path, base: Run) -> None:
+        """Start ``cfg``'s folder from ``base``'s checkpoints, relabelled with ``cfg``."""
+        write_json(path / "config.json", cfg.to_dict())
+        if base.checkpoint("best").exists():
+            save_checkpoint(path / "checkpoints" / "best.pt", {**load_checkpoint(base.checkpoint("best")),
+                                                              "config": cfg.to_dict()})
+        # last: the resume point, written last
+        save_checkpoint(path / "checkpoints" / "last.pt", {**load_checkpoint(base.checkpoint("last")),
+                                                          "config": cfg.to_dict()})
+
+    def save_epoch(self, path: Path, cfg: RunConfig, state: dict) -> Run:
+        """Store a finished epoch: ``last.pt`` first (the resume point), ``best.pt`` when its test
+        accuracy beats every earlier epoch's, ``epoch_NNN.pt`` with ``save_every_epoch``, then
+        ``history.csv``. ``state`` is the checkpoint: epoch, config, model, optimizer, rng, history."""
+        history, folder = state["history"], path / "checkpoints"
+        save_checkpoint(folder / "last.pt", state)
+        if history[-1]["test_acc"] > max((row["test_acc"] for row in history[:-1]), default=-np.inf):
+            save_checkpoint(folder / "best.pt", state)
+        if cfg.save_every_epoch:
+            save_checkpoint(folder / f"epoch_{state['epoch']:03d}.pt", state)
+        frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+        atomic_write(path / "history.csv", lambda f: frame.to_csv(f, index=False))
+        return Run(cfg, path, frame)
+
+    def finish(self, path: Path, status: dict) -> Run:
+        """Mark the run finished in ``run.json``, with its health; returns it as stored."""
+        run = self.load(path)
+        write_json(path / "run.json", {**status, "state": "finished", "epochs_done": run.epochs_done,
+                                       "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                       "health": str(run.health)})
+        return run
+
     def runs(self) -> list[Path]:
         """All run folders, by name."""
         if not self.root.exists():
@@ -242,7 +329,8 @@ class RunStore:
 
 def summarize(runs: Iterable[Run] | Mapping[str, Run], window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
     """The seed's statistics table across runs, one row each, indexed by run label (or by the
-    keys, when ``runs`` is a mapping of label -> Run)."""
+    keys, when ``runs`` is a mapping of label -> Run); ``health`` holds each run's :class:`Health`
+    (written as its sentence)."""
     items = runs.items() if isinstance(runs, Mapping) else ((run.label, run) for run in runs)
     rows = [{"run": label, **run.statistics(window), "health": run.health} for label, run in items]
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()

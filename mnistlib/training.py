@@ -24,14 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .data import (MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare,
                    random_affine, random_shift, to_tensor)
-from .errors import ConfigError, RunStoreError
+from .errors import ConfigError, RunHealthWarning, RunStoreError
 from .models import build_model
 from .runconfig import RunConfig
-from .runs import (HISTORY_COLUMNS, Run, RunStore, atomic_write, health, load_checkpoint, save_checkpoint,
-                   write_json)
+from .runs import Run, RunStore, State, atomic_write, load_checkpoint
 
 EVAL_BATCH = 1000
 EpochCallback = Callable[[Run, dict], None]
@@ -153,23 +152,95 @@ def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callab
     return data, augment, generators
 
 
-def _continue_from_shorter(cfg: RunConfig, store: RunStore, path) -> str | None:
-    """Start a new run from the last checkpoint of a stored shorter one it can continue
-    (:meth:`RunConfig.continues`): its first epochs would be the very same, so they need not be
-    trained again. Returns the base's name."""
-    if (path / "checkpoints" / "last.pt").exists():
-        return None
-    base = store.shorter(cfg)
-    if base is None:
-        return None
-    state = load_checkpoint(base.checkpoint("last"))
-    state["config"] = cfg.to_dict()
-    write_json(path / "config.json", cfg.to_dict())
-    if base.checkpoint("best").exists():
-        save_checkpoint(path / "checkpoints" / "best.pt", {**load_checkpoint(base.checkpoint("best")),
-                                                          "config": cfg.to_dict()})
-    save_checkpoint(path / "checkpoints" / "last.pt", state)  # last: the resume point, written last
-    return base.name
+class _Job:
+    """One run's training state: model, optimizer, batch order and augmentation generators, data."""
+
+    def __init__(self, cfg: RunConfig, tensors: TensorData):
+        self.cfg, self.tensors = cfg, tensors
+        torch.manual_seed(cfg.seed)  # the model's initial weights
+        self.model = build_model(cfg.model).to(tensors.device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                         weight_decay=cfg.weight_decay)
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)
+        self.train_data, self.augment, self.generators = _augment_setup(cfg, tensors)
+        self.loss_sum = loss_function(cfg.loss)
+        self.steps_per_epoch = math.ceil(len(self.train_data.y_train) / cfg.batch_size)
+
+    def resume(self, state: dict | None) -> list[dict]:
+        """Load a checkpoint's state and return its history; without one, the history so far: empty,
+        or for the seed's protocol its epoch-0 row (the untrained model, evaluated without a step)."""
+        if state is None:
+            return [self.evaluate(0, time.perf_counter(), train=None)] if self.cfg.protocol == "seed" else []
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.shuffle.set_state(state["rng"]["shuffle"])
+        for key, generator in self.generators.items():
+            generator.set_state(state["rng"][key])
+        return state["history"]
+
+    def train_epoch(self, epoch: int) -> dict:
+        """Train one epoch and evaluate it: the history row of ``epoch``."""
+        cfg, start, lr_at = self.cfg, time.perf_counter(), None
+        if cfg.schedule != "constant" or cfg.warmup_epochs:
+            first = (epoch - 1) * self.steps_per_epoch
+            lr_at = lambda step: cfg.lr * cfg.lr_factor(first + step, self.steps_per_epoch)  # noqa: E731
+        metrics = train_one_epoch(self.model, self.train_data, self.optimizer, self.loss_sum, cfg.batch_size,
+                                  self.shuffle, self.augment, lr_at, seed_metrics=cfg.protocol == "seed")
+        return self.evaluate(epoch, start, train=metrics)
+
+    def evaluate(self, epoch: int, start: float, train: tuple[float, float] | None) -> dict:
+        """The history row of ``epoch``: the training metrics given (or, if None, evaluated on the
+        training set) and the test metrics."""
+        data = self.train_data
+        train_loss, train_acc = train or evaluate(self.model, data.x_train, data.y_train, self.loss_sum)
+        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.loss_sum)
+        return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+                "test_acc": test_acc, "seconds": time.perf_counter() - start}
+
+    def checkpoint(self, epoch: int, history: list[dict]) -> dict:
+        """Everything a resume needs, after ``epoch``."""
+        return {"epoch": epoch, "config": self.cfg.to_dict(), "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "history": history,
+                "rng": {"shuffle": self.shuffle.get_state(),
+                        **{key: generator.get_state() for key, generator in self.generators.items()}}}
+
+
+def _status(device: torch.device, arrays: MNISTArrays) -> dict:
+    # Results are bit-identical for the same seed at the same thread count: record it.
+    return {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
+            "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+class ProgressBar:
+    """Epoch callback: a tqdm bar over the run's epochs, closed after the last one."""
+
+    def __init__(self, cfg: RunConfig, name: str, done: int):
+        from tqdm.auto import tqdm
+
+        self.bar, self.epochs = tqdm(total=cfg.epochs, initial=done, desc=name, unit="epoch", leave=True), cfg.epochs
+
+    def __call__(self, run: Run, row: dict) -> None:
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.2f}")
+        if row["epoch"] >= self.epochs:
+            self.bar.close()
+
+
+class HealthWarnings:
+    """Epoch callback: warns (RunHealthWarning) once when a run diverges or collapses, and at its
+    last epoch when it never left chance; the run goes on, its health is recorded."""
+
+    def __init__(self, epochs: int):
+        self.epochs, self.warned = epochs, False
+
+    def __call__(self, run: Run, row: dict) -> None:
+        verdict = run.health
+        if verdict.failed and not self.warned:
+            warnings.warn(f"{run.name}: {verdict} (recorded; training goes on)", RunHealthWarning, stacklevel=3)
+            self.warned = True
+        elif row["epoch"] >= self.epochs and verdict.state is State.AT_CHANCE:
+            warnings.warn(f"{run.name}: {verdict} (recorded)", RunHealthWarning, stacklevel=3)
 
 
 def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | None = None,
@@ -177,8 +248,8 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     """Train ``cfg`` into the run store, or return the stored run if it has finished.
 
     ``data``: decoded MNIST (default: :func:`load_mnist`). ``callbacks`` are called after each
-    epoch with (run, row). A non-finite loss or a collapse to chance is recorded and warned
-    about, never raised: it is a result.
+    epoch with (run, row), after the progress bar and :class:`HealthWarnings`. A non-finite loss
+    or a collapse to chance is recorded and warned about, never raised: it is a result.
     """
     store = store or RunStore()
     stored = store.find(cfg)
@@ -187,102 +258,19 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     if cfg.origin != "trained":
         raise ConfigError(f"{cfg.run_name()}: an imported run ({cfg.origin}) is read from the store, never trained; "
                           f"import it first (mnistlib import-seed)")
-    path = stored.path if stored is not None else store.path_for(cfg)
-
     device = resolve_device(cfg.device)
     arrays = data if data is not None else load_mnist()
-    tensors = _tensors(cfg, arrays, device)
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
-    shuffle = torch.Generator().manual_seed(cfg.seed)
-    train_data, augment, generators = _augment_setup(cfg, tensors)
-    loss_sum = loss_function(cfg.loss)
-    steps_per_epoch = math.ceil(len(train_data.y_train) / cfg.batch_size)
-
-    history: list[dict] = []
-    continued_from = _continue_from_shorter(cfg, store, path)
-    if (path / "checkpoints" / "last.pt").exists():
-        state = load_checkpoint(path / "checkpoints" / "last.pt", map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        shuffle.set_state(state["rng"]["shuffle"])
-        for key, generator in generators.items():
-            generator.set_state(state["rng"][key])
-        history = state["history"]
-    else:
-        write_json(path / "config.json", cfg.to_dict())
+    job = _Job(cfg, _tensors(cfg, arrays, device))
+    path, state, status = store.begin(cfg, _status(device, arrays), map_location=device)
+    history = job.resume(state)
     done = history[-1]["epoch"] if history else 0
-    best_acc = max((row["test_acc"] for row in history), default=-math.inf)
-    # Results are bit-identical for the same seed at the same thread count: record it.
-    status = {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
-              "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
-              "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    if continued_from:
-        status["continued_from"] = continued_from
-    write_json(path / "run.json", {**status, "state": "running", "epochs_done": done})
-
-    if cfg.protocol == "seed" and not history:
-        # The seed's histories start with the untrained model (epoch 0), evaluated without a step.
-        start = time.perf_counter()
-        train_loss, train_acc = evaluate(model, train_data.x_train, train_data.y_train, loss_sum)
-        test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
-        history.append({"epoch": 0, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-                        "test_acc": test_acc, "seconds": time.perf_counter() - start})
-    bar = _progress(cfg, path.name, done, progress)
-    warned = False
+    callbacks = [*([ProgressBar(cfg, path.name, done)] if progress else []), HealthWarnings(cfg.epochs), *callbacks]
     for epoch in range(done + 1, cfg.epochs + 1):
-        start = time.perf_counter()
-        lr_at = None
-        if cfg.schedule != "constant" or cfg.warmup_epochs:
-            first = (epoch - 1) * steps_per_epoch
-            lr_at = lambda step, first=first: cfg.lr * cfg.lr_factor(first + step, steps_per_epoch)  # noqa: E731
-        train_loss, train_acc = train_one_epoch(model, train_data, optimizer, loss_sum, cfg.batch_size,
-                                                shuffle, augment, lr_at, seed_metrics=cfg.protocol == "seed")
-        test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-               "test_acc": test_acc, "seconds": time.perf_counter() - start}
-        history.append(row)
-        payload = {"epoch": epoch, "config": cfg.to_dict(), "model": model.state_dict(),
-                   "optimizer": optimizer.state_dict(), "history": history,
-                   "rng": {"shuffle": shuffle.get_state(), "noise": torch.empty(0),
-                           **{key: generator.get_state() for key, generator in generators.items()}}}
-        save_checkpoint(path / "checkpoints" / "last.pt", payload)
-        if test_acc > best_acc:
-            best_acc = test_acc
-            save_checkpoint(path / "checkpoints" / "best.pt", payload)
-        if cfg.save_every_epoch:
-            save_checkpoint(path / "checkpoints" / f"epoch_{epoch:03d}.pt", payload)
-        frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
-        run = Run(cfg, path, frame)
-        atomic_write(path / "history.csv", lambda f: frame.to_csv(f, index=False))
-        verdict = health(frame)
-        if verdict.startswith(("diverged", "collapsed")) and not warned:
-            warnings.warn(f"{path.name}: {verdict} (recorded; training goes on)", stacklevel=2)
-            warned = True
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{train_loss:.4f}", test_acc=f"{test_acc:.2f}")
+        history.append(job.train_epoch(epoch))
+        run = store.save_epoch(path, cfg, job.checkpoint(epoch, history))
         for callback in callbacks:
-            callback(run, row)
-    if bar is not None:
-        bar.close()
-    run = store.load(path)
-    if run.health.startswith("at chance"):
-        warnings.warn(f"{path.name}: {run.health} (recorded)", stacklevel=2)
-    write_json(path / "run.json", {**status, "state": "finished", "epochs_done": run.epochs_done,
-                                   "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "health": run.health})
-    return run
-
-
-def _progress(cfg: RunConfig, name: str, done: int, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=cfg.epochs, initial=done, desc=name, unit="epoch", leave=True)
+            callback(run, history[-1])
+    return store.finish(path, status)
 
 
 def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None) -> pd.DataFrame:

@@ -3,11 +3,12 @@ import pandas as pd
 
 from mnistlib.analysis import beside_seed, check_seed_claims
 from mnistlib.experiments import SEED_RESULTS
+from mnistlib.runs import Health, State
 
 
 def seed_table() -> pd.DataFrame:
     table = SEED_RESULTS.copy()
-    table["health"] = "ok"
+    table["health"] = Health(State.OK)
     return table
 
 

@@ -1,8 +1,6 @@
 """The seed's record (histories, table), its checkpoints imported, and its protocol runnable."""
-import io
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 import pandas as pd

@@ -10,6 +10,8 @@ import torch
 import mnistlib.runs as runs_module
 import mnistlib.training as training
 from mnistlib import ConfigError, RunConfig, RunStore, run_statistics, summarize, train
+from mnistlib.errors import RunHealthWarning
+from mnistlib.runs import Health, State, health
 
 TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")
 
@@ -22,7 +24,7 @@ def test_lenet_beats_chance_on_a_subset(mnist, tmp_path):
     # The seed's sigmoid LeNet-5 sits on a plateau for a few hundred steps: 750 steps clear it.
     run = train(RunConfig(model="LeNet5", epochs=4, train_subset=12000, test_subset=2000), store=RunStore(tmp_path),
                 data=mnist, progress=False)
-    assert run.finished and run.health == "ok"
+    assert run.finished and run.health.state is State.OK and str(run.health) == "ok"
     assert run.history.test_acc.iloc[-1] > 60  # chance is ~11%
     assert run.history.train_loss.iloc[-1] < run.history.train_loss.iloc[0]
 
@@ -114,8 +116,9 @@ def test_divergence_is_recorded_not_raised(mnist, tmp_path):
         warnings.simplefilter("always")
         run = train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
     assert run.finished and len(run.history) == 2
-    assert run.health.startswith(("diverged", "collapsed"))
-    assert any("recorded; training goes on" in str(w.message) for w in caught)
+    assert run.health.failed and str(run.health).startswith(("diverged", "collapsed"))
+    assert any(issubclass(w.category, RunHealthWarning) and "recorded; training goes on" in str(w.message)
+               for w in caught)
 
 
 def test_seed_loss_has_the_softmax_floor(mnist, tmp_path):
@@ -282,3 +285,18 @@ def test_longer_run_continues_from_a_stored_shorter_one(mnist, tmp_path, monkeyp
     train(RunConfig(model="CustomMLP_6", epochs=2, schedule="cosine", **TINY), store=store, data=mnist, progress=False)
     train(RunConfig(model="CustomMLP_6", epochs=3, schedule="cosine", **TINY), store=store, data=mnist, progress=False)
     assert len(calls) == 5
+
+
+@pytest.mark.parametrize("acc, loss, state, epoch, text", [
+    ([50, 90, 95], [1, 1, 1], State.OK, None, "ok"),
+    ([50, 90, 11], [1, 1, 1], State.COLLAPSED, 3, "collapsed: test accuracy fell to chance at epoch 3"),
+    ([11, 10, 11], [1, 1, 1], State.AT_CHANCE, None, "at chance: test accuracy never rose above chance"),
+    ([50, 90, 95], [1, float("nan"), 1], State.DIVERGED, 2, "diverged: non-finite loss from epoch 2"),
+    ([], [], State.EMPTY, None, "no epochs yet"),
+])
+def test_health_is_a_value_with_its_sentence(acc, loss, state, epoch, text):
+    history = pd.DataFrame({"epoch": range(1, len(acc) + 1), "train_loss": loss, "train_acc": acc,
+                            "test_loss": loss, "test_acc": acc, "seconds": 1.0})
+    verdict = health(history)
+    assert verdict == Health(state, epoch) and str(verdict) == text
+    assert verdict.failed == (state in (State.COLLAPSED, State.DIVERGED))
