@@ -14,7 +14,8 @@ from .errors import ConfigError, DataError, MnistlibError, RunStoreError
 from .models import (C3_TABLE, MODELS, SEED_MODELS, CustomMLP, LeNet5, build_model, count_parameters,
                      parameter_table, predict_proba)
 from .runconfig import RunConfig
-from .runs import Run, RunStore, run_statistics, summarize
+from .runs import Run, RunStore, summarize
+from .stats import Health, run_statistics
 from .training import evaluate, resolve_device, train, train_one_epoch
 
 __all__ = [
@@ -22,6 +23,6 @@ __all__ = [
     "MNISTArrays", "TensorData", "add_noise", "iterate_batches", "load_mnist", "prepare", "to_tensor",
     "ConfigError", "DataError", "MnistlibError", "RunStoreError",
     "C3_TABLE", "MODELS", "SEED_MODELS", "CustomMLP", "LeNet5", "build_model", "count_parameters",
-    "parameter_table", "predict_proba", "RunConfig", "Run", "RunStore", "run_statistics", "summarize",
+    "parameter_table", "predict_proba", "RunConfig", "Run", "RunStore", "Health", "run_statistics", "summarize",
     "evaluate", "resolve_device", "train", "train_one_epoch",
 ]

@@ -7,24 +7,20 @@ import pandas as pd
 
 from .experiments import MLP_NAMES, SEED_RESULTS, noise_label, wd_label
 from .models import MODELS
+from .stats import NEAR_CHANCE_ACC, STAT_COLUMNS
 
-STAT_COLUMNS = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc"]
 
 
 def beside_seed(table: pd.DataFrame) -> pd.DataFrame:
     """Our four means, best test accuracy and lowest test loss, with the seed's published values
     beside them (``seed_*``; its best accuracy and lowest loss exist for two runs only) and our
     minus the seed's mean test accuracy (``diff_test_acc``)."""
-    ours = table[STAT_COLUMNS + ["best_test_acc", "min_test_loss", "health"]].copy()
+    ours = table[STAT_COLUMNS + ["health"]].copy()
     ours["health"] = [h.state.value for h in ours.health]  # 'ok', 'at chance', 'collapsed', 'diverged'
     seed = SEED_RESULTS.add_prefix("seed_")
     joined = ours.join(seed, how="left")
     joined["diff_test_acc"] = joined.mean_test_acc - joined.seed_mean_test_acc
     return joined
-
-
-def _depth(name: str) -> int:
-    return MODELS[name].description.count("-")  # 'MLP 1024-56-51-10' has 3 weight layers
 
 
 def _claim(claim: str, holds: bool | None, evidence: str) -> dict:
@@ -57,7 +53,7 @@ def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.Dat
                            "ranking: " + ", ".join(f"{m} {acc[m]:.2f}%" for m in
                                                    acc[mlps].sort_values(ascending=False).index)))
     if len(mlps) >= 3:
-        depth = pd.Series({m: _depth(m) for m in mlps})
+        depth = pd.Series({m: MODELS[m].depth for m in mlps})
         rho = acc[mlps].rank().corr(depth.rank())  # Spearman: Pearson on ranks (no scipy)
         worst = acc[mlps].idxmin()
         rows.append(_claim("the deeper the MLP, the worse it learns (CustomMLP_1, 6 layers, worst)",
@@ -83,7 +79,7 @@ def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.Dat
     strongest = wd_label(1e-2)
     if strongest in table.index:
         rows.append(_claim("λ = 1e-2 makes LeNet-5 fail: accuracy stays near chance (11%)",
-                           bool(acc[strongest] < 20),
+                           bool(acc[strongest] < NEAR_CHANCE_ACC),
                            f"mean test accuracy {acc[strongest]:.2f}% ({table.health[strongest]})"))
     noises = [label for label in table.index if label.startswith("LeNet-5, noise")]
     if lenet in table.index and noises:

@@ -11,7 +11,6 @@ conclusions are computed from the runs, never typed.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Mapping
 
@@ -20,7 +19,8 @@ import pandas as pd
 
 from .seed import DISPLAY_NAMES, SEED_LOSS_FLOOR, display_name  # noqa: F401  (DISPLAY_NAMES: notebook 6)
 from .runconfig import RunConfig
-from .runs import Run, run_statistics
+from .runs import Run
+from .stats import NEAR_CHANCE_ACC, STAT_COLUMNS, permutation_test, run_statistics, turning_point
 
 VARIANCE_MODELS = ("LeNet5", "CustomMLP_5", "CustomMLP_6")
 SWEEP_MODELS = ("LeNet5", "CustomMLP_6")
@@ -42,8 +42,6 @@ RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS)
 FULL_RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE)
 STEP_CHANGES = dict([_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE])
 RECIPE_TARGET = 99.3  # % final test accuracy, 3-seed mean; LeCun et al. 1998: 99.2 with distortions
-# A run "collapses" when its last epoch's test accuracy is this close to chance (one class: ~11%).
-COLLAPSE_ACC = 20.0
 
 GRIDS = {
     # ~60 minutes on 2 CPU cores with the seed's 13 runs already stored (README, Performance).
@@ -99,17 +97,6 @@ def by_model(runs: Mapping[tuple, Run]) -> dict[str, list[Run]]:
     return out
 
 
-def bands(runs: list[Run], metric: str) -> pd.DataFrame:
-    """Per epoch: mean, std, min and max of ``metric`` across runs (seeds)."""
-    table = pd.concat({i: r.history.set_index("epoch")[metric] for i, r in enumerate(runs)}, axis=1)
-    return pd.DataFrame({"mean": table.mean(axis=1), "std": table.std(axis=1, ddof=1),
-                         "min": table.min(axis=1), "max": table.max(axis=1)})
-
-
-STAT_COLUMNS = ("mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc", "best_test_acc",
-                "min_test_loss")
-
-
 def per_seed(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
     """One row per (model, seed) with the seed's statistics."""
     rows = [{"model": model, "seed": run.config.seed, **run_statistics(run.history, window)}
@@ -137,22 +124,6 @@ def format_pm(spread: pd.DataFrame) -> pd.DataFrame:
         digits = 4 if "loss" in column else 2
         out[column] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(spread[column], spread[f"{column}_std"])]
     return out
-
-
-def permutation_test(a, b) -> float:
-    """Exact two-sided permutation p-value for a difference in means between samples a and b
-    (every split of the pooled values into groups of their sizes; no normality assumed)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    pooled = np.concatenate([a, b])
-    observed = abs(a.mean() - b.mean())
-    n, total = len(a), pooled.sum()
-    extreme = count = 0
-    for chosen in itertools.combinations(range(len(pooled)), n):
-        first = pooled[list(chosen)].sum()
-        diff = abs(first / n - (total - first) / (len(pooled) - n))
-        extreme += diff >= observed - 1e-12
-        count += 1
-    return extreme / count
 
 
 def compare_pairs(groups: Mapping[str, list[Run]], window: tuple[int, int], pairs,
@@ -194,7 +165,7 @@ def variance_conclusion(tests: pd.DataFrame, seeds: int, alpha: float = 0.05) ->
 def collapsed(run: Run) -> bool:
     """Training went nowhere: the last epoch's test accuracy is near chance, or a loss is not finite."""
     h = run.history
-    return bool(h.test_acc.iloc[-1] < COLLAPSE_ACC or not np.isfinite(h[["train_loss", "test_loss"]]).all().all())
+    return bool(h.test_acc.iloc[-1] < NEAR_CHANCE_ACC or not np.isfinite(h[["train_loss", "test_loss"]]).all().all())
 
 
 def sweep_table(runs: Mapping[tuple, Run], window: tuple[int, int]) -> pd.DataFrame:
@@ -244,24 +215,6 @@ def sweep_conclusion(table: pd.DataFrame, seed_std: Mapping[str, float] | None =
 
 
 # ----------------------------------------------------------------------------- longer training
-
-def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) -> dict:
-    """Where test loss turns upward: the epoch of the lowest ``smooth``-epoch rolling mean, and
-    whether the last ``smooth`` epochs sit more than ``rise`` (relative) above it while training
-    loss kept falling after it."""
-    test = history.test_loss.rolling(smooth, min_periods=1).mean()
-    train = history.train_loss.rolling(smooth, min_periods=1).mean()
-    low = int(test.idxmin())
-    epoch = int(history.epoch[low])
-    end_test, min_test = float(test.iloc[-1]), float(test[low])
-    train_fell = bool(train.iloc[-1] < train[low])
-    turned = bool(end_test > min_test * (1 + rise) and train_fell and low < len(history) - smooth)
-    return {"epochs": len(history), "min_test_loss_epoch": epoch, "min_test_loss": min_test,
-            "end_test_loss": end_test, "test_loss_rise_pct": 100 * (end_test / min_test - 1),
-            "train_loss_at_min": float(train[low]), "end_train_loss": float(train.iloc[-1]),
-            "train_loss_kept_falling": train_fell, "turned_upward": turned,
-            "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
-
 
 def long_conclusion(table: pd.DataFrame) -> str:
     """Sentences from a table of :func:`turning_point` rows indexed by model."""

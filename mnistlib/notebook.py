@@ -198,7 +198,7 @@ class NotebookContext:
                 "test images": self.common["test_subset"] or "all 10,000",
                 "statistics window (epochs)": f"{self.window[0]}–{self.window[1]}",
                 "seed": self.common["seed"], "data source": self.arrays.source,
-                "optimizer": "SGD, lr 0.01, momentum 0.9; cross-entropy on logits"}
+                "optimizer": self.config().optimizer_text()}
         return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]}).set_index("setting")
 
 

@@ -15,7 +15,7 @@ import torch
 from matplotlib.figure import Figure
 
 from . import config
-from .data import add_noise
+from .data import BACKGROUND, WHITE, add_noise
 from .runs import Run
 
 METRIC_LABELS = {
@@ -226,7 +226,7 @@ def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, see
         for row, std in zip(axes, stds):
             noisy = add_noise(x, std, mean, torch.Generator(device=x.device).manual_seed(seed))
             for ax, image in zip(row, noisy.cpu()):
-                ax.imshow(image[0].numpy(), cmap="gray_r", vmin=-0.4242, vmax=2.8215)  # the normalized [0, 1] range
+                ax.imshow(image[0].numpy(), cmap="gray_r", vmin=BACKGROUND, vmax=WHITE)  # the normalized [0, 1] range
                 ax.set_xticks([]), ax.set_yticks([])
             row[0].set_ylabel(f"std {std:g}", rotation=0, labelpad=24)
         fig.suptitle("training inputs after normalization, with Gaussian noise")
@@ -254,7 +254,7 @@ def plot_vs_seed(table: pd.DataFrame, ours: str = "mean_test_acc", seed: str = "
 def plot_bands(bands: Mapping[str, pd.DataFrame], metric: str, title: str | None = None,
                ylim: tuple[float, float] | None = None) -> Figure:
     """Per-epoch mean across seeds as a line, ± one std as a band and min–max as a lighter band,
-    one colour per model (``bands``: model -> :func:`mnistlib.beyond.bands` table)."""
+    one colour per model (``bands``: model -> :func:`mnistlib.stats.bands` table)."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
         for label, table in bands.items():
@@ -388,7 +388,7 @@ def pipeline_figure(raw: np.ndarray, processed: torch.Tensor, captions: Sequence
         for i in range(n):
             axes[0][i].imshow(raw[i], cmap="gray_r", vmin=0, vmax=255)
             axes[0][i].set_title(captions[i], fontsize=8)
-            shown = axes[1][i].imshow(processed[i, 0].cpu().numpy(), cmap="gray_r", vmin=-0.4242, vmax=2.8215)
+            shown = axes[1][i].imshow(processed[i, 0].cpu().numpy(), cmap="gray_r", vmin=BACKGROUND, vmax=WHITE)
             axes[1][i].add_patch(plt.Rectangle((1.5, 1.5), 28, 28, fill=False, edgecolor="#1f77b4",
                                                linewidth=0.8, linestyle="--"))
         for ax in axes.flat:

@@ -2,7 +2,7 @@
 
 Every table compares a statistic of the seed's published history with the spread (min–max over
 seeds) of ours, and every sentence is built from those tables, so the notebook's answers are
-computed, never typed. ``collapse_epoch`` is the test for the seed's late collapses.
+computed, never typed. :func:`mnistlib.stats.collapse_epoch` is the test for the seed's late collapses.
 """
 from __future__ import annotations
 
@@ -11,25 +11,12 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from . import seed
-from .beyond import COLLAPSE_ACC
-from .runs import Run, run_statistics
+from .runs import Run
+from .stats import collapse_epoch, run_statistics
 
-LEARNED_ACC = 50.0  # a run "had learned" once its test accuracy passed this (%), before any collapse
 STATISTICS = {"mean_test_acc": "mean test accuracy (%)", "mean_train_acc": "mean training accuracy (%)",
               "mean_test_loss": "mean test loss", "mean_train_loss": "mean training loss",
               "best_test_acc": "best test accuracy (%)", "min_test_loss": "lowest test loss"}
-
-
-def collapse_epoch(history: pd.DataFrame, chance: float = COLLAPSE_ACC, learned: float = LEARNED_ACC) -> int | None:
-    """The first epoch of the stretch at or below ``chance`` test accuracy that ends the run, if
-    the run had passed ``learned`` before it; None when the run did not collapse."""
-    acc, epochs = history.test_acc.to_numpy(), history.epoch.to_numpy()
-    if len(acc) == 0 or acc[-1] > chance:
-        return None
-    first = len(acc) - 1
-    while first > 0 and acc[first - 1] <= chance:
-        first -= 1
-    return int(epochs[first]) if (acc[:first] > learned).any() else None
 
 
 def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> pd.DataFrame:
@@ -86,8 +73,8 @@ def collapse_conclusion(table: pd.DataFrame, model: str = "CustomMLP_1") -> str:
 
 
 def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) -> dict[str, dict[str, pd.DataFrame]]:
-    """{model: {metric: per-epoch mean/std/min/max across seeds}} (see :func:`mnistlib.beyond.bands`)."""
-    from .beyond import bands
+    """{model: {metric: per-epoch mean/std/min/max across seeds}} (see :func:`mnistlib.stats.bands`)."""
+    from .stats import bands
 
     return {model: {metric: bands(list(model_runs), metric) for metric in metrics} for model, model_runs in runs.items()}
 

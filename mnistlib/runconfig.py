@@ -22,6 +22,7 @@ from .models import model_revision, resolve_model_name
 
 NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "seed_softmax_ce")
+LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "seed_softmax_ce": "softmax, then cross-entropy (the seed's)"}
 SUBSET_MODES = ("first", "stratified")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -209,6 +210,11 @@ class RunConfig:
         if self.origin != "trained":
             parts.append("imported")
         return "-".join(parts)
+
+    def optimizer_text(self) -> str:
+        """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'."""
+        decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
+        return f"SGD, lr {self.lr:g}, momentum {self.momentum:g}{decay}; {LOSS_TEXT[self.loss]}"
 
     def lr_factor(self, step: int, steps_per_epoch: int) -> float:
         """The learning rate at optimizer step ``step`` (from 0) as a fraction of ``lr``.

@@ -15,7 +15,6 @@ so the history on disk never runs ahead of the resume point.
 """
 from __future__ import annotations
 
-import enum
 import json
 import os
 import tempfile
@@ -32,10 +31,9 @@ import torch
 from . import config
 from .errors import ConfigError, RunStoreError
 from .runconfig import RunConfig
+from .stats import METRICS, SEED_WINDOW, Health, health, run_statistics
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"]
-# The seed's statistic: the mean over epochs 20-49 (entries [20:50] of its 51-entry lists, 30 values).
-SEED_WINDOW = (20, 49)
+HISTORY_COLUMNS = ["epoch", *METRICS, "seconds"]
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
@@ -70,62 +68,6 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     except Exception as exc:
         raise RunStoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}); move it aside to resume "
                             f"from an earlier one, or delete the run folder to retrain") from None
-
-
-class State(str, enum.Enum):
-    """What a run's history says about its training."""
-
-    OK = "ok"
-    EMPTY = "no epochs yet"
-    DIVERGED = "diverged"
-    COLLAPSED = "collapsed"
-    AT_CHANCE = "at chance"
-
-
-@dataclass(frozen=True)
-class Health:
-    """A run's health: its :class:`State` and, for a divergence or a collapse, the epoch it began.
-    ``str()`` is the sentence stored in ``run.json`` and shown in tables."""
-
-    state: State
-    epoch: int | None = None
-
-    @property
-    def failed(self) -> bool:
-        """Training broke down (diverged or collapsed) after it had started."""
-        return self.state in (State.DIVERGED, State.COLLAPSED)
-
-    def __str__(self) -> str:
-        if self.state is State.DIVERGED:
-            return f"diverged: non-finite loss from epoch {self.epoch}"
-        if self.state is State.COLLAPSED:
-            return f"collapsed: test accuracy fell to chance at epoch {self.epoch}"
-        if self.state is State.AT_CHANCE:
-            return "at chance: test accuracy never rose above chance"
-        return self.state.value
-
-
-def health(history: pd.DataFrame, chance: float = 12.0) -> Health:
-    """OK, or what went wrong and from which epoch: a non-finite loss, a fall to chance after
-    learning, or test accuracy that never left chance.
-
-    ``chance`` (percent) sits just above MNIST's largest class share (11.35% of the test set).
-    """
-    if history.empty:
-        return Health(State.EMPTY)
-    losses = history[["train_loss", "test_loss"]].to_numpy(dtype=float)
-    bad = ~np.isfinite(losses).all(axis=1)
-    if bad.any():
-        return Health(State.DIVERGED, int(history.epoch[bad].iloc[0]))
-    at_chance = history.test_acc.to_numpy() <= chance
-    if not at_chance[-1]:
-        return Health(State.OK)
-    if at_chance.all():
-        return Health(State.AT_CHANCE)
-    first = len(at_chance) - 1
-    while at_chance[first - 1]:
-        first -= 1
-    return Health(State.COLLAPSED, int(history.epoch.iloc[first]))
 
 
 @dataclass
@@ -164,23 +106,6 @@ class Run:
     def checkpoint(self, which: str = "last") -> Path:
         """Path of ``last``, ``best`` or ``epoch_NNN`` checkpoints."""
         return self.path / "checkpoints" / f"{which}.pt"
-
-
-def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW) -> dict:
-    """Means of each metric over epochs ``window`` (inclusive, 1-based), best test accuracy
-    (and its epoch), lowest test loss (and its epoch)."""
-    lo, hi = window
-    part = history[(history.epoch >= lo) & (history.epoch <= hi)]
-    stats = {f"mean_{m}": float(part[m].mean()) if len(part) else float("nan")
-             for m in ("train_loss", "test_loss", "train_acc", "test_acc")}
-    if len(history):
-        best, low = history.test_acc.idxmax(), history.test_loss.idxmin()
-        stats.update(best_test_acc=float(history.test_acc[best]), best_epoch=int(history.epoch[best]),
-                     min_test_loss=float(history.test_loss.min()),
-                     min_loss_epoch=int(history.epoch[low]) if pd.notna(low) else -1)
-    stats.update(window=f"{lo}-{min(hi, int(part.epoch.max()))}" if len(part) else "none",
-                 epochs=int(history.epoch.iloc[-1]) if len(history) else 0)
-    return stats
 
 
 def _read_history(path: Path) -> pd.DataFrame:

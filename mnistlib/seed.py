@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .runs import SEED_WINDOW, run_statistics
+from .stats import METRICS, SEED_WINDOW, STAT_COLUMNS, run_statistics  # noqa: F401  (METRICS, SEED_WINDOW: for callers)
 
 RECORD = Path(__file__).parent / "seed_record"
 SOURCE = "github.com/DRMBSGN/MNIST-Classification, model/*_model_0050.pt"
@@ -27,8 +27,6 @@ SEED_LOSS_FLOOR = math.log(math.e + 9) - 1  # softmax applied twice: the seed's 
 SEED_WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2)
 SEED_NOISE_STDS = (0.1, 0.2, 0.3)
 MLP_NAMES = tuple(f"CustomMLP_{i}" for i in range(6, 0, -1))  # the seed's table order
-METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
-STAT_COLUMNS = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc"]
 
 # The table as the seed's report printed it (text, so the printed precision is kept):
 # label -> train loss, test loss, train acc %, test acc %; best test accuracy and lowest test loss
@@ -47,7 +45,7 @@ _PRINTED_TEXT = pd.DataFrame.from_dict({
     "LeNet-5, noise 0.1": ("1.472", "1.476", "99.05", "98.54", None, None),
     "LeNet-5, noise 0.2": ("1.471", "1.475", "99.10", "98.68", "98.9", "1.473"),
     "LeNet-5, noise 0.3": ("1.474", "1.478", "98.87", "98.41", None, None),
-}, orient="index", columns=STAT_COLUMNS + ["best_test_acc", "min_test_loss"])
+}, orient="index", columns=STAT_COLUMNS)
 PRINTED = _PRINTED_TEXT.astype(float)
 PRINTED.index.name = "run"
 # Printed values that no reading of the histories gives: (label, column) -> why.
@@ -128,7 +126,7 @@ def table(window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
     """The seed's 13-row results table, computed from its histories with its own statistic, in its
     order; columns as :data:`PRINTED` (best accuracy and lowest loss for every run)."""
     stats = statistics(window)
-    return stats.loc[list(PRINTED.index), STAT_COLUMNS + ["best_test_acc", "min_test_loss"]]
+    return stats.loc[list(PRINTED.index), STAT_COLUMNS]
 
 
 def printed_mismatches(tolerance_digits: int = 1) -> pd.DataFrame:

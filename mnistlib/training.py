@@ -30,7 +30,8 @@ from .data import (MNISTArrays, TensorData, add_noise, content_hash, iterate_bat
 from .errors import ConfigError, RunHealthWarning, RunStoreError
 from .models import build_model
 from .runconfig import RunConfig
-from .runs import Run, RunStore, State, atomic_write, load_checkpoint
+from .runs import Run, RunStore, atomic_write, load_checkpoint
+from .stats import State
 
 EVAL_BATCH = 1000
 EpochCallback = Callable[[Run, dict], None]

@@ -23,9 +23,10 @@ import torch
 from matplotlib.figure import Figure
 
 from . import plots
-from .data import MNISTArrays, add_noise, load_mnist, to_tensor
+from .data import MEAN, PAD, STD, MNISTArrays, add_noise, load_mnist, to_tensor
 from .errors import ConfigError, RunStoreError
-from .runs import SEED_WINDOW, Run, RunStore, summarize
+from .runs import Run, RunStore, summarize
+from .stats import SEED_WINDOW, STAT_COLUMNS
 
 METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
            "training loss": "train_loss", "training − test accuracy": "gap"}
@@ -121,9 +122,7 @@ class RunExplorer(_View):
             self.image.value, self.table.value = b"", "<i>choose one or more runs</i>"
             return
         self.image.value = png(self.figure())
-        columns = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc", "best_test_acc",
-                   "min_test_loss", "window"]
-        stats = self.statistics()[columns]
+        stats = self.statistics()[[*STAT_COLUMNS, "window"]]
         lo, hi = self.window.value
         self.table.value = (f"<b>Means over epochs {lo}–{hi}</b>, best test accuracy and lowest test loss:"
                             + stats.to_html(float_format=lambda v: f"{v:.4f}", classes="mnistlib-table"))
@@ -286,4 +285,4 @@ class DataExplorer(_View):
         images, labels = self._split()
         self.stats.value = (f"{len(self.indices()):,} images of {self.digit.value} in the {self.split.value} set "
                             f"({len(labels):,} in all); page {self.page.value + 1} of {self.page.max + 1}. Model input: "
-                            f"pad 2 black pixels per side, scale to [0, 1], subtract 0.1307, divide by 0.3081.")
+                            f"pad {PAD} black pixels per side, scale to [0, 1], subtract {MEAN}, divide by {STD}.")

@@ -3,7 +3,7 @@ import pandas as pd
 
 from mnistlib.analysis import beside_seed, check_seed_claims
 from mnistlib.experiments import SEED_RESULTS
-from mnistlib.runs import Health, State
+from mnistlib.stats import Health, State
 
 
 def seed_table() -> pd.DataFrame:

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from mnistlib import ConfigError, RunConfig, RunStore, train
-from mnistlib import beyond
-from mnistlib.experiments import SEED_LOSS_FLOOR, flat, seed_grid
+from mnistlib import beyond, stats
+from mnistlib.experiments import SEED_LOSS_FLOOR, flat
 from mnistlib.notebook import check_parameters
 from mnistlib.parallel import train_many
 from mnistlib.runs import HISTORY_COLUMNS, Run
@@ -75,9 +75,9 @@ def test_bad_grid_parameters(values, match):
 
 
 def test_permutation_test_exact_values():
-    assert beyond.permutation_test([1, 2], [3, 4]) == pytest.approx(2 / 6)
-    assert beyond.permutation_test([1, 2, 3], [1, 2, 3]) == 1.0
-    assert beyond.permutation_test([10, 11, 12, 13, 14], [1, 2, 3, 4, 5]) == pytest.approx(2 / 252)
+    assert stats.permutation_test([1, 2], [3, 4]) == pytest.approx(2 / 6)
+    assert stats.permutation_test([1, 2, 3], [1, 2, 3]) == 1.0
+    assert stats.permutation_test([10, 11, 12, 13, 14], [1, 2, 3, 4, 5]) == pytest.approx(2 / 252)
 
 
 def test_ranking_verdicts_follow_the_data():
@@ -95,7 +95,7 @@ def test_ranking_verdicts_follow_the_data():
     assert spread.loc["LeNet5", "mean_test_acc"] == pytest.approx(99.1)
     assert spread.loc["LeNet5", "mean_test_acc_std"] == pytest.approx(np.std([99.0, 99.05, 99.1, 99.15, 99.2], ddof=1))
     assert beyond.format_pm(spread).loc["LeNet5", "mean_test_acc"] == "99.10 ± 0.08"
-    band = beyond.bands(groups["LeNet5"], "test_acc")
+    band = stats.bands(groups["LeNet5"], "test_acc")
     assert band["min"].iloc[0] == 99.0 and band["max"].iloc[0] == 99.2
 
 
@@ -116,9 +116,9 @@ def test_turning_point_marks_the_upturn_or_says_none():
     epochs = np.arange(1, 151)
     u_shape = 0.03 + 1e-5 * (epochs - 40) ** 2  # lowest at 40, rising after
     falling = np.linspace(0.5, 0.01, 150)
-    turn = beyond.turning_point(fake_run(flat_acc(98, 150), test_loss=u_shape, train_loss=falling).history)
+    turn = stats.turning_point(fake_run(flat_acc(98, 150), test_loss=u_shape, train_loss=falling).history)
     assert turn["turned_upward"] and 38 <= turn["min_test_loss_epoch"] <= 42
-    flat_turn = beyond.turning_point(fake_run(flat_acc(98, 150), test_loss=falling, train_loss=falling).history)
+    flat_turn = stats.turning_point(fake_run(flat_acc(98, 150), test_loss=falling, train_loss=falling).history)
     assert not flat_turn["turned_upward"] and flat_turn["min_test_loss_epoch"] == 150
     table = pd.DataFrame({"LeNet-5": flat_turn, "CustomMLP_6": turn}).T.infer_objects()
     text = beyond.long_conclusion(table)

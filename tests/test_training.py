@@ -11,7 +11,7 @@ import mnistlib.runs as runs_module
 import mnistlib.training as training
 from mnistlib import ConfigError, RunConfig, RunStore, run_statistics, summarize, train
 from mnistlib.errors import RunHealthWarning
-from mnistlib.runs import Health, State, health
+from mnistlib.stats import Health, State, health
 
 TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")
 

@@ -1,0 +1,153 @@
+"""Statistics of run histories: the seed's statistic, health, bands across seeds, exact tests.
+
+Everything here reads per-epoch history tables (columns ``epoch`` and :data:`METRICS`), never a
+model or the run store, so it is cheap to import and easy to test on made-up histories.
+"""
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
+MEAN_COLUMNS = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc"]
+STAT_COLUMNS = [*MEAN_COLUMNS, "best_test_acc", "min_test_loss"]
+# The seed's statistic: the mean over epochs 20-49 (entries [20:50] of its 51-entry lists, 30 values).
+SEED_WINDOW = (20, 49)
+# Test accuracy (%) at or below which a run is "at chance": just above MNIST's largest class share
+# (11.35% of the test set are ones), so a network answering one class is caught.
+CHANCE_ACC = 12.0
+# Test accuracy (%) below which a run counts as having failed in a sweep or a collapse: near chance,
+# with room for a network that answers two or three classes.
+NEAR_CHANCE_ACC = 20.0
+LEARNED_ACC = 50.0  # a run "had learned" once its test accuracy passed this (%), before any collapse
+
+
+class State(str, enum.Enum):
+    """What a run's history says about its training."""
+
+    OK = "ok"
+    EMPTY = "no epochs yet"
+    DIVERGED = "diverged"
+    COLLAPSED = "collapsed"
+    AT_CHANCE = "at chance"
+
+
+@dataclass(frozen=True)
+class Health:
+    """A run's health: its :class:`State` and, for a divergence or a collapse, the epoch it began.
+    ``str()`` is the sentence stored in ``run.json`` and shown in tables."""
+
+    state: State
+    epoch: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Training broke down (diverged or collapsed) after it had started."""
+        return self.state in (State.DIVERGED, State.COLLAPSED)
+
+    def __str__(self) -> str:
+        if self.state is State.DIVERGED:
+            return f"diverged: non-finite loss from epoch {self.epoch}"
+        if self.state is State.COLLAPSED:
+            return f"collapsed: test accuracy fell to chance at epoch {self.epoch}"
+        if self.state is State.AT_CHANCE:
+            return "at chance: test accuracy never rose above chance"
+        return self.state.value
+
+
+def health(history: pd.DataFrame, chance: float = CHANCE_ACC) -> Health:
+    """OK, or what went wrong and from which epoch: a non-finite loss, a fall to chance after
+    learning, or test accuracy that never left chance.
+
+    """
+    if history.empty:
+        return Health(State.EMPTY)
+    losses = history[["train_loss", "test_loss"]].to_numpy(dtype=float)
+    bad = ~np.isfinite(losses).all(axis=1)
+    if bad.any():
+        return Health(State.DIVERGED, int(history.epoch[bad].iloc[0]))
+    at_chance = history.test_acc.to_numpy() <= chance
+    if not at_chance[-1]:
+        return Health(State.OK)
+    if at_chance.all():
+        return Health(State.AT_CHANCE)
+    first = len(at_chance) - 1
+    while at_chance[first - 1]:
+        first -= 1
+    return Health(State.COLLAPSED, int(history.epoch.iloc[first]))
+
+
+def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW) -> dict:
+    """Means of each metric over epochs ``window`` (inclusive, 1-based), best test accuracy
+    (and its epoch), lowest test loss (and its epoch)."""
+    lo, hi = window
+    part = history[(history.epoch >= lo) & (history.epoch <= hi)]
+    stats = {column: float(part[column[len("mean_"):]].mean()) if len(part) else float("nan")
+             for column in MEAN_COLUMNS}
+    if len(history):
+        best, low = history.test_acc.idxmax(), history.test_loss.idxmin()
+        stats.update(best_test_acc=float(history.test_acc[best]), best_epoch=int(history.epoch[best]),
+                     min_test_loss=float(history.test_loss.min()),
+                     min_loss_epoch=int(history.epoch[low]) if pd.notna(low) else -1)
+    stats.update(window=f"{lo}-{min(hi, int(part.epoch.max()))}" if len(part) else "none",
+                 epochs=int(history.epoch.iloc[-1]) if len(history) else 0)
+    return stats
+
+
+def bands(runs: list, metric: str) -> pd.DataFrame:
+    """Per epoch: mean, std, min and max of ``metric`` across runs (seeds; anything with a ``history``)."""
+    table = pd.concat({i: r.history.set_index("epoch")[metric] for i, r in enumerate(runs)}, axis=1)
+    return pd.DataFrame({"mean": table.mean(axis=1), "std": table.std(axis=1, ddof=1),
+                         "min": table.min(axis=1), "max": table.max(axis=1)})
+
+
+def permutation_test(a, b) -> float:
+    """Exact two-sided permutation p-value for a difference in means between samples a and b
+    (every split of the pooled values into groups of their sizes; no normality assumed)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    pooled = np.concatenate([a, b])
+    observed = abs(a.mean() - b.mean())
+    n, total = len(a), pooled.sum()
+    extreme = count = 0
+    for chosen in itertools.combinations(range(len(pooled)), n):
+        first = pooled[list(chosen)].sum()
+        diff = abs(first / n - (total - first) / (len(pooled) - n))
+        extreme += diff >= observed - 1e-12
+        count += 1
+    return extreme / count
+
+
+def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) -> dict:
+    """Where test loss turns upward: the epoch of the lowest ``smooth``-epoch rolling mean, and
+    whether the last ``smooth`` epochs sit more than ``rise`` (relative) above it while training
+    loss kept falling after it."""
+    test = history.test_loss.rolling(smooth, min_periods=1).mean()
+    train = history.train_loss.rolling(smooth, min_periods=1).mean()
+    low = int(test.idxmin())
+    epoch = int(history.epoch[low])
+    end_test, min_test = float(test.iloc[-1]), float(test[low])
+    train_fell = bool(train.iloc[-1] < train[low])
+    turned = bool(end_test > min_test * (1 + rise) and train_fell and low < len(history) - smooth)
+    return {"epochs": len(history), "min_test_loss_epoch": epoch, "min_test_loss": min_test,
+            "end_test_loss": end_test, "test_loss_rise_pct": 100 * (end_test / min_test - 1),
+            "train_loss_at_min": float(train[low]), "end_train_loss": float(train.iloc[-1]),
+            "train_loss_kept_falling": train_fell, "turned_upward": turned,
+            "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
+
+
+
+
+def collapse_epoch(history: pd.DataFrame, chance: float = NEAR_CHANCE_ACC, learned: float = LEARNED_ACC) -> int | None:
+    """The first epoch of the stretch at or below ``chance`` test accuracy that ends the run, if
+    the run had passed ``learned`` before it; None when the run did not collapse."""
+    acc, epochs = history.test_acc.to_numpy(), history.epoch.to_numpy()
+    if len(acc) == 0 or acc[-1] > chance:
+        return None
+    first = len(acc) - 1
+    while first > 0 and acc[first - 1] <= chance:
+        first -= 1
+    return int(epochs[first]) if (acc[:first] > learned).any() else None
