@@ -16,70 +16,19 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
 from . import config
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
-from .beyond import GRIDS, beyond_grid, key_label
-from .experiments import (MLP_NAMES, REPRO_GRIDS, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, flat, reproduction_grid,
-                          seed_grid)
-from .models import resolve_model_name
+from .beyond import key_label
+from .experiments import flat
+from .grids import PROFILES, ReportParameters, Settings
 from .runconfig import RunConfig
 from .runs import Run, RunStore
 from .training import train
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How much of the seed's experiment a report runs: epochs, data, statistics window."""
-
-    epochs: int
-    train_subset: int | None
-    test_subset: int | None
-    subset_mode: str
-    window: tuple[int, int]  # epochs averaged in the seed's statistics
-    description: str
-
-
-PROFILES = {
-    "full": Profile(50, None, None, "first", (20, 49), "full MNIST, 50 epochs per run, as the seed"),
-    "quick": Profile(6, 20_000, None, "stratified", (3, 6),
-                     "6 epochs on a stratified 20,000-image training subset, full test set"),
-    "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only"),
-}
-
-
-def _number_list(name: str, value: Any, minimum: float = 0.0) -> tuple[float, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
-        raise ConfigError(f"notebook parameter {name} must be a non-empty list of numbers, got {value!r}")
-    out = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or item < minimum:
-            raise ConfigError(f"notebook parameter {name} must hold numbers >= {minimum:g}, got {item!r} in {value!r}")
-        out.append(float(item))
-    return tuple(out)
-
-
-def _subset(name: str, value: Any, default: int | None) -> int | None:
-    if value is None:
-        return default
-    if value == "all":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"notebook parameter {name} must be None (the profile's), 'all' or a positive "
-                          f"integer, got {value!r}")
-    return value
-
-
-def _folder(name: str, value: Any) -> Path | None:
-    if value is None:
-        return None
-    if not isinstance(value, (str, Path)) or not str(value).strip():
-        raise ConfigError(f"notebook parameter {name} must be a folder path or None, got {value!r}")
-    return Path(value).expanduser()
 
 
 @dataclass
@@ -202,74 +151,10 @@ class NotebookContext:
         return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]}).set_index("setting")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """A report's checked parameters: what every notebook and the runner agree on."""
-
-    profile: str
-    window: tuple[int, int]
-    common: dict
-    grid: dict[str, dict[str, RunConfig]]
-    beyond: dict[str, dict]
-    reproduce: dict[str, dict]
-    folders: dict[str, Path | None]
-    progress: bool
-
-
-def check_parameters(*, profile: str = "quick", epochs: int | None = None, batch_size: int = 64,
-                     train_subset: int | str | None = None, test_subset: int | str | None = None,
-                     device: str = "auto", seed: int = 0, data_dir: str | None = None, runs_dir: str | None = None,
-                     figures_dir: str | None = None, reports_dir: str | None = None, progress: bool = True,
-                     weight_decays: Sequence[float] = SEED_WEIGHT_DECAYS,
-                     noise_stds: Sequence[float] = SEED_NOISE_STDS, mlps: Sequence[str] = MLP_NAMES,
-                     grid: str = "default", seeds: int | None = None, lambdas: Sequence[float] | None = None,
-                     long_factor: int | None = None, recipe_seeds: int | None = None, reproduce: str = "default",
-                     reproduce_seeds: int = 3) -> Settings:
-    """Check the report's parameters (no I/O); the first bad one raises ConfigError naming it.
-
-    ``epochs``/``train_subset``/``test_subset`` default to the profile's ('all' for the full set).
-    ``grid`` ('default' or 'full') sizes the runs past the seed; ``seeds``, ``lambdas``,
-    ``long_factor`` (long runs = epochs × this) and ``recipe_seeds`` override its values.
-    ``reproduce`` ('default' or 'all': also the seed's 34 runs) and ``reproduce_seeds`` size notebook 7.
-    """
-    if profile not in PROFILES:
-        raise ConfigError(f"notebook parameter profile must be one of {', '.join(PROFILES)}; got {profile!r}")
-    p = PROFILES[profile]
-    common = dict(epochs=p.epochs if epochs is None else epochs, batch_size=batch_size,
-                  train_subset=_subset("train_subset", train_subset, p.train_subset),
-                  test_subset=_subset("test_subset", test_subset, p.test_subset),
-                  subset_mode=p.subset_mode, seed=seed, device=device)
-    common = {k: v for k, v in RunConfig(**common).to_dict().items() if k in common}  # RunConfig's checks
-    weight_decays = _number_list("weight_decays", weight_decays)
-    noise_stds = _number_list("noise_stds", noise_stds)
-    if isinstance(mlps, str) or not isinstance(mlps, Sequence):
-        raise ConfigError(f"notebook parameter mlps must be a list of model names, got {mlps!r}")
-    mlps = tuple(resolve_model_name(m) for m in mlps)
-    if not isinstance(progress, bool):
-        raise ConfigError(f"notebook parameter progress must be True or False, got {progress!r}")
-    folders = {name: _folder(name, value) for name, value in
-               (("data_dir", data_dir), ("runs_dir", runs_dir), ("figures_dir", figures_dir),
-                ("reports_dir", reports_dir))}
-    # the statistics window follows the epochs when they differ from the profile's
-    window = p.window if common["epochs"] == p.epochs else (max(1, round(common["epochs"] * 0.4)), common["epochs"])
-    if grid not in GRIDS:
-        raise ConfigError(f"notebook parameter grid must be one of {', '.join(GRIDS)}; got {grid!r}")
-    sizes = dict(GRIDS[grid])
-    for name, value, least in (("seeds", seeds, 2), ("long_factor", long_factor, 2), ("recipe_seeds", recipe_seeds, 2)):
-        if value is not None:
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"notebook parameter {name} must be an integer >= {least} or None (the grid's), "
-                                  f"got {value!r}")
-            sizes[name] = value
-    if lambdas is not None:
-        sizes["lambdas"] = _number_list("lambdas", lambdas)
-    beyond = beyond_grid(common, **sizes)
-    if reproduce not in REPRO_GRIDS:
-        raise ConfigError(f"notebook parameter reproduce must be one of {', '.join(REPRO_GRIDS)}; got {reproduce!r}")
-    if isinstance(reproduce_seeds, bool) or not isinstance(reproduce_seeds, int) or reproduce_seeds < 2:
-        raise ConfigError(f"notebook parameter reproduce_seeds must be an integer >= 2, got {reproduce_seeds!r}")
-    return Settings(profile, window, common, seed_grid(weight_decays, noise_stds, mlps, **common), beyond,
-                    reproduction_grid(common, seeds=reproduce_seeds, grid=reproduce), folders, progress)
+def check_parameters(**parameters) -> Settings:
+    """Check the report's parameters (no I/O; see :class:`mnistlib.grids.ReportParameters`) and
+    return the runs they ask for; the first bad one raises ConfigError naming it."""
+    return ReportParameters.from_mapping(parameters).settings()
 
 
 def setup_notebook(notebook: str, **parameters) -> NotebookContext:

@@ -11,7 +11,6 @@ it and its cell; its partial output and everything before it stay on disk.
 from __future__ import annotations
 
 import html
-import inspect
 import json
 import platform
 import sys
@@ -25,7 +24,7 @@ from .data import load_mnist
 from .errors import ConfigError, MnistlibError
 from .beyond import flat_beyond
 from .experiments import flat
-from .notebook import PROFILES, check_parameters
+from .grids import PROFILES, ReportParameters
 from .parallel import cores, train_many
 from .runconfig import read_yaml_mapping
 
@@ -35,7 +34,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 HIDE_INPUT, REMOVE_CELL = "hide-input", "remove-cell"
 # Parameters the runner sets itself; a params file may not.
 RUNNER_PARAMETERS = {"profile", "progress", "reports_dir"}
-CHECKED = set(inspect.signature(check_parameters).parameters)
 
 
 class ReportError(MnistlibError):
@@ -70,6 +68,22 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     import papermill
 
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
+
+
+GRID_NAMES = ("seed", "beyond", "reproduce")
+
+
+def notebook_grids(path: Path) -> set[str]:
+    """The grids of runs a notebook asks for, as its metadata declares them (``mnistlib.runs``):
+    'seed' (the seed's 13), 'beyond' (notebook 6's), 'reproduce' (notebook 7's)."""
+    import nbformat
+
+    grids = nbformat.read(path, as_version=4).metadata.get("mnistlib", {}).get("runs", [])
+    unknown = sorted(set(grids) - set(GRID_NAMES))
+    if unknown:
+        raise MnistlibError(f"{path.name}: unknown grid {unknown[0]!r} in its metadata mnistlib.runs; "
+                            f"choose from {', '.join(GRID_NAMES)}")
+    return set(grids)
 
 
 def load_params_file(path: str | Path | None) -> dict:
@@ -149,21 +163,27 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     params = dict(params or {})
     notebooks = notebooks or notebook_paths()
     declared = {path: notebook_parameters(path) for path in notebooks}
-    known = set().union(*declared.values()) - RUNNER_PARAMETERS
+    known = set(ReportParameters.names()) - RUNNER_PARAMETERS
     unknown = sorted(set(params) - known)
     if unknown:
         raise ConfigError(f"unknown report parameter {unknown[0]!r}; valid: {', '.join(sorted(known))}")
+    # A value reaches every notebook that declares it; say where it does not apply.
+    notes = [f"{name} does not apply to {', '.join(p.stem for p in notebooks if name not in declared[p])}"
+             for name in params if any(name not in names for names in declared.values())]
+    for note in notes:
+        log(f"note: {note}")
     root = Path(reports_dir) if reports_dir is not None else config.reports_dir()
     out = root / profile
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    settings = check_parameters(**{k: v for k, v in params.items() if k in CHECKED}, profile=profile)
+    settings = ReportParameters.from_mapping({**params, "profile": profile}).settings()
     kernel = ensure_kernel()
     load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
     if workers != 0:
-        beyond = flat_beyond(settings.beyond) if any("grid" in names for names in declared.values()) else {}
-        reproduce = flat_beyond(settings.reproduce) if any("reproduce" in names for names in declared.values()) else {}
-        train_many({**flat(settings.grid), **beyond, **reproduce}, workers, data_dir=settings.folders["data_dir"],
-                   runs_dir=settings.folders["runs_dir"], log=log)
+        grids = {"seed": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
+                 "reproduce": flat_beyond(settings.reproduce)}
+        used = set().union(*(notebook_grids(path) for path in notebooks))
+        train_many({label: cfg for name in grids if name in used for label, cfg in grids[name].items()}, workers,
+                   data_dir=settings.folders["data_dir"], runs_dir=settings.folders["runs_dir"], log=log)
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
     widgets_js = webassets.copy_to(out)
@@ -192,13 +212,14 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
         records.append({"notebook": path.stem, "html": html_path.name, "seconds": seconds,
                         "title": _title(nbformat.read(target, as_version=4), target),
                         "headline": json.loads(headline_path.read_text()) if headline_path.exists() else {}})
-    index = write_index(out, profile, records, time.perf_counter() - started)
+    index = write_index(out, profile, records, time.perf_counter() - started, notes)
     log(f"report: {index} ({time.perf_counter() - started:.0f} s)")
     return index
 
 
-def write_index(out: Path, profile: str, records: list[dict], seconds: float) -> Path:
-    """``index.html``: the notebooks in order, each with its headline numbers and run time."""
+def write_index(out: Path, profile: str, records: list[dict], seconds: float, notes: list[str] = ()) -> Path:
+    """``index.html``: the notebooks in order, each with its headline numbers and run time, and
+    ``notes`` (e.g. a parameter that does not apply to some notebooks)."""
     e = html.escape
     items = []
     for record in records:
@@ -219,6 +240,7 @@ def write_index(out: Path, profile: str, records: list[dict], seconds: float) ->
 <p>Profile <b>{e(profile)}</b>: {e(PROFILES[profile].description)}. Generated
 {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by mnistlib {__version__} in {seconds / 60:.1f} minutes
 on {e(machine)}.</p>
+{"".join(f'<p class="t">Note: {e(note)}.</p>' for note in notes)}
 <ol>
 {chr(10).join(items)}
 </ol></body></html>
