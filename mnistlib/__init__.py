@@ -4,12 +4,24 @@
     >>> run = ml.train(ml.RunConfig(model="LeNet5", epochs=50))
     >>> ml.summarize([run])
 
-Modules: ``data`` and ``sources`` (MNIST from any source), ``models``, ``runconfig``,
-``training``, ``runs`` (the run store), ``plots``, ``cli``; ``config`` resolves folders.
+Layers: each module imports only from the layers above its own (a test parses the imports and
+fails on one that runs up this list). Each module's first docstring line says its one job.
+
+    1. _version, errors, paths, stats, webassets
+    2. sources, models
+    3. data, runconfig
+    4. augment, runs, seed
+    5. training, experiments, seedimport
+    6. beyond, reproduction, analysis, plots
+    7. grids, parallel, widgets
+    8. notebook, report
+    9. cli
+    10. __init__, __main__
 """
 from ._version import __version__
 
-from .data import MNISTArrays, TensorData, add_noise, iterate_batches, load_mnist, prepare, to_tensor
+from .augment import add_noise
+from .data import MNISTArrays, TensorData, iterate_batches, load_mnist, prepare, to_tensor
 from .errors import ConfigError, DataError, MnistlibError, RunStoreError
 from .models import (C3_TABLE, MODELS, SEED_MODELS, CustomMLP, LeNet5, build_model, count_parameters,
                      parameter_table, predict_proba)

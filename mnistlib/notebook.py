@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import config
+from . import paths
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
 from .beyond import key_label
@@ -163,8 +163,8 @@ def setup_notebook(notebook: str, **parameters) -> NotebookContext:
     return NotebookContext(
         notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
         reproduce=s.reproduce, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
-        figures=(s.folders["figures_dir"] or config.figures_dir()) / s.profile,
-        reports=(s.folders["reports_dir"] or config.reports_dir()) / s.profile, progress=s.progress)
+        figures=(s.folders["figures_dir"] or paths.figures_dir()) / s.profile,
+        reports=(s.folders["reports_dir"] or paths.reports_dir()) / s.profile, progress=s.progress)
 
 
 def format_table(table: pd.DataFrame):

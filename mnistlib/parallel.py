@@ -1,8 +1,7 @@
 """Train many runs at once: worker processes with the cores split between them.
 
-On a 2-core CPU, LeNet-5 at batch 64 uses a second thread poorly (1.2× faster than one
-thread), so two single-threaded processes training different runs finish a grid sooner.
-``benchmarks/bench_parallel.py`` measures it. Runs go through the run store as usual: a
+A small network uses a second thread poorly, so single-threaded processes training different
+runs finish a grid sooner (``benchmarks/bench_parallel.py`` measures it; README, Performance). Runs go through the run store as usual: a
 finished run is skipped, an interrupted one resumes, and a crash in one worker loses nothing
 the store holds.
 
@@ -23,6 +22,7 @@ from .errors import RunHealthWarning
 from .runconfig import RunConfig
 
 _worker: dict = {}
+LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images (benchmarks/bench_training.py)
 
 
 def cores() -> int:
@@ -51,8 +51,9 @@ def _train_one(label: str, cfg: RunConfig) -> tuple[str, str, float, str]:
 
 
 def _cost(cfg: RunConfig) -> float:
-    # LeNet-5 costs ~8× an MLP per image here; long jobs first keeps both workers busy to the end.
-    per_image = 8.0 if cfg.model.startswith("LeNet5") else 1.0
+    # Relative cost per image (LeNet-5 against an MLP: README, Performance); long jobs first keeps every
+    # worker busy to the end.
+    per_image = LENET_COST if cfg.model.startswith("LeNet5") else 1.0
     return per_image * cfg.epochs * (cfg.train_subset or 60_000)
 
 

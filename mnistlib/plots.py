@@ -14,8 +14,9 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from . import config
-from .data import BACKGROUND, WHITE, add_noise
+from . import paths
+from .augment import add_noise
+from .data import BACKGROUND, WHITE
 from .runs import Run
 
 METRIC_LABELS = {
@@ -174,14 +175,14 @@ def figure_name(text: str) -> str:
 def save_figure(fig: Figure, name: str, folder: str | Path | None = None,
                 formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Write ``fig`` as ``<folder>/<name>.<fmt>`` for each format; returns the paths."""
-    folder = Path(folder) if folder is not None else config.figures_dir()
+    folder = Path(folder) if folder is not None else paths.figures_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
+    written = []
     for fmt in formats:
         path = folder / f"{figure_name(name)}.{fmt}"
         fig.savefig(path, bbox_inches="tight")
-        paths.append(path)
-    return paths
+        written.append(path)
+    return written
 
 
 def digit_grid(images: np.ndarray, labels: np.ndarray, per_class: int = 8, title: str | None = None) -> Figure:
@@ -217,7 +218,7 @@ def connection_table(mask: torch.Tensor, title: str = "C3 connections (LeCun et 
 def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, seed: int = 0) -> Figure:
     """The same normalized digits (N, 1, 32, 32) with the training loop's noise at each std.
 
-    Uses :func:`mnistlib.data.add_noise`, the function the training loop calls.
+    Uses :func:`mnistlib.augment.add_noise`, the function the training loop calls.
     """
     stds = [0.0, *stds]
     with plt.rc_context(IMAGE_STYLE):

@@ -10,7 +10,6 @@ it and its cell; its partial output and everything before it stay on disk.
 """
 from __future__ import annotations
 
-import html
 import json
 import platform
 import sys
@@ -19,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, config, webassets
+from . import paths, webassets
+from ._version import __version__
 from .data import load_mnist
 from .errors import ConfigError, MnistlibError
 from .beyond import flat_beyond
@@ -56,11 +56,11 @@ def _kernel_manager_class():
 
 def notebook_paths(folder: Path | None = None) -> list[Path]:
     """The report's notebooks, in order: ``notebooks/NN_*.ipynb``."""
-    folder = folder or config.project_root() / "notebooks"
-    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    if not paths:
+    folder = folder or paths.project_root() / "notebooks"
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
         raise MnistlibError(f"no notebooks (NN_name.ipynb) in {folder}; run from the mnistlib checkout")
-    return paths
+    return found
 
 
 def notebook_parameters(path: Path) -> dict[str, Any]:
@@ -151,10 +151,6 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     notebooks execute (None: one per core; 0: none, the notebooks train them one by one).
     Raises ReportError naming the notebook and cell when one fails; earlier outputs stay.
     """
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
@@ -163,6 +159,33 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     params = dict(params or {})
     notebooks = notebooks or notebook_paths()
     declared = {path: notebook_parameters(path) for path in notebooks}
+    notes = _check_params(params, notebooks, declared, log)
+    root = Path(reports_dir) if reports_dir is not None else paths.reports_dir()
+    out = root / profile
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    settings = ReportParameters.from_mapping({**params, "profile": profile}).settings()
+    kernel = ensure_kernel()
+    load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
+    if workers != 0:
+        _pretrain(settings, notebooks, workers, log)
+    params.update(profile=profile, progress=False, reports_dir=str(root))
+    nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
+    widgets_js = webassets.copy_to(out)
+    if widgets_js is None:
+        log("note: widget JavaScript not installed (python -m mnistlib.webassets); the HTML shows widgets' "
+            "static figures only")
+    records = []
+    for number, path in enumerate(notebooks, 1):
+        log(f"[{number}/{len(notebooks)}] {path.name} → {out / path.name}")
+        parameters = {k: v for k, v in params.items() if k in declared[path]}
+        records.append(_execute(path, out, parameters, kernel, progress, nav, widgets_js))
+    index = write_index(out, profile, records, time.perf_counter() - started, notes)
+    log(f"report: {index} ({time.perf_counter() - started:.0f} s)")
+    return index
+
+
+def _check_params(params: dict, notebooks: list[Path], declared: dict, log: Callable[[str], None]) -> list[str]:
+    """Refuse a name that is no report parameter; return (and log) where a given value does not apply."""
     known = set(ReportParameters.names()) - RUNNER_PARAMETERS
     unknown = sorted(set(params) - known)
     if unknown:
@@ -172,79 +195,56 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
              for name in params if any(name not in names for names in declared.values())]
     for note in notes:
         log(f"note: {note}")
-    root = Path(reports_dir) if reports_dir is not None else config.reports_dir()
-    out = root / profile
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    settings = ReportParameters.from_mapping({**params, "profile": profile}).settings()
-    kernel = ensure_kernel()
-    load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
-    if workers != 0:
-        grids = {"seed": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
-                 "reproduce": flat_beyond(settings.reproduce)}
-        used = set().union(*(notebook_grids(path) for path in notebooks))
-        train_many({label: cfg for name in grids if name in used for label, cfg in grids[name].items()}, workers,
-                   data_dir=settings.folders["data_dir"], runs_dir=settings.folders["runs_dir"], log=log)
-    params.update(profile=profile, progress=False, reports_dir=str(root))
-    nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
-    widgets_js = webassets.copy_to(out)
-    if widgets_js is None:
-        log("note: widget JavaScript not installed (python -m mnistlib.webassets); the HTML shows widgets' "
-            "static figures only")
-    records = []
-    for number, path in enumerate(notebooks, 1):
-        target = out / path.name
-        log_path = out / "logs" / f"{path.stem}.log"
-        log(f"[{number}/{len(notebooks)}] {path.name} → {target}")
-        t0 = time.perf_counter()
-        with open(log_path, "w", encoding="utf-8") as log_file:
-            try:
-                papermill.execute_notebook(
-                    str(path), str(target), kernel_name=kernel, cwd=str(path.parent), progress_bar=progress,
-                    parameters={k: v for k, v in params.items() if k in declared[path]},
-                    stdout_file=log_file, stderr_file=log_file, kernel_manager_class=_kernel_manager_class())
-            except PapermillExecutionError as exc:
-                evalue = str(exc.evalue).strip().splitlines()[-1] if str(exc.evalue).strip() else ""
-                raise ReportError(f"{path.name} failed in cell {exc.exec_count} ({exc.ename}: {evalue}); "
-                                  f"partial notebook kept: {target}; log: {log_path}") from None
-        seconds = time.perf_counter() - t0
-        html_path = export_html(target, nav, widgets_js)
-        headline_path = out / "headlines" / f"{path.stem}.json"
-        records.append({"notebook": path.stem, "html": html_path.name, "seconds": seconds,
-                        "title": _title(nbformat.read(target, as_version=4), target),
-                        "headline": json.loads(headline_path.read_text()) if headline_path.exists() else {}})
-    index = write_index(out, profile, records, time.perf_counter() - started, notes)
-    log(f"report: {index} ({time.perf_counter() - started:.0f} s)")
-    return index
+    return notes
+
+
+def _pretrain(settings, notebooks: list[Path], workers: int | None, log: Callable[[str], None]) -> None:
+    """Train the runs of every grid the notebooks declare, in worker processes, before they execute."""
+    grids = {"seed": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
+             "reproduce": flat_beyond(settings.reproduce)}
+    used = set().union(*(notebook_grids(path) for path in notebooks))
+    train_many({label: cfg for name in grids if name in used for label, cfg in grids[name].items()}, workers,
+               data_dir=settings.folders["data_dir"], runs_dir=settings.folders["runs_dir"], log=log)
+
+
+def _execute(path: Path, out: Path, parameters: dict, kernel: str, progress: bool, nav: list[dict],
+             widgets_js: str | None) -> dict:
+    """Execute one notebook with papermill into ``out``, export its HTML; its record for the index."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    target, log_path = out / path.name, out / "logs" / f"{path.stem}.log"
+    t0 = time.perf_counter()
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        try:
+            papermill.execute_notebook(
+                str(path), str(target), kernel_name=kernel, cwd=str(path.parent), progress_bar=progress,
+                parameters=parameters, stdout_file=log_file, stderr_file=log_file,
+                kernel_manager_class=_kernel_manager_class())
+        except PapermillExecutionError as exc:
+            evalue = str(exc.evalue).strip().splitlines()[-1] if str(exc.evalue).strip() else ""
+            raise ReportError(f"{path.name} failed in cell {exc.exec_count} ({exc.ename}: {evalue}); "
+                              f"partial notebook kept: {target}; log: {log_path}") from None
+    seconds = time.perf_counter() - t0
+    html_path = export_html(target, nav, widgets_js)
+    headline_path = out / "headlines" / f"{path.stem}.json"
+    return {"notebook": path.stem, "html": html_path.name, "seconds": seconds,
+            "title": _title(nbformat.read(target, as_version=4), target),
+            "headline": json.loads(headline_path.read_text()) if headline_path.exists() else {}}
 
 
 def write_index(out: Path, profile: str, records: list[dict], seconds: float, notes: list[str] = ()) -> Path:
-    """``index.html``: the notebooks in order, each with its headline numbers and run time, and
-    ``notes`` (e.g. a parameter that does not apply to some notebooks)."""
-    e = html.escape
-    items = []
-    for record in records:
-        rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(_fmt(v))}</td></tr>" for k, v in record["headline"].items())
-        items.append(f"<li><a href=\"{e(record['html'])}\">{e(record['title'])}</a> "
-                     f"<span class=\"t\">{e(record['notebook'])}.ipynb, {record['seconds']:.0f} s</span>"
-                     f"{f'<table>{rows}</table>' if rows else ''}</li>")
-    machine = f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}"
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>mnistlib report ({e(profile)})</title>
-<style>
- body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 860px; margin: 2em auto; padding: 0 1em; color: #222; }}
- li {{ margin: 0 0 1.4em; }} .t {{ color: #777; font-size: 13px; margin-left: .6em; }}
- table {{ border-collapse: collapse; margin-top: .4em; font-size: 14px; }}
- th, td {{ text-align: left; padding: 2px 12px 2px 0; border-bottom: 1px solid #eee; }} th {{ font-weight: 500; }}
-</style></head><body>
-<h1>MNIST with LeNet-5 and MLPs: the executed report</h1>
-<p>Profile <b>{e(profile)}</b>: {e(PROFILES[profile].description)}. Generated
-{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by mnistlib {__version__} in {seconds / 60:.1f} minutes
-on {e(machine)}.</p>
-{"".join(f'<p class="t">Note: {e(note)}.</p>' for note in notes)}
-<ol>
-{chr(10).join(items)}
-</ol></body></html>
-"""
+    """``index.html`` (template ``templates/report_index.html.j2``): the notebooks in order, each with
+    its headline numbers and run time, and ``notes`` (e.g. a parameter that does not apply to some)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    env.filters["fmt"] = _fmt
+    page = env.get_template("report_index.html.j2").render(
+        profile=profile, description=PROFILES[profile].description, records=records, notes=notes,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        minutes=f"{seconds / 60:.1f}", machine=f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}")
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path

@@ -164,11 +164,6 @@ class RunConfig:
                               f"{model_revision(cfg.model)} (see 'mnistlib params --list'); retrain it")
         return cfg
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> "RunConfig":
-        """Read a YAML or JSON file of fields; see :func:`load_config_values`."""
-        return cls.from_dict(load_config_values(path))
-
     def to_dict(self) -> dict:
         """All fields, and the model's revision, as written to ``config.json``."""
         return {**asdict(self), "model_revision": model_revision(self.model)}

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import config
+from . import paths
 from .errors import ConfigError, RunStoreError
 from .runconfig import RunConfig
 from .stats import METRICS, SEED_WINDOW, Health, health, run_statistics
@@ -137,7 +137,7 @@ class RunStore:
     """The folder of runs (``runs/`` by default): find, create, read and list runs."""
 
     def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root is not None else config.runs_dir()
+        self.root = Path(root) if root is not None else paths.runs_dir()
 
     def path_for(self, cfg: RunConfig) -> Path:
         """The run's folder: an existing one with the same config hash, else ``<label>-<hash>``."""

@@ -10,7 +10,6 @@ of one uninterrupted run (same config and seed, same device).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import platform
 import time
@@ -25,10 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._version import __version__
-from .data import (MNISTArrays, TensorData, add_noise, content_hash, iterate_batches, load_mnist, prepare,
-                   random_affine, random_shift, to_tensor)
+from .augment import augmentation
+from .data import MNISTArrays, TensorData, content_hash, iterate_batches, load_mnist, prepare, subset_indices, to_tensor
 from .errors import ConfigError, RunHealthWarning, RunStoreError
-from .models import build_model
+from .models import build_model, predict_proba
 from .runconfig import RunConfig
 from .runs import Run, RunStore, atomic_write, load_checkpoint
 from .stats import State
@@ -119,40 +118,6 @@ def _tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> Tenso
     return _PREPARED[key]
 
 
-def _augment_setup(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, dict]:
-    """(training data, per-batch function, its generators by name) for shifts and noise.
-
-    Shifts come first, then rotation/scaling, then noise, so the noise also covers the border. Each has its
-    own generator (saved in checkpoints), so adding one never changes the other's draws.
-    """
-    generators: dict[str, torch.Generator] = {}
-    steps: list[Callable] = []
-    if cfg.shift:
-        shift_gen = generators["shift"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 2)
-        steps.append(lambda xb: random_shift(xb, cfg.shift, shift_gen))
-    if cfg.rotate or cfg.scale:
-        affine_gen = generators["affine"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 3)
-        steps.append(lambda xb: random_affine(xb, cfg.rotate, cfg.scale, affine_gen))
-    if cfg.noise_std != 0 or cfg.noise_mean != 0:
-        noise_gen = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
-        if cfg.noise_mode == "fixed":
-            # One noisy copy of the training set, drawn once, as the seed's dataset did.
-            noisy = add_noise(data.x_train, cfg.noise_std, cfg.noise_mean, noise_gen)
-            data = dataclasses.replace(data, x_train=noisy)
-        else:
-            generators["noise"] = noise_gen
-            steps.append(lambda xb: add_noise(xb, cfg.noise_std, cfg.noise_mean, noise_gen))
-    if not steps:
-        return data, None, generators
-
-    def augment(xb):
-        for step in steps:
-            xb = step(xb)
-        return xb
-
-    return data, augment, generators
-
-
 class _Job:
     """One run's training state: model, optimizer, batch order and augmentation generators, data."""
 
@@ -163,7 +128,7 @@ class _Job:
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
-        self.train_data, self.augment, self.generators = _augment_setup(cfg, tensors)
+        self.train_data, self.augment, self.generators = augmentation(cfg, tensors)
         self.loss_sum = loss_function(cfg.loss)
         self.steps_per_epoch = math.ceil(len(self.train_data.y_train) / cfg.batch_size)
 
@@ -309,9 +274,6 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
 def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last") -> dict:
     """A stored run's checkpoint on the run's own test set: {'index' (into the MNIST test set),
     'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained."""
-    from .data import subset_indices
-    from .models import predict_proba
-
     arrays = data if data is not None else load_mnist()
     cfg = run.config
     index = subset_indices(arrays.test_labels, cfg.test_subset, cfg.subset_mode, cfg.seed)

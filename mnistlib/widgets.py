@@ -23,7 +23,8 @@ import torch
 from matplotlib.figure import Figure
 
 from . import plots
-from .data import MEAN, PAD, STD, MNISTArrays, add_noise, load_mnist, to_tensor
+from .augment import add_noise
+from .data import MEAN, PAD, STD, MNISTArrays, load_mnist, to_tensor
 from .errors import ConfigError, RunStoreError
 from .runs import Run, RunStore, summarize
 from .stats import SEED_WINDOW, STAT_COLUMNS
@@ -219,7 +220,7 @@ class DigitInspector(_View):
 
 class NoisePreview(_View):
     """The same digits with the Gaussian noise the training loop adds at the slider's std
-    (:func:`mnistlib.data.add_noise`, the function training calls)."""
+    (:func:`mnistlib.augment.add_noise`, the function training calls)."""
 
     def __init__(self, data: MNISTArrays | None = None, *, std: float = 0.2, n: int = 8, seed: int = 0):
         arrays = data if data is not None else load_mnist()

@@ -5,6 +5,7 @@ import torch
 
 import mnistlib.training as training
 from mnistlib import RunConfig, RunStore, iterate_batches, prepare, train
+from mnistlib.augment import augmentation
 from mnistlib.parallel import train_many
 
 
@@ -52,7 +53,7 @@ def test_auto_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
 def test_augmentation_generators_live_on_the_data_device(mnist):
     data = prepare(mnist, train_subset=64, test_subset=10)
     cfg = RunConfig(noise_std=0.2, shift=2, rotate=5, train_subset=64, test_subset=10)
-    _, augment, generators = training._augment_setup(cfg, data)
+    _, augment, generators = augmentation(cfg, data)
     assert set(generators) == {"noise", "shift", "affine"}
     assert all(g.device == data.device for g in generators.values())
     assert augment(data.x_train[:4]).device == data.device
