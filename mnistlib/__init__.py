@@ -11,9 +11,9 @@ fails on one that runs up this list). Each module's first docstring line says it
     2. sources, models
     3. data, runconfig
     4. augment, runs, seed
-    5. training, experiments, seedimport
-    6. beyond, reproduction, analysis, plots
-    7. grids, parallel, widgets
+    5. training, grids, seedimport
+    6. beyond, reproduction, plots
+    7. parallel, widgets
     8. notebook, report
     9. cli
     10. __init__, __main__

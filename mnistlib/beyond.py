@@ -1,11 +1,5 @@
-"""Beyond the seed: its four open questions, its own settings, and how far its LeNet-5 goes.
+"""Notebook 6's findings: the runs past the seed (:func:`mnistlib.grids.beyond_grid`) as tables and sentences.
 
-    >>> grid = beyond_grid(dict(epochs=50), **GRIDS["default"])
-    >>> list(grid)
-    ['variance', 'lambda_sweep', 'long', 'activations', 'seed_settings', 'recipe']
-
-Each group maps a key (a tuple such as ``("LeNet5", 3)`` for model and seed) to a RunConfig;
-:func:`flat_beyond` gives them readable labels for the run store and the parallel trainer.
 The functions below turn the stored runs into tables and into sentences, so the notebook's
 conclusions are computed from the runs, never typed.
 """
@@ -17,75 +11,10 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .seed import DISPLAY_NAMES, SEED_LOSS_FLOOR, display_name  # noqa: F401  (DISPLAY_NAMES: notebook 6)
-from .runconfig import RunConfig
+from .grids import RECIPE_TARGET
 from .runs import Run
+from .seed import SEED_LOSS_FLOOR, display_name
 from .stats import NEAR_CHANCE_ACC, STAT_COLUMNS, permutation_test, run_statistics, turning_point
-
-VARIANCE_MODELS = ("LeNet5", "CustomMLP_5", "CustomMLP_6")
-SWEEP_MODELS = ("LeNet5", "CustomMLP_6")
-LONG_MODELS = ("LeNet5", "CustomMLP_6")
-ACTIVATIONS = {"sigmoid (the seed)": "LeNet5", "tanh": "LeNet5-tanh", "ReLU": "LeNet5-relu",
-               "sigmoid, LeCun's F6 tanh(2x/3)": "LeNet5-lecun"}
-SEED_SETTINGS = {"loss": "seed_softmax_ce", "momentum": 0.6}  # the seed's code, not its template
-SEED_SETTINGS_LAMBDAS = (0.0, 1e-2)
-# The recipe search, one change at a time, each step keeping the ones before it. The full grid
-# adds the paper's other distortions (rotation, scaling) and noise; on 3 seeds here rotation and
-# scaling lowered LeNet-5's final accuracy (README), and noise did not help at the course template
-# (notebook 4), so the default grid, which must fit its hour, spends no runs on them.
-_BASE = ("course template: lr 0.01 constant, batch 64", {})
-_SCHEDULE = ("+ cosine decay from lr 0.1, batch 128", {"schedule": "cosine", "lr": 0.1, "batch_size": 128})
-_SHIFTS = ("+ random shifts of up to 2 pixels", {"shift": 2})
-_AFFINE = ("+ random rotation (±10°) and scaling (±10%)", {"rotate": 10.0, "scale": 0.1})
-_NOISE = ("+ Gaussian noise, std 0.1", {"noise_std": 0.1})
-RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS)
-FULL_RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE)
-STEP_CHANGES = dict([_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE])
-RECIPE_TARGET = 99.3  # % final test accuracy, 3-seed mean; LeCun et al. 1998: 99.2 with distortions
-
-GRIDS = {
-    # Sized for an hour of a 2-core CPU at the full profile (its measured time: README, Performance).
-    "default": dict(seeds=5, lambdas=(1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), long_factor=3,
-                    recipe_seeds=3, recipe=RECIPE_STEPS),
-    # For a bigger machine: twice the seeds, half-decade λ steps, 6x longer, 5 recipe seeds.
-    "full": dict(seeds=10, lambdas=tuple(float(f"{10 ** (e / 2):.0e}") for e in range(-12, -1)), long_factor=6,
-                 recipe_seeds=5, recipe=FULL_RECIPE_STEPS),
-}
-
-
-def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int, recipe_seeds: int,
-                recipe: tuple[tuple[str, dict], ...] = RECIPE_STEPS) -> dict[str, dict]:
-    """The runs that answer the open questions, by group. ``common``: shared RunConfig fields
-    (epochs, batch size, subsets, device); seeds are 0..n-1, seed 0 being the seed grid's run.
-    ``recipe``: the recipe's (step, changes) in order, each step keeping the changes before it."""
-    base = {k: v for k, v in common.items() if k != "seed"}
-    run = lambda **fields: RunConfig(**{**base, "seed": 0, **fields})  # noqa: E731
-    epochs = base.get("epochs", RunConfig().epochs)
-    recipe_runs: dict = {}
-    fields: dict = {}
-    for step, change in recipe:
-        fields = {**fields, **change}
-        recipe_runs.update({(step, s): run(seed=s, **fields) for s in range(recipe_seeds)})
-    return {
-        "variance": {(m, s): run(model=m, seed=s) for m in VARIANCE_MODELS for s in range(seeds)},
-        "lambda_sweep": {(m, wd): run(model=m, weight_decay=wd) for m in SWEEP_MODELS for wd in lambdas},
-        "long": {m: run(model=m, epochs=epochs * long_factor) for m in LONG_MODELS},
-        "activations": {name: run(model=model) for name, model in ACTIVATIONS.items()},
-        "seed_settings": {wd: run(weight_decay=wd, **SEED_SETTINGS) for wd in SEED_SETTINGS_LAMBDAS},
-        "recipe": recipe_runs,
-    }
-
-
-def key_label(group: str, key) -> str:
-    """A readable, unique label for a run of the beyond grid."""
-    parts = key if isinstance(key, tuple) else (key,)
-    return f"{group}: " + ", ".join(f"{p:g}" if isinstance(p, float) else str(p) for p in parts)
-
-
-def flat_beyond(grid: Mapping[str, Mapping]) -> dict[str, RunConfig]:
-    """label -> RunConfig for every run of a beyond grid."""
-    return {key_label(group, key): cfg for group, runs in grid.items() for key, cfg in runs.items()}
-
 
 # ----------------------------------------------------------------------------- variance
 

@@ -23,9 +23,7 @@ import pandas as pd
 from . import paths
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
-from .beyond import key_label
-from .experiments import flat
-from .grids import PROFILES, ReportParameters, Settings
+from .grids import PROFILES, ReportParameters, Settings, flat, key_label
 from .runconfig import RunConfig
 from .runs import Run, RunStore
 from .training import train
@@ -40,8 +38,8 @@ class NotebookContext:
     window: tuple[int, int]
     common: dict                      # RunConfig fields shared by every run of the report
     grid: dict[str, dict[str, RunConfig]]
-    beyond: dict[str, dict]           # the runs past the seed (beyond.beyond_grid), by group
-    reproduce: dict[str, dict]        # notebook 7's runs (experiments.reproduction_grid), by group
+    beyond: dict[str, dict]           # the runs past the seed (grids.beyond_grid), by group
+    reproduce: dict[str, dict]        # notebook 7's runs (grids.reproduction_grid), by group
     store: RunStore
     arrays: MNISTArrays
     figures: Path
@@ -70,13 +68,13 @@ class NotebookContext:
         return {label: self.run(label, cfg) for label, cfg in self.grid[group].items()}
 
     def beyond_runs(self, group: str) -> dict:
-        """The runs of one group of the beyond-the-seed grid, keyed as in :func:`beyond.beyond_grid`."""
+        """The runs of one group of the beyond-the-seed grid, keyed as in :func:`grids.beyond_grid`."""
         if group not in self.beyond:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.beyond)}")
         return {key: self.run(key_label(group, key), cfg) for key, cfg in self.beyond[group].items()}
 
     def reproduce_runs(self, group: str) -> dict:
-        """The runs of one group of notebook 7's grid, keyed as in :func:`experiments.reproduction_grid`."""
+        """The runs of one group of notebook 7's grid, keyed as in :func:`grids.reproduction_grid`."""
         if group not in self.reproduce:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.reproduce)}")
         return {key: self.run(key_label(group, key), cfg) for key, cfg in self.reproduce[group].items()}

@@ -22,9 +22,7 @@ from . import paths, webassets
 from ._version import __version__
 from .data import load_mnist
 from .errors import ConfigError, MnistlibError
-from .beyond import flat_beyond
-from .experiments import flat
-from .grids import PROFILES, ReportParameters
+from .grids import PROFILES, ReportParameters, flat, flat_beyond
 from .parallel import cores, train_many
 from .runconfig import read_yaml_mapping
 

@@ -1,8 +1,7 @@
 """The summary's analysis against a reference: the seed's own table must give the seed's verdicts."""
 import pandas as pd
 
-from mnistlib.analysis import beside_seed, check_seed_claims
-from mnistlib.experiments import SEED_RESULTS
+from mnistlib.seed import SEED_RESULTS, beside_seed, check_seed_claims
 from mnistlib.stats import Health, State
 
 

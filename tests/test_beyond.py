@@ -7,7 +7,8 @@ import pytest
 
 from mnistlib import ConfigError, RunConfig, RunStore, train
 from mnistlib import beyond, stats
-from mnistlib.experiments import SEED_LOSS_FLOOR, flat
+from mnistlib.grids import RECIPE_STEPS, flat
+from mnistlib.seed import SEED_LOSS_FLOOR
 from mnistlib.notebook import check_parameters
 from mnistlib.parallel import train_many
 from mnistlib.runs import HISTORY_COLUMNS, Run
@@ -44,9 +45,9 @@ def test_default_grid_sizes_and_reuse_of_the_seed_runs():
     assert grid["lambda_sweep"][("LeNet5", 1e-2)].config_hash() in seed_hashes
     assert grid["activations"]["sigmoid (the seed)"].config_hash() in seed_hashes
     assert grid["activations"]["sigmoid, LeCun's F6 tanh(2x/3)"].model == "LeNet5-lecun"
-    first_step = beyond.RECIPE_STEPS[0][0]
+    first_step = RECIPE_STEPS[0][0]
     assert all(grid["recipe"][(first_step, s)] == grid["variance"][("LeNet5", s)] for s in range(3))
-    last = grid["recipe"][(beyond.RECIPE_STEPS[-1][0], 0)]
+    last = grid["recipe"][(RECIPE_STEPS[-1][0], 0)]
     assert last.model == "LeNet5" and last.epochs == 50  # the architecture and the 50-epoch budget stay
     seed_cfg = grid["seed_settings"][0.0]
     assert seed_cfg.loss == "seed_softmax_ce" and seed_cfg.momentum == 0.6
@@ -138,7 +139,7 @@ def test_seed_settings_conclusion_branches():
 
 
 def test_ablation_table_and_target():
-    steps = [s for s, _ in beyond.RECIPE_STEPS]
+    steps = [s for s, _ in RECIPE_STEPS]
     finals = {steps[0]: [98.9, 98.95, 99.0], steps[1]: [99.1, 99.1, 99.1], steps[2]: [99.3, 99.35, 99.4]}
     runs = {(step, s): fake_run([50, acc]) for step, accs in finals.items() for s, acc in enumerate(accs)}
     table = beyond.ablation_table(runs)

@@ -84,8 +84,7 @@ def test_batch_conclusion_follows_the_numbers():
 
 def test_the_report_pretrains_every_grid_without_labels_colliding():
     """The runner merges the seed's, notebook 6's and notebook 7's runs by label: none may hide another."""
-    from mnistlib.beyond import flat_beyond
-    from mnistlib.experiments import flat
+    from mnistlib.grids import flat, flat_beyond
 
     settings = check_parameters(profile="full")
     parts = [flat(settings.grid), flat_beyond(settings.beyond), flat_beyond(settings.reproduce)]
