@@ -12,9 +12,16 @@ import numpy as np
 import pandas as pd
 
 from .grids import RECIPE_TARGET
+from .models import build_model, count_parameters
 from .runs import Run
 from .seed import SEED_LOSS_FLOOR, display_name
-from .stats import NEAR_CHANCE_ACC, STAT_COLUMNS, permutation_test, run_statistics, turning_point
+from .stats import (
+    NEAR_CHANCE_ACC,
+    STAT_COLUMNS,
+    permutation_test,
+    run_statistics,
+    turning_point,
+)
 
 # ----------------------------------------------------------------------------- variance
 
@@ -206,8 +213,6 @@ def ablation_table(runs: Mapping[tuple, Run]) -> pd.DataFrame:
 
 def recipe_conclusion(table: pd.DataFrame, target: float = RECIPE_TARGET) -> str:
     """The best step and whether it reaches the target."""
-    from .models import build_model, count_parameters
-
     best = table.final_test_acc.idxmax()
     row = table.loc[best]
     met = row.final_test_acc >= target

@@ -23,7 +23,6 @@ from .seed import MLP_NAMES, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, noise_label, w
 from .seed import runs as seed_runs
 from .stats import SEED_WINDOW
 
-
 # ----------------------------------------------------------------------------- the seed's 13 runs
 
 def seed_grid(weight_decays=SEED_WEIGHT_DECAYS, noise_stds=SEED_NOISE_STDS, mlps=MLP_NAMES,

@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Image, display
 
-from . import paths
+from . import paths, seed
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
 from .grids import PROFILES, ReportParameters, Settings, flat, key_label
+from .plots import save_figure
 from .runconfig import RunConfig
 from .runs import Run, RunStore
 from .training import train
@@ -82,8 +85,6 @@ class NotebookContext:
     def seed_curves(self, labels) -> dict:
         """The seed's published history (epochs 1–50) for each of ``labels`` the seed ran, for drawing
         beside ours; labels as the report prints them ('LeNet-5', 'LeNet-5, λ=1e-4')."""
-        from . import seed
-
         known = set(seed.runs().label)
         return {label: seed.history(label).query("epoch >= 1") for label in labels if label in known}
 
@@ -111,11 +112,6 @@ class NotebookContext:
     def show(self, fig, name: str) -> None:
         """Save ``fig`` as ``figures/<profile>/<notebook number>-<name>.png`` (a stable name), show
         that very file in the notebook (whatever the matplotlib backend), and close the figure."""
-        import matplotlib.pyplot as plt
-        from IPython.display import Image, display
-
-        from .plots import save_figure
-
         (path,) = save_figure(fig, f"{self.notebook.split('_')[0]}-{name}", self.figures, formats=("png",))
         title = fig._suptitle.get_text() if fig._suptitle else " / ".join(
             ax.get_title() for ax in fig.axes if ax.get_title())

@@ -18,8 +18,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Mapping
 
+import torch
+
+from .data import load_mnist
 from .errors import RunHealthWarning
 from .runconfig import RunConfig
+from .runs import RunStore
+from .training import train
 
 _worker: dict = {}
 LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images (benchmarks/bench_training.py)
@@ -31,11 +36,6 @@ def cores() -> int:
 
 
 def _init(threads: int, data_dir: str | None, runs_dir: str | None) -> None:
-    import torch
-
-    from .data import load_mnist
-    from .runs import RunStore
-
     torch.set_num_threads(threads)
     # train() warns about collapsed runs; here the parent logs each run's health instead
     warnings.filterwarnings("ignore", category=RunHealthWarning)
@@ -43,8 +43,6 @@ def _init(threads: int, data_dir: str | None, runs_dir: str | None) -> None:
 
 
 def _train_one(label: str, cfg: RunConfig) -> tuple[str, str, float, str]:
-    from .training import train
-
     start = time.perf_counter()
     run = train(cfg, store=_worker["store"], data=_worker["arrays"], progress=False)
     return label, run.path.name, time.perf_counter() - start, str(run.health)
@@ -65,8 +63,6 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
     (runs then share one device and gain little). Labels with the same config share one run; a
     longer run that can continue from a shorter one in the batch waits for it.
     """
-    from .runs import RunStore
-
     store = RunStore(runs_dir)
     todo: dict[str, RunConfig] = {}
     labels: dict[str, list[str]] = {}  # config hash -> every label asking for it
@@ -86,8 +82,6 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
     if not todo:
         return done
     if workers is None:
-        import torch
-
         workers = 1 if torch.cuda.is_available() else cores()
     workers = max(1, min(workers, len(todo)))
     threads = max(1, cores() // workers)

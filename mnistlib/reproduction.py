@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import seed
 from .runs import Run
-from .stats import collapse_epoch, run_statistics
+from .stats import bands, collapse_epoch, run_statistics
 
 STATISTICS = {"mean_test_acc": "mean test accuracy (%)", "mean_train_acc": "mean training accuracy (%)",
               "mean_test_loss": "mean test loss", "mean_train_loss": "mean training loss",
@@ -74,8 +74,6 @@ def collapse_conclusion(table: pd.DataFrame, model: str = "CustomMLP_1") -> str:
 
 def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) -> dict[str, dict[str, pd.DataFrame]]:
     """{model: {metric: per-epoch mean/std/min/max across seeds}} (see :func:`mnistlib.stats.bands`)."""
-    from .stats import bands
-
     return {model: {metric: bands(list(model_runs), metric) for metric in metrics} for model, model_runs in runs.items()}
 
 

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .errors import ConfigError
 from .models import model_revision, resolve_model_name
 
@@ -242,8 +244,6 @@ class RunConfig:
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:
     """A YAML (or JSON: JSON is YAML) file holding a mapping; one-line ConfigError otherwise."""
-    import yaml
-
     path = Path(path)
     try:
         values = yaml.safe_load(path.read_text()) or {}

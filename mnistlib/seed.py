@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .models import MODELS
-from .stats import NEAR_CHANCE_ACC, METRICS, SEED_WINDOW, STAT_COLUMNS, run_statistics  # noqa: F401  (for callers)
+from .stats import METRICS, NEAR_CHANCE_ACC, SEED_WINDOW, STAT_COLUMNS, run_statistics  # noqa: F401  (for callers)
 
 RECORD = Path(__file__).parent / "seed_record"
 SOURCE = "github.com/DRMBSGN/MNIST-Classification, model/*_model_0050.pt"

@@ -17,9 +17,11 @@ import io
 from typing import Sequence
 
 import ipywidgets as w
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 from matplotlib.figure import Figure
 
 from . import plots
@@ -28,6 +30,7 @@ from .data import MEAN, PAD, STD, MNISTArrays, load_mnist, to_tensor
 from .errors import ConfigError, RunStoreError
 from .runs import Run, RunStore, summarize
 from .stats import SEED_WINDOW, STAT_COLUMNS
+from .training import test_predictions
 
 METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
            "training loss": "train_loss", "training − test accuracy": "gap"}
@@ -36,8 +39,6 @@ ALL = "all"
 
 def png(fig: Figure) -> bytes:
     """The figure as PNG bytes (then closed), for an ``Image`` widget."""
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", dpi=90)
     plt.close(fig)
@@ -55,8 +56,6 @@ class _View:
     widget: w.Widget
 
     def _ipython_display_(self):
-        from IPython.display import display
-
         display(self.widget)
 
     def _first_page(self, pages: int) -> None:
@@ -164,8 +163,6 @@ class DigitInspector(_View):
 
     def _load(self) -> None:
         """Predictions of the chosen run's checkpoint on its test set (computed once per run)."""
-        from .training import test_predictions
-
         name = self.run_select.value
         if name not in self._runs:
             self._runs[name] = self.store.load(name)

@@ -5,13 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnistlib import ConfigError, RunConfig, RunStore, train
-from mnistlib import beyond, stats
+from mnistlib import ConfigError, RunConfig, RunStore, beyond, stats, train
 from mnistlib.grids import RECIPE_STEPS, flat
-from mnistlib.seed import SEED_LOSS_FLOOR
 from mnistlib.notebook import check_parameters
 from mnistlib.parallel import train_many
 from mnistlib.runs import HISTORY_COLUMNS, Run
+from mnistlib.seed import SEED_LOSS_FLOOR
 
 
 def fake_run(test_acc, train_acc=None, test_loss=None, train_loss=None, **config) -> Run:

@@ -6,11 +6,10 @@ import tarfile
 
 import numpy as np
 import pytest
-
-from mnistlib import DataError, load_mnist
-from mnistlib import data as data_module
-from mnistlib import sources
 from conftest import idx_bytes, png_bytes, sample_split, write_idx_folder, write_tar
+
+from mnistlib import DataError, load_mnist, sources
+from mnistlib import data as data_module
 
 
 def load(path, **kw):

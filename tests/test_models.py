@@ -3,8 +3,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnistlib import C3_TABLE, MODELS, ConfigError, CustomMLP, LeNet5, build_model, count_parameters, \
-    parameter_table, predict_proba
+from mnistlib import (
+    C3_TABLE,
+    MODELS,
+    ConfigError,
+    CustomMLP,
+    LeNet5,
+    build_model,
+    count_parameters,
+    parameter_table,
+    predict_proba,
+)
 from mnistlib.models import SparseConv2d, resolve_model_name
 
 

@@ -6,10 +6,15 @@ import pytest
 
 from mnistlib import RunConfig, seed
 from mnistlib.notebook import check_parameters
-from mnistlib.stats import collapse_epoch
-from mnistlib.reproduction import (batch_conclusion, collapse_conclusion, collapse_table,
-                                   spread_conclusion, spread_table)
+from mnistlib.reproduction import (
+    batch_conclusion,
+    collapse_conclusion,
+    collapse_table,
+    spread_conclusion,
+    spread_table,
+)
 from mnistlib.runs import Run
+from mnistlib.stats import collapse_epoch
 
 
 def history(acc, loss=None):

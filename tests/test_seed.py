@@ -7,11 +7,15 @@ import pandas as pd
 import pytest
 import torch
 
-from mnistlib import ConfigError, RunConfig, RunStore, train
-from mnistlib import seed
+from mnistlib import ConfigError, RunConfig, RunStore, seed, train
 from mnistlib.cli import main
 from mnistlib.models import LeNet5, build_model
-from mnistlib.seedimport import SEED_C3, SeedCheckpointError, import_seed, load_seed_checkpoint
+from mnistlib.seedimport import (
+    SEED_C3,
+    SeedCheckpointError,
+    import_seed,
+    load_seed_checkpoint,
+)
 from mnistlib.training import evaluate_checkpoints
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "checkpoints"

@@ -1,7 +1,7 @@
 """The project's set-up files agree with each other."""
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
