@@ -20,26 +20,10 @@ fails on one that runs up this list). Each module's first docstring line says it
 """
 from ._version import __version__
 from .augment import add_noise
-from .data import (
-                     MNISTArrays,
-                     TensorData,
-                     iterate_batches,
-                     load_mnist,
-                     prepare,
-                     to_tensor,
-)
+from .data import MNISTArrays, TensorData, iterate_batches, load_mnist, prepare, to_tensor
 from .errors import ConfigError, DataError, MnistlibError, RunStoreError
-from .models import (
-                     C3_TABLE,
-                     MODELS,
-                     SEED_MODELS,
-                     CustomMLP,
-                     LeNet5,
-                     build_model,
-                     count_parameters,
-                     parameter_table,
-                     predict_proba,
-)
+from .models import (C3_TABLE, MODELS, SEED_MODELS, CustomMLP, LeNet5, build_model, count_parameters,
+                     parameter_table, predict_proba)
 from .runconfig import RunConfig
 from .runs import Run, RunStore, summarize
 from .stats import Health, run_statistics

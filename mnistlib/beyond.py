@@ -15,13 +15,7 @@ from .grids import RECIPE_TARGET
 from .models import build_model, count_parameters
 from .runs import Run
 from .seed import SEED_LOSS_FLOOR, display_name
-from .stats import (
-    NEAR_CHANCE_ACC,
-    STAT_COLUMNS,
-    permutation_test,
-    run_statistics,
-    turning_point,
-)
+from .stats import NEAR_CHANCE_ACC, STAT_COLUMNS, permutation_test, run_statistics, turning_point
 
 # ----------------------------------------------------------------------------- variance
 
