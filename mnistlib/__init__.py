@@ -11,29 +11,43 @@ fails on one that runs up this list). Each module's first docstring line says it
     2. sources, models
     3. data, runconfig
     4. augment, runs, seed
-    5. training, grids, seedimport
+    5. training, grids, seedimport, export
     6. beyond, reproduction, plots
     7. parallel, widgets
     8. notebook, report
     9. cli
     10. __init__, __main__
 """
-from ._version import __version__
-from .augment import add_noise
-from .data import MNISTArrays, TensorData, iterate_batches, load_mnist, prepare, to_tensor
-from .errors import ConfigError, DataError, MnistlibError, RunStoreError
-from .models import (C3_TABLE, MODELS, SEED_MODELS, CustomMLP, LeNet5, build_model, count_parameters,
-                     parameter_table, predict_proba)
-from .runconfig import RunConfig
-from .runs import Run, RunStore, summarize
-from .stats import Health, run_statistics
-from .training import evaluate, resolve_device, train, train_one_epoch
+from __future__ import annotations
 
-__all__ = [
-    "__version__",
-    "MNISTArrays", "TensorData", "add_noise", "iterate_batches", "load_mnist", "prepare", "to_tensor",
-    "ConfigError", "DataError", "MnistlibError", "RunStoreError",
-    "C3_TABLE", "MODELS", "SEED_MODELS", "CustomMLP", "LeNet5", "build_model", "count_parameters",
-    "parameter_table", "predict_proba", "RunConfig", "Run", "RunStore", "Health", "run_statistics", "summarize",
-    "evaluate", "resolve_device", "train", "train_one_epoch",
-]
+import importlib
+
+from ._version import __version__
+
+# The package's API, imported on first use (PEP 562): ``import mnistlib`` and ``mnistlib --help``
+# stay instant, and torch loads only when a name that needs it is used.
+_API = {
+    "augment": ["add_noise"],
+    "data": ["MNISTArrays", "TensorData", "iterate_batches", "load_mnist", "prepare", "to_tensor"],
+    "errors": ["ConfigError", "DataError", "MnistlibError", "RunStoreError"],
+    "models": ["C3_TABLE", "MODELS", "SEED_MODELS", "CustomMLP", "LeNet5", "build_model", "count_parameters",
+               "parameter_table", "predict_proba"],
+    "runconfig": ["RunConfig"],
+    "runs": ["Run", "RunStore", "summarize"],
+    "stats": ["Health", "run_statistics"],
+    "training": ["evaluate", "resolve_device", "train", "train_one_epoch"],
+}
+_HOME = {name: module for module, names in _API.items() for name in names}
+__all__ = ["__version__", *_HOME]
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'mnistlib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

@@ -10,10 +10,13 @@
     mnistlib runs                                       # list the run store
     mnistlib import-seed [DIR|FILE]                     # the seed's published checkpoints as runs
     mnistlib train --protocol seed --model CustomMLP_1  # the seed's own protocol (batch 10, momentum 0.6, ...)
+    mnistlib export RUN ... --tensorboard DIR           # histories as TensorBoard event files
     mnistlib report --profile quick                     # execute the notebooks into HTML
 
-Errors print one line, ``mnistlib: error: ...``, and exit 2; Ctrl-C exits 130 and leaves
-every finished epoch in the store (run the same command again to resume).
+Results go to stdout, notes and progress to stderr. Errors print one line, ``mnistlib: error:
+...``, and exit with 2 for a bad command line, params file or config, 1 for a failure while
+running (a failing notebook, a bad data or checkpoint file, a missing run); Ctrl-C exits 130 and
+leaves every finished epoch in the store (run the same command again to resume).
 """
 from __future__ import annotations
 
@@ -23,7 +26,10 @@ import sys
 from pathlib import Path
 
 from ._version import __version__
-from .errors import MnistlibError
+from .errors import ConfigError, MnistlibError
+
+EXIT_CODES = "exit codes: 0 done; 1 a failure while running (a failing notebook, a bad data or checkpoint " \
+             "file, a missing run); 2 a bad command line, params file or config; 130 interrupted (Ctrl-C)"
 
 TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
     "--model": ("model", str, "model name (see 'mnistlib params --list') or mlp:W1,W2,..."),
@@ -59,6 +65,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def note(text: str) -> None:
+    """A note for the person at the terminal (stderr; results go to stdout)."""
+    print(text, file=sys.stderr)
+
+
+def run_summary(run) -> str:
+    """A run's numbers in one line: the seed's statistic when the run reaches its window, else the
+    final and best test accuracy and what the statistic needs."""
+    from .stats import SEED_WINDOW
+
+    stats, last = run.statistics(), run.history.iloc[-1]
+    best = f"best={stats['best_test_acc']:.2f}% (epoch {stats['best_epoch']})"
+    if run.epochs_done >= SEED_WINDOW[1]:
+        return (f"epochs={stats['epochs']}  mean test acc (epochs {stats['window']}, the seed's statistic)="
+                f"{stats['mean_test_acc']:.2f}%  {best}")
+    return (f"epochs={stats['epochs']}  final test acc={last.test_acc:.2f}%  {best}  (the seed's statistic, "
+            f"the mean over epochs {SEED_WINDOW[0]}-{SEED_WINDOW[1]}, needs >= {SEED_WINDOW[1]} epochs)")
+
+
 def _store(args):
     from .runs import RunStore
 
@@ -79,7 +104,7 @@ def cmd_train(args) -> int:
     if args.resume:
         extra = sorted(set(given) - {"device"}) + (["config"] if args.config else [])
         if extra:
-            raise MnistlibError(f"--resume continues a run with its own config, so --{extra[0].replace('_', '-')} "
+            raise ConfigError(f"--resume continues a run with its own config, so --{extra[0].replace('_', '-')} "
                                 f"cannot change it; drop it, or start a new run without --resume")
         values = _store(args).load(args.resume).config.to_dict()
     else:
@@ -91,14 +116,12 @@ def cmd_train(args) -> int:
     store = _store(args)
     stored = store.find(cfg)
     if stored is not None and stored.finished:
-        print(f"{stored.path}: finished run found, reusing it (no training)")
+        note(f"{stored.path}: finished run found, reusing it (no training)")
     elif stored is not None:
-        print(f"{stored.path}: resuming after epoch {stored.epochs_done}")
+        note(f"{stored.path}: resuming after epoch {stored.epochs_done}")
     run = train(cfg, store=store, data=_data(args), progress=not args.no_progress)
     stats = run.statistics()
-    print(f"{run.path}  epochs={stats['epochs']}  mean test acc (epochs {stats['window']})="
-          f"{stats['mean_test_acc']:.2f}%  best={stats['best_test_acc']:.2f}% (epoch {stats['best_epoch']})  "
-          f"health={run.health}")
+    print(f"{run.path}  {run_summary(run)}  health={run.health}")
     if args.graph:
         from .plots import plot_run, save_figure
 
@@ -133,7 +156,7 @@ def cmd_compare(args) -> int:
     runs = [store.load(name) for name in args.runs]
     window = tuple(args.window)
     if window[0] < 1 or window[1] < window[0]:
-        raise MnistlibError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
+        raise ConfigError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
     name = args.out or "compare-" + "-vs-".join(run.label for run in runs)
     paths = save_figure(plot_compare(runs), name, args.figures_dir)
     table = summarize(runs, window)
@@ -186,8 +209,19 @@ def cmd_report(args) -> int:
     from .report import load_params_file, run_report
 
     params = load_params_file(args.params)
-    run_report(args.profile, params, reports_dir=args.reports_dir, progress=not args.no_progress,
-               workers=args.workers)
+    index = run_report(args.profile, params, reports_dir=args.reports_dir, progress=not args.no_progress,
+                       workers=args.workers, log=note)
+    print(index)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import to_tensorboard
+
+    store = _store(args)
+    for folder in to_tensorboard([store.load(name) for name in args.runs], args.tensorboard):
+        print(folder)
+    note(f"view them with: tensorboard --logdir {args.tensorboard}")
     return 0
 
 
@@ -205,7 +239,8 @@ def _add_train(sub, common: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mnistlib`` argument parser: one subcommand per mode."""
-    parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software.")
+    parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software. "
+                     "Results go to stdout, notes and progress to stderr.", epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"mnistlib {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--runs-dir", type=Path, help="run store (default runs/ or $MNISTLIB_RUNS)")
@@ -254,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(default: the seed's LeNet-5 and CustomMLP_6, shipped with mnistlib)")
     p.set_defaults(func=cmd_import_seed)
 
+    p = sub.add_parser("export", parents=[common], help="write runs' histories as TensorBoard event files")
+    p.add_argument("runs", nargs="+", help="run folders, names or unique prefixes")
+    p.add_argument("--tensorboard", type=Path, required=True, metavar="DIR", help="folder for the event files")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("runs", parents=[common], help="list stored runs")
     p.set_defaults(func=cmd_runs)
     return parser
@@ -264,9 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except MnistlibError as exc:
+    except ConfigError as exc:  # a bad value on the command line, in a params file or a config
         print(f"mnistlib: error: {exc}", file=sys.stderr)
         return 2
+    except MnistlibError as exc:  # a failure while running
+        print(f"mnistlib: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("mnistlib: interrupted; finished epochs are stored, run the same command to resume",
               file=sys.stderr)

@@ -10,6 +10,7 @@ it and its cell; its partial output and everything before it stay on disk.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import platform
 import sys
@@ -139,6 +140,17 @@ def _title(nb, path: Path) -> str:
     return path.stem
 
 
+NOTEBOOKS_EXTRA = ("papermill", "nbconvert", "nbformat", "ipykernel", "jupyter_client", "ipywidgets", "jinja2")
+
+
+def require_notebooks_extra() -> None:
+    """One MnistlibError line naming the install command when the notebooks extra is missing."""
+    missing = [name for name in NOTEBOOKS_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MnistlibError(f"mnistlib report needs the notebooks extra, which is not installed (missing: "
+                            f"{', '.join(missing)}); install it with: pip install -e '.[notebooks]' (or make setup)")
+
+
 def run_report(profile: str = "full", params: dict | None = None, *, notebooks: list[Path] | None = None,
                reports_dir: str | Path | None = None, progress: bool = True, workers: int | None = None,
                log: Callable[[str], None] = print) -> Path:
@@ -151,6 +163,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     """
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    require_notebooks_extra()
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
         raise ConfigError(f"workers must be 0 (none) or a positive number of processes, got {workers!r}")
     started = time.perf_counter()

@@ -25,7 +25,8 @@ from torch import nn
 
 from ._version import __version__
 from .augment import augmentation
-from .data import MNISTArrays, TensorData, content_hash, iterate_batches, load_mnist, prepare, subset_indices, to_tensor
+from .data import (MNISTArrays, TensorData, content_hash, iterate_batches, load_mnist, prepare, subset_indices,
+                   to_tensor)
 from .errors import ConfigError, RunHealthWarning, RunStoreError
 from .models import build_model, predict_proba
 from .runconfig import RunConfig

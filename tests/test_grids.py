@@ -69,3 +69,15 @@ def test_a_params_file_value_that_a_notebook_does_not_take_is_reported(tmp_path)
         run_report("smoke", {"seed": 1, "weight_decays": ["x"]}, reports_dir=tmp_path, log=lines.append)
     assert any(line.startswith("note: seed does not apply to 06_beyond_the_seed, 07_reproducing_the_seed")
                for line in lines), lines
+
+
+def test_a_params_file_with_lambdas_as_everyone_writes_them(tmp_path):
+    """YAML 1.1 reads 1e-4 (no dot) as the string '1e-4'; the report takes it as the number."""
+    from mnistlib.report import load_params_file
+
+    path = tmp_path / "p.yaml"
+    path.write_text("weight_decays: [1e-4, 1e-3]\nlambdas: [3e-3]\n")
+    values = load_params_file(path)
+    assert values["weight_decays"] == ["1e-4", "1e-3"]  # what YAML gives
+    params = ReportParameters.from_mapping(values)
+    assert params.weight_decays == (1e-4, 1e-3) and params.lambdas == (3e-3,)
