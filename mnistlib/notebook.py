@@ -51,7 +51,8 @@ class NotebookContext:
     timings: dict[str, float] = field(default_factory=dict)
 
     def run(self, label: str, cfg: RunConfig) -> Run:
-        """Train ``cfg`` or read it from the store; prints one line saying which."""
+        """Train ``cfg`` or read it from the store; one line saying which goes to the notebook's
+        runs log (``reports/<profile>/logs/<notebook>-runs.log``), not onto the page."""
         stored = self.store.find(cfg)
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -61,8 +62,15 @@ class NotebookContext:
         seconds = time.perf_counter() - start
         how = "reused from the store" if stored is not None and stored.finished else f"trained in {seconds:.0f} s"
         self.timings[label] = seconds
-        print(f"{label}: {how} ({run.path.name}, {run.epochs_done} epochs, {run.health})")
+        self.log(f"{label}: {how} ({run.path.name}, {run.epochs_done} epochs, {run.health})")
         return run
+
+    def log(self, line: str) -> None:
+        """Append a line of plumbing (what was trained or reused) to this notebook's runs log."""
+        path = self.reports / "logs" / f"{self.notebook}-runs.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
 
     def runs(self, group: str) -> dict[str, Run]:
         """All runs of one group of the seed's grid ('baseline', 'mlp', 'weight_decay', 'noise')."""
@@ -125,12 +133,12 @@ class NotebookContext:
         values = {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
         path.write_text(json.dumps(values, indent=2, ensure_ascii=False, default=str))
 
-    def save_table(self, table: pd.DataFrame, name: str) -> Path:
-        """Write ``table`` as ``reports/<profile>/<name>.csv`` (for README and other tools)."""
+    def save_table(self, table: pd.DataFrame, name: str) -> None:
+        """Write ``table`` as ``reports/<profile>/<name>.csv`` (for README and other tools). Returns
+        nothing, so a cell ending with it shows no path of the machine that ran it."""
         path = self.reports / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(path)
-        return path
 
     def describe(self) -> pd.DataFrame:
         """The settings this notebook ran with, as a table for the reader."""

@@ -39,6 +39,18 @@ def test_every_notebook_executes_and_keeps_outputs(smoke_report):
         assert (index.parent / "logs" / f"{path.stem}.log").exists()
 
 
+def test_no_plumbing_on_the_page(smoke_report):
+    """No store log lines, Python reprs or paths of the machine that made the report in any page."""
+    index, params = smoke_report
+    machine_paths = {str(index.parent.parent.parent), str(Path.home()), str(Path(__file__).resolve().parents[1])}
+    for page in index.parent.glob("*.html"):
+        html = page.read_text()
+        assert "reused from the store" not in html and "trained in " not in html, page.name
+        assert "PosixPath" not in html and "<pandas." not in html, page.name
+        assert not [p for p in machine_paths if p in html], page.name
+    assert "reused from the store" in (index.parent / "logs" / "05_summary-runs.log").read_text()
+
+
 def test_html_pages_are_self_contained_and_linked(smoke_report):
     index, _ = smoke_report
     page = index.read_text()
@@ -155,6 +167,13 @@ def test_pages_load_in_headless_chromium(smoke_report):
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+            for width in (1300, 400):  # a desktop and a phone: the page never scrolls sideways
+                page.set_viewport_size({"width": width, "height": 900})
+                for path in pages:
+                    page.goto(path.as_uri(), wait_until="load")
+                    scroll = page.evaluate("document.documentElement.scrollWidth")
+                    assert scroll <= width, f"{path.name} is {scroll} px wide in a {width} px window"
+            page.set_viewport_size({"width": 1300, "height": 900})
             for path in pages:
                 page.goto(path.as_uri(), wait_until="load")
                 if path.stem in WIDGET_PAGES and webassets.installed():
@@ -214,7 +233,7 @@ def test_failing_notebook_stops_the_report_and_keeps_what_came_before(smoke_repo
     assert (out / "01_architecture.html").exists() and (out / "02_mlp_variants.html").exists()
     assert (out / "03_broken.ipynb").exists() and not (out / "03_broken.html").exists()
     assert not (out / "04_noise_injection.ipynb").exists() and not (out / "index.html").exists()
-    log = (out / "logs" / "01_architecture.log").read_text()
+    log = (out / "logs" / "01_architecture-runs.log").read_text()
     assert "reused from the store" in log and "trained in" not in log  # executing again did not retrain
 
 
