@@ -120,7 +120,6 @@ def cmd_train(args) -> int:
     elif stored is not None:
         note(f"{stored.path}: resuming after epoch {stored.epochs_done}")
     run = train(cfg, store=store, data=_data(args), progress=not args.no_progress)
-    stats = run.statistics()
     print(f"{run.path}  {run_summary(run)}  health={run.health}")
     if args.graph:
         from .plots import plot_run, save_figure
@@ -154,7 +153,9 @@ def cmd_compare(args) -> int:
 
     store = _store(args)
     runs = [store.load(name) for name in args.runs]
-    window = tuple(args.window)
+    from .stats import SEED_WINDOW
+
+    window = tuple(args.window) if args.window else SEED_WINDOW
     if window[0] < 1 or window[1] < window[0]:
         raise ConfigError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
     name = args.out or "compare-" + "-vs-".join(run.label for run in runs)
@@ -263,8 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common], help="compare runs: test curves and statistics table")
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", help="figure file stem")
-    p.add_argument("--window", nargs=2, type=int, default=[20, 49], metavar=("FIRST", "LAST"),
-                   help="epochs averaged in the table (default 20 49, the seed's)")
+    p.add_argument("--window", nargs=2, type=int, metavar=("FIRST", "LAST"),
+                   help="epochs averaged in the table (default: the seed's, 20 49)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("params", help="a model's per-layer parameter table")

@@ -162,6 +162,7 @@ def check_parameters(**parameters) -> Settings:
 def setup_notebook(notebook: str, **parameters) -> NotebookContext:
     """Check a notebook's parameters (see :func:`check_parameters`), then load data and open the store."""
     s = check_parameters(**parameters)
+    pd.set_option("display.max_colwidth", None)  # a table cell is never cut short on the page
     return NotebookContext(
         notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
         reproduce=s.reproduce, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
@@ -169,12 +170,32 @@ def setup_notebook(notebook: str, **parameters) -> NotebookContext:
         reports=(s.folders["reports_dir"] or paths.reports_dir()) / s.profile, progress=s.progress)
 
 
+# Column names as a reader reads them: words and units, not identifiers.
+_WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test loss",
+          "mean_train_acc": "mean training accuracy (%)", "mean_test_acc": "mean test accuracy (%)",
+          "best_test_acc": "best test accuracy (%)", "best_epoch": "best epoch", "min_test_loss": "lowest test loss",
+          "min_loss_epoch": "epoch of lowest loss", "final_test_acc": "final test accuracy (%)",
+          "diff_test_acc": "ours − the seed's test accuracy (points)", "gap": "training − test accuracy (points)",
+          "window": "epochs averaged", "epochs": "epochs"}
+
+
+def column_text(name: str) -> str:
+    """A column's header for readers: 'mean test accuracy (%)' for mean_test_acc, 'the seed's …' for seed_*,
+    '± …' for a *_std column."""
+    if name.startswith("seed_"):
+        return "the seed's " + column_text(name[len("seed_"):])
+    if name.endswith("_std"):
+        return "± " + column_text(name[:-len("_std")])
+    return _WORDS.get(name, name.replace("_", " "))
+
+
 def format_table(table: pd.DataFrame):
-    """A DataFrame styled for reading: losses to 4 places, accuracies and gaps to 2."""
+    """A DataFrame styled for reading: headers in words with units, losses to 4 places, accuracies
+    and differences in points to 2, nothing cut short."""
+    table = table.rename(columns=lambda c: column_text(c) if isinstance(c, str) else c)
     formats = {}
     for column in table.columns:
-        if "loss" in column:
-            formats[column] = "{:.4f}"
-        elif "acc" in column or "gap" in column or "diff" in column:
-            formats[column] = "{:.2f}"
-    return table.style.format(formats, na_rep="–")
+        if not isinstance(column, str) or not pd.api.types.is_float_dtype(table[column]):
+            continue
+        formats[column] = "{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column) else None
+    return table.style.format({k: v for k, v in formats.items() if v}, na_rep="–")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import platform
 import sys
 import time
@@ -127,8 +128,22 @@ def export_html(notebook: Path, nav: list[dict] | None = None, widgets_js: str |
     body, _ = exporter.from_notebook_node(nb, resources={"mnistlib_nav": nav or [], "mnistlib_widgets_js": widgets_js,
                                                          "metadata": {"name": _title(nb, notebook)}})
     out = notebook.with_suffix(".html")
-    out.write_text(body, encoding="utf-8")
+    out.write_text(with_contents(body), encoding="utf-8")
     return out
+
+
+_SECTION = re.compile(r'<h2 id="([^"]+)">(.*?)<a class="anchor-link"', re.S)
+
+
+def with_contents(page: str) -> str:
+    """The page with a table of contents of its sections (its h2 headings, linked by the anchors
+    nbconvert gives them) after the navigation bar."""
+    sections = _SECTION.findall(page)
+    if not sections or "</nav>" not in page:
+        return page
+    links = "".join(f'<li><a href="#{anchor}">{text.strip()}</a></li>' for anchor, text in sections)
+    return page.replace("</nav>", f'</nav>\n<nav class="mnistlib-toc" aria-label="contents"><b>Contents</b>'
+                                  f'<ol>{links}</ol></nav>', 1)
 
 
 def _title(nb, path: Path) -> str:

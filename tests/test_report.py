@@ -321,3 +321,13 @@ def test_widget_javascript_is_copied_without_its_web_font_and_is_optional(smoke_
     html = export_html(page, [], None).read_text()
     assert "application/vnd.jupyter.widget-state+json" in html and "widgets/embed.js" not in html
     assert "data:image/png;base64," in html
+
+
+def test_pages_have_contents_and_readable_tables(smoke_report):
+    index, _ = smoke_report
+    summary = (index.parent / "05_summary.html").read_text()
+    assert '<nav class="mnistlib-toc"' in summary and 'href="#The-results-table"' in summary
+    assert "mean test accuracy (%)" in summary and ">mean_test_acc<" not in summary
+    settings = (index.parent / "01_architecture.html").read_text()
+    assert "6 epochs on a stratified 20,000-image training subset" in settings or "2 epochs on 600/300 images" in settings
+    assert "…" not in settings.split("optimizer")[0]  # no settings cell cut short
