@@ -29,6 +29,7 @@ from .grids import PROFILES, ReportParameters, Settings, flat, key_label
 from .plots import save_figure
 from .runconfig import RunConfig
 from .runs import Run, RunStore
+from .stats import column_text
 from .training import train
 
 
@@ -168,25 +169,6 @@ def setup_notebook(notebook: str, **parameters) -> NotebookContext:
         reproduce=s.reproduce, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
         figures=(s.folders["figures_dir"] or paths.figures_dir()) / s.profile,
         reports=(s.folders["reports_dir"] or paths.reports_dir()) / s.profile, progress=s.progress)
-
-
-# Column names as a reader reads them: words and units, not identifiers.
-_WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test loss",
-          "mean_train_acc": "mean training accuracy (%)", "mean_test_acc": "mean test accuracy (%)",
-          "best_test_acc": "best test accuracy (%)", "best_epoch": "best epoch", "min_test_loss": "lowest test loss",
-          "min_loss_epoch": "epoch of lowest loss", "final_test_acc": "final test accuracy (%)",
-          "diff_test_acc": "ours − the seed's test accuracy (points)", "gap": "training − test accuracy (points)",
-          "window": "epochs averaged", "epochs": "epochs"}
-
-
-def column_text(name: str) -> str:
-    """A column's header for readers: 'mean test accuracy (%)' for mean_test_acc, 'the seed's …' for seed_*,
-    '± …' for a *_std column."""
-    if name.startswith("seed_"):
-        return "the seed's " + column_text(name[len("seed_"):])
-    if name.endswith("_std"):
-        return "± " + column_text(name[:-len("_std")])
-    return _WORDS.get(name, name.replace("_", " "))
 
 
 def format_table(table: pd.DataFrame):

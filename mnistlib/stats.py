@@ -26,6 +26,25 @@ NEAR_CHANCE_ACC = 20.0
 LEARNED_ACC = 50.0  # a run "had learned" once its test accuracy passed this (%), before any collapse
 
 
+# Column names as a reader reads them: words and units, not identifiers.
+_WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test loss",
+          "mean_train_acc": "mean training accuracy (%)", "mean_test_acc": "mean test accuracy (%)",
+          "best_test_acc": "best test accuracy (%)", "best_epoch": "best epoch", "min_test_loss": "lowest test loss",
+          "min_loss_epoch": "epoch of lowest loss", "final_test_acc": "final test accuracy (%)",
+          "diff_test_acc": "ours − the seed's test accuracy (points)", "gap": "training − test accuracy (points)",
+          "window": "epochs averaged", "epochs": "epochs"}
+
+
+def column_text(name: str) -> str:
+    """A column's header for readers: 'mean test accuracy (%)' for mean_test_acc, 'the seed's …' for seed_*,
+    '± …' for a *_std column."""
+    if name.startswith("seed_"):
+        return "the seed's " + column_text(name[len("seed_"):])
+    if name.endswith("_std"):
+        return "± " + column_text(name[:-len("_std")])
+    return _WORDS.get(name, name.replace("_", " "))
+
+
 class State(str, enum.Enum):
     """What a run's history says about its training."""
 

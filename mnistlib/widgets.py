@@ -29,7 +29,7 @@ from .augment import add_noise
 from .data import MEAN, PAD, STD, MNISTArrays, load_mnist, to_tensor
 from .errors import ConfigError, RunStoreError
 from .runs import Run, RunStore, summarize
-from .stats import SEED_WINDOW, STAT_COLUMNS
+from .stats import SEED_WINDOW, STAT_COLUMNS, column_text
 from .training import test_predictions
 
 METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
@@ -125,7 +125,8 @@ class RunExplorer(_View):
         stats = self.statistics()[[*STAT_COLUMNS, "window"]]
         lo, hi = self.window.value
         self.table.value = (f"<b>Means over epochs {lo}–{hi}</b>, best test accuracy and lowest test loss:"
-                            + stats.to_html(float_format=lambda v: f"{v:.4f}", classes="mnistlib-table"))
+                            + stats.rename(columns=column_text).to_html(float_format=lambda v: f"{v:.4f}",
+                                                                        classes="mnistlib-table"))
 
 
 class DigitInspector(_View):
