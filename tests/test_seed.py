@@ -194,23 +194,13 @@ def test_cli_train_protocol_seed(capsys, scratch_folders):
         ("seed", 20, 0.6, "seed_softmax_ce")
 
 
-def test_seed_protocol_records_epoch_0_and_resumes(mnist, tmp_path):
+def test_seed_protocol_records_epoch_0(mnist, tmp_path):
+    """(Its resume is tested with the others' in test_training.test_resume_equals_uninterrupted.)"""
     cfg = RunConfig.preset("seed", model="CustomMLP_6", epochs=3, **TINY)
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
     assert whole.history.epoch.tolist() == [0, 1, 2, 3] and whole.finished and whole.epochs_done == 3
     assert abs(whole.history.test_acc.iloc[0] - 10) < 10  # the untrained model: about chance
     assert (whole.history.train_loss > seed.SEED_LOSS_FLOOR).all()
-
-    def stop(run, row):
-        if row["epoch"] == 1:
-            raise KeyboardInterrupt
-
-    store = RunStore(tmp_path / "cut")
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, store=store, data=mnist, progress=False, callbacks=[stop])
-    assert store.find(cfg).epochs_done == 1 and not store.find(cfg).finished
-    resumed = train(cfg, store=store, data=mnist, progress=False)
-    pd.testing.assert_frame_equal(resumed.history.drop(columns="seconds"), whole.history.drop(columns="seconds"))
 
 
 def test_seed_metrics_are_the_seeds_formulas():

@@ -41,7 +41,8 @@ def test_same_seed_same_history_different_seed_differs(mnist, tmp_path):
 
 @pytest.mark.filterwarnings("ignore:.*at chance")  # 250 steps: still on the sigmoid plateau
 @pytest.mark.parametrize("extra", [dict(noise_mode="per-batch"), dict(noise_mode="fixed"),
-                                   dict(shift=2, rotate=10, scale=0.1, schedule="cosine", warmup_epochs=1)])
+                                   dict(shift=2, rotate=10, scale=0.1, schedule="cosine", warmup_epochs=1),
+                                   dict(protocol="seed", noise_mode="fixed", loss="seed_softmax_ce")])
 def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
     cfg = RunConfig(model="LeNet5", epochs=4, noise_std=0.1, **extra, **TINY)
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
@@ -54,7 +55,7 @@ def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
     with pytest.raises(KeyboardInterrupt):
         train(cfg, store=store, data=mnist, progress=False, callbacks=[stop_after_two])
     partial = store.find(cfg)
-    assert len(partial.history) == 2 and not partial.finished
+    assert partial.epochs_done == 2 and not partial.finished
     resumed = train(cfg, store=store, data=mnist, progress=False)
     pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
     final_a = torch.load(whole.checkpoint(), weights_only=True)["model"]
