@@ -332,3 +332,24 @@ def test_pages_have_contents_and_readable_tables(smoke_report):
     # the settings table's long cells in full (pandas cut them at 50 characters before)
     assert "smoke: 2 epochs on 600/300 images: for tests only" in settings
     assert "SGD, lr 0.01, momentum 0.9; cross-entropy on logits" in settings
+
+
+def test_one_picture_per_view(smoke_report, tmp_path):
+    """A widget's static twin is in the .ipynb (for readers without widgets) and in the HTML only
+    where the page cannot draw the widget."""
+    from mnistlib import webassets
+    from mnistlib.report import export_html
+
+    index, _ = smoke_report
+    page = tmp_path / "05_summary.ipynb"
+    shutil.copy(index.parent / page.name, page)
+    executed = nbformat.read(page, as_version=4)
+    twins = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+             if o.get("metadata", {}).get("image/png", {}).get("twin")]
+    assert len(twins) == 3  # run explorer, mistakes, confusion matrix
+    count = lambda html: html.count("data:image/png;base64,")  # noqa: E731
+    without_js = count(export_html(page, [], None).read_text())
+    with_js = count(export_html(page, [], "widgets/embed.js").read_text())
+    assert without_js - with_js == 3
+    if webassets.installed():
+        assert count((index.parent / "05_summary.html").read_text()) == with_js
