@@ -12,6 +12,7 @@ finished runs are read from the store, so executing a notebook again does not re
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -118,18 +119,23 @@ class NotebookContext:
         """A RunConfig with this report's shared settings plus ``fields``."""
         return RunConfig(**{**self.common, **fields})
 
-    def show(self, fig, name: str, twin: bool = False) -> None:
+    def show(self, fig, name: str, twin: bool = False, headline: bool = False) -> None:
         """Save ``fig`` as ``figures/<profile>/<notebook number>-<name>.png`` (a stable name), show
         that very file in the notebook (whatever the matplotlib backend), and close the figure.
 
         ``twin``: the figure is the static twin of the widget above it; the HTML report leaves it out
         where the widget is drawn from its saved state, and keeps it where it cannot be (no widget
-        JavaScript), as a reader of the .ipynb on a site without widgets sees it."""
+        JavaScript), as a reader of the .ipynb on a site without widgets sees it. ``headline``: the
+        report's index page shows this figure beside the headline numbers."""
         (path,) = save_figure(fig, f"{self.notebook.split('_')[0]}-{name}", self.figures, formats=("png",))
         title = fig._suptitle.get_text() if fig._suptitle else " / ".join(
             ax.get_title() for ax in fig.axes if ax.get_title())
         plt.close(fig)
         display(Image(filename=str(path), metadata={"alt": title or name.replace("-", " "), "twin": twin}))
+        if headline:
+            target = self.reports / "headlines" / "figure.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
 
     def headline(self, **values: Any) -> None:
         """Record this notebook's headline numbers for the report's index page."""

@@ -10,6 +10,7 @@ it and its cell; its partial output and everything before it stay on disk.
 """
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import re
@@ -267,8 +268,9 @@ def write_index(out: Path, profile: str, records: list[dict], seconds: float, no
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     env.filters["fmt"] = _fmt
+    figure = out / "headlines" / "figure.png"
     page = env.get_template("report_index.html.j2").render(
-        profile=profile, description=PROFILES[profile].description, records=records, notes=notes,
+        figure=base64.b64encode(figure.read_bytes()).decode() if figure.exists() else None, profile=profile, description=PROFILES[profile].description, records=records, notes=notes,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
         minutes=f"{seconds / 60:.1f}", machine=f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}")
     path = out / "index.html"

@@ -64,6 +64,7 @@ def test_html_pages_are_self_contained_and_linked(smoke_report):
         for target in re.findall(r'href="([^"#:]+\.html)"', html):
             assert (index.parent / target).exists(), target
     assert "60806" in page  # headline numbers reach the index
+    assert page.count("data:image/png;base64,") == 1  # and the headline figure (notebook 5's), embedded
 
 
 def test_summary_holds_all_13_runs(smoke_report):
