@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from ._version import __version__
-from .errors import ConfigError, MnistlibError
+from .errors import ConfigError, MnistlibError, RunStoreError
 
 EXIT_CODES = "exit codes: 0 done; 1 a failure while running (a failing notebook, a bad data or checkpoint " \
              "file, a missing run); 2 a bad command line, params file or config; 130 interrupted (Ctrl-C)"
@@ -189,9 +189,13 @@ def cmd_runs(args) -> int:
     store = _store(args)
     paths = store.runs()
     if not paths:
-        print(f"no runs in {store.root}")
+        note(f"no runs in {store.root}")
     for path in paths:
-        run = store.load(path)
+        try:
+            run = store.load(path)
+        except RunStoreError as exc:  # e.g. made by an earlier revision of its model: listed, not fatal
+            print(f"{path.name:40s} unusable: {str(exc).split(': ', 1)[-1]}")
+            continue
         print(f"{path.name:40s} {run.epochs_done:3d}/{run.config.epochs} epochs  {run.health}")
     return 0
 

@@ -245,6 +245,7 @@ def test_a_run_of_the_old_lenet5_is_not_read_as_the_new_one(tmp_path):
 
     with pytest.raises(RunStoreError, match="revision 1 of model LeNet5"):
         store.load("lenet5-06d745cb")
+    assert main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0  # listed as unusable, not fatal
     mlp = {**values, "model": "CustomMLP_6"}  # MLPs did not change: their old runs stay readable
     (folder / "config.json").write_text(json.dumps(mlp))
     assert store.load("lenet5-06d745cb").config.model == "CustomMLP_6"
