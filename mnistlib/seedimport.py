@@ -173,11 +173,6 @@ def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame,
     return store.load(target)
 
 
-def import_checkpoint(path: str | Path, store: RunStore | None = None) -> Run:
-    """One seed checkpoint into the store (or the run already imported from it); returns the run."""
-    return _write(store or RunStore(), Path(path), *load_seed_checkpoint(path))
-
-
 def checkpoint_files(source: str | Path | None = None) -> list[Path]:
     """The ``*_model_NNNN.pt`` files of a folder (or the one file given); None: the packaged two."""
     source = Path(source) if source is not None else PACKAGED
