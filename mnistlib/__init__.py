@@ -12,7 +12,7 @@ fails on one that runs up this list). Each module's first docstring line says it
     3. data, runconfig
     4. augment, runs, seed
     5. training, grids, seedimport, export
-    6. beyond, reproduction, plots
+    6. stacking, beyond, reproduction, plots
     7. parallel, widgets
     8. notebook, report
     9. cli

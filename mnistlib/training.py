@@ -48,12 +48,22 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def loss_function(kind: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Summed loss over a batch. 'seed_softmax_ce' applies softmax before cross-entropy, as the
-    seed's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612."""
+def loss_function(kind: str, reduction: str = "sum") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Summed loss over a batch ('none': one loss per sample). 'seed_softmax_ce' applies softmax
+    before cross-entropy, as the seed's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612."""
     if kind == "seed_softmax_ce":
-        return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction="sum")
-    return lambda logits, y: F.cross_entropy(logits, y, reduction="sum")
+        return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction=reduction)
+    return lambda logits, y: F.cross_entropy(logits, y, reduction=reduction)
+
+
+def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batches: int, last: int,
+                  seed_metrics: bool) -> tuple[float, float]:
+    """(mean loss, accuracy %) of an epoch from its sums. ``seed_metrics``: ``total_loss`` sums
+    per-batch mean losses, and accuracy is correct / (batches × size of the last batch), as the
+    seed's code computed them; otherwise per-sample sums over ``n`` samples."""
+    if seed_metrics:
+        return total_loss.item() / batches, 100.0 * correct.item() / (batches * last)
+    return total_loss.item() / n, 100.0 * correct.item() / n
 
 
 def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
@@ -86,10 +96,7 @@ def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.O
             total_loss += mean_loss if seed_metrics else loss
             correct += (logits.argmax(1) == yb).sum()
         batches, last = step + 1, len(yb)
-    if seed_metrics:
-        return total_loss.item() / batches, 100.0 * correct.item() / (batches * last)
-    n = len(data.y_train)
-    return total_loss.item() / n, 100.0 * correct.item() / n
+    return epoch_metrics(total_loss, correct, len(data.y_train), batches, last, seed_metrics)
 
 
 @torch.no_grad()
@@ -109,7 +116,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
 _PREPARED: dict[tuple, TensorData] = {}
 
 
-def _tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
+def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
+    """The run's training and test tensors on ``device`` (its subsets, padded and normalized)."""
     # Runs of one notebook share data and subsets: prepare once per process.
     key = (id(arrays), str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed)
     if key not in _PREPARED:
@@ -119,7 +127,7 @@ def _tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> Tenso
     return _PREPARED[key]
 
 
-class _Job:
+class Job:
     """One run's training state: model, optimizer, batch order and augmentation generators, data."""
 
     def __init__(self, cfg: RunConfig, tensors: TensorData):
@@ -145,14 +153,19 @@ class _Job:
             generator.set_state(state["rng"][key])
         return state["history"]
 
+    def lr_at(self, epoch: int) -> Callable[[int], float] | None:
+        """The learning rate of ``epoch``'s i-th step, or None when it is constant."""
+        cfg = self.cfg
+        if cfg.schedule == "constant" and not cfg.warmup_epochs:
+            return None
+        first = (epoch - 1) * self.steps_per_epoch
+        return lambda step: cfg.lr * cfg.lr_factor(first + step, self.steps_per_epoch)
+
     def train_epoch(self, epoch: int) -> dict:
         """Train one epoch and evaluate it: the history row of ``epoch``."""
-        cfg, start, lr_at = self.cfg, time.perf_counter(), None
-        if cfg.schedule != "constant" or cfg.warmup_epochs:
-            first = (epoch - 1) * self.steps_per_epoch
-            lr_at = lambda step: cfg.lr * cfg.lr_factor(first + step, self.steps_per_epoch)  # noqa: E731
+        cfg, start = self.cfg, time.perf_counter()
         metrics = train_one_epoch(self.model, self.train_data, self.optimizer, self.loss_sum, cfg.batch_size,
-                                  self.shuffle, self.augment, lr_at, seed_metrics=cfg.protocol == "seed")
+                                  self.shuffle, self.augment, self.lr_at(epoch), seed_metrics=cfg.protocol == "seed")
         return self.evaluate(epoch, start, train=metrics)
 
     def evaluate(self, epoch: int, start: float, train: tuple[float, float] | None) -> dict:
@@ -172,7 +185,8 @@ class _Job:
                         **{key: generator.get_state() for key, generator in self.generators.items()}}}
 
 
-def _status(device: torch.device, arrays: MNISTArrays) -> dict:
+def run_status(device: torch.device, arrays: MNISTArrays) -> dict:
+    """What ``run.json`` records of how a run was trained: versions, device, threads, host, data."""
     # Results are bit-identical for the same seed at the same thread count: record it.
     return {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
             "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
@@ -227,8 +241,8 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
                           f"import it first (mnistlib import-seed)")
     device = resolve_device(cfg.device)
     arrays = data if data is not None else load_mnist()
-    job = _Job(cfg, _tensors(cfg, arrays, device))
-    path, state, status = store.begin(cfg, _status(device, arrays), map_location=device)
+    job = Job(cfg, run_tensors(cfg, arrays, device))
+    path, state, status = store.begin(cfg, run_status(device, arrays), map_location=device)
     history = job.resume(state)
     done = history[-1]["epoch"] if history else 0
     callbacks = [*([ProgressBar(cfg, path.name, done)] if progress else []), HealthWarnings(cfg.epochs), *callbacks]
@@ -257,7 +271,7 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
     if not paths:
         raise RunStoreError(f"{folder}: no checkpoints; train the run first (mnistlib train ...)")
     device = resolve_device(run.config.device)
-    tensors = _tensors(run.config, data if data is not None else load_mnist(), device)
+    tensors = run_tensors(run.config, data if data is not None else load_mnist(), device)
     model = build_model(run.config.model).to(device)
     loss_sum = loss_function(run.config.loss)
     rows = []
