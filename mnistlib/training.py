@@ -118,8 +118,11 @@ _PREPARED: dict[tuple, TensorData] = {}
 
 def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
     """The run's training and test tensors on ``device`` (its subsets, padded and normalized)."""
-    # Runs of one notebook share data and subsets: prepare once per process.
-    key = (id(arrays), str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed)
+    # Runs of one notebook share data and subsets: prepare once per process. The seed picks the
+    # images only of a stratified subset; elsewhere runs of different seeds share one copy (and a
+    # stack of them gathers its batches from it).
+    by_seed = cfg.subset_mode == "stratified" and (cfg.train_subset or cfg.test_subset)
+    key = (id(arrays), str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else None)
     if key not in _PREPARED:
         _PREPARED.clear()
         _PREPARED[key] = prepare(arrays, device, train_subset=cfg.train_subset, test_subset=cfg.test_subset,
