@@ -3,6 +3,7 @@
 #   make test                   # set up, then run the test suite
 #   make report PROFILE=quick   # the same report in a few minutes (fewer epochs, a subset)
 #   make train                  # set up, then train and graph the seed's LeNet-5 alone
+#   make docs                   # the full report (stored runs reused), published to docs/ with figures/full
 # Override the interpreter with PYTHON=python3.11.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +12,7 @@ STAMP   = $(VENV)/.installed
 
 PROFILE ?= full
 
-.PHONY: setup report train test clean-venv
+.PHONY: setup report docs train test clean-venv
 
 setup: $(STAMP)
 
@@ -31,6 +32,10 @@ $(STAMP): pyproject.toml
 
 report: $(STAMP)
 	$(BIN)/mnistlib report --profile $(PROFILE)
+
+# The published copy README links to: the full report, its figures (figures/full) and docs/.
+docs: $(STAMP)
+	$(BIN)/mnistlib report --profile full --publish docs
 
 train: $(STAMP)
 	$(BIN)/mnistlib train --model LeNet5 --epochs 50 --graph

@@ -14,7 +14,7 @@ fails on one that runs up this list). Each module's first docstring line says it
     5. training, grids, seedimport, export
     6. stacking, beyond, reproduction, plots
     7. parallel, widgets
-    8. notebook, report
+    8. notebook, report, publish
     9. cli
     10. __init__, __main__
 """

@@ -217,6 +217,10 @@ def cmd_report(args) -> int:
     index = run_report(args.profile, params, reports_dir=args.reports_dir, progress=not args.no_progress,
                        workers=args.workers, log=note)
     print(index)
+    if args.publish is not None:
+        from .publish import publish
+
+        print(publish(index.parent, args.publish, args.profile) / "index.html")
     return 0
 
 
@@ -287,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "
                                                "0: the notebooks train them one by one)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--publish", type=Path, metavar="DIR", help="then copy the HTML into DIR with the commit and a "
+                                                               "hash of notebooks/ (make docs: docs/)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("import-seed", parents=[common], help="the seed's published checkpoints as runs in the store")

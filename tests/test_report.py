@@ -8,7 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mnistlib.errors import ConfigError
+from browser import WIDGET_PAGES, check_pages, chromium_or_skip
+from mnistlib.errors import ConfigError, MnistlibError
 from mnistlib.notebook import setup_notebook
 from mnistlib.report import ReportError, notebook_paths, run_report
 
@@ -113,13 +114,6 @@ def test_reproduction_notebook_answers_from_runs_and_says_what_short_runs_cannot
     assert "printed 1.459, below the 1.4612 floor" in shown
 
 
-WIDGET_PAGES = {"01_architecture": ["data-explorer"], "04_noise_injection": ["noise-preview-live"],
-                "05_summary": ["run-explorer", "mistakes", "confusion"],
-                "07_reproducing_the_seed": ["seed-lenet5-mistakes", "our-lenet5-mistakes"]}
-WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 1, "05_summary": 3,
-                 "07_reproducing_the_seed": 2}  # Image widgets per page
-
-
 def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_report):
     from mnistlib import webassets
 
@@ -145,49 +139,45 @@ def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_r
 
 
 def test_pages_load_in_headless_chromium(smoke_report):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs it with apt-get")
-        pytest.skip("chromium not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
     from mnistlib import webassets
 
+    chromium_or_skip()
     if not webassets.installed() and os.environ.get("CI"):
         pytest.fail("the widgets' JavaScript is missing: make setup runs python -m mnistlib.webassets")
     index, _ = smoke_report
-    pages = [index] + [index.parent / p.with_suffix(".html").name for p in NOTEBOOKS]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            problems = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-            for width in (1300, 400):  # a desktop and a phone: the page never scrolls sideways
-                page.set_viewport_size({"width": width, "height": 900})
-                for path in pages:
-                    page.goto(path.as_uri(), wait_until="load")
-                    scroll = page.evaluate("document.documentElement.scrollWidth")
-                    assert scroll <= width, f"{path.name} is {scroll} px wide in a {width} px window"
-            page.set_viewport_size({"width": 1300, "height": 900})
-            for path in pages:
-                page.goto(path.as_uri(), wait_until="load")
-                if path.stem in WIDGET_PAGES and webassets.installed():
-                    # the html-manager draws each saved widget: its controls and its figure
-                    page.wait_for_selector("img.widget-image", timeout=30_000)
-                    drawn = page.evaluate("document.querySelectorAll('img.widget-image').length")
-                    assert drawn == WIDGET_IMAGES[path.stem], path.name
-                images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-                assert all(done and width > 0 for done, width in images), path.name
-                assert path == index or images, f"{path.name} has no images"
-            assert not problems, problems
-        finally:
-            browser.close()
+    check_pages(index, [index] + [index.parent / p.with_suffix(".html").name for p in NOTEBOOKS], webassets.installed())
+
+
+def test_publish_copies_the_pages_with_their_provenance(smoke_report, tmp_path, monkeypatch):
+    import mnistlib.publish as publishing
+
+    index, _ = smoke_report
+    dest = publishing.publish(index.parent, tmp_path / "docs", "smoke")
+    names = {p.name for p in dest.iterdir()}
+    assert {"index.html", "PROVENANCE.json", *(p.with_suffix(".html").name for p in NOTEBOOKS)} <= names
+    assert not any(name.endswith((".ipynb", ".csv", ".log")) for name in names)  # pages only, no plumbing
+    record = json.loads((dest / "PROVENANCE.json").read_text())
+    assert record["profile"] == "smoke" and record["notebooks_sha256"] == publishing.notebooks_hash()
+    assert record["bytes"] == publishing.folder_bytes(dest) - (dest / "PROVENANCE.json").stat().st_size
+    # over the size limit: one line, and the copy already published stays as it was
+    monkeypatch.setattr(publishing, "MAX_BYTES", 1000)
+    with pytest.raises(MnistlibError, match="over the 0 MB a published report may take"):
+        publishing.publish(index.parent, dest, "smoke")
+    assert json.loads((dest / "PROVENANCE.json").read_text()) == record
+    assert not (tmp_path / "docs.new").exists()
+    with pytest.raises(MnistlibError, match="no index.html to publish"):
+        publishing.publish(tmp_path / "nothing", dest, "smoke")
+
+
+def test_the_notebooks_hash_changes_with_any_notebook(tmp_path):
+    from mnistlib.publish import notebooks_hash
+
+    for path in NOTEBOOKS:
+        shutil.copy(path, tmp_path / path.name)
+    assert notebooks_hash(tmp_path) == notebooks_hash()
+    first = tmp_path / NOTEBOOKS[0].name
+    first.write_bytes(first.read_bytes() + b" ")
+    assert notebooks_hash(tmp_path) != notebooks_hash()
 
 
 def test_bad_parameter_stops_the_report_before_any_work(smoke_report, tmp_path):
