@@ -246,6 +246,19 @@ def _add_train(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser("report", help="execute the notebooks into reports/<profile>/index.html")
+    p.add_argument("--profile", default="full", help="full (default: all data, 50 epochs per run, as the seed), quick or smoke")
+    p.add_argument("--params", type=Path, help="YAML file of notebook parameters (e.g. weight_decays, epochs)")
+    p.add_argument("--reports-dir", type=Path, help="where reports go (default reports/)")
+    p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "
+                                               "0: the notebooks train them one by one)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--publish", type=Path, metavar="DIR", help="then copy the HTML into DIR with the commit and a "
+                                                               "hash of notebooks/ (make docs: docs/)")
+    p.set_defaults(func=cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mnistlib`` argument parser: one subcommand per mode."""
     parser = _Parser(prog="mnistlib", description="MNIST: LeNet-5 and MLPs, the course report as software. "
@@ -284,16 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", parents=[common], help="find, verify and cache MNIST; print what was found")
     p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("report", help="execute the notebooks into reports/<profile>/index.html")
-    p.add_argument("--profile", default="full", help="full (default: all data, 50 epochs per run, as the seed), quick or smoke")
-    p.add_argument("--params", type=Path, help="YAML file of notebook parameters (e.g. weight_decays, epochs)")
-    p.add_argument("--reports-dir", type=Path, help="where reports go (default reports/)")
-    p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "
-                                               "0: the notebooks train them one by one)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--publish", type=Path, metavar="DIR", help="then copy the HTML into DIR with the commit and a "
-                                                               "hash of notebooks/ (make docs: docs/)")
-    p.set_defaults(func=cmd_report)
+    _add_report(sub)
 
     p = sub.add_parser("import-seed", parents=[common], help="the seed's published checkpoints as runs in the store")
     p.add_argument("source", nargs="?", help="a folder of the seed's *_model_0050.pt files, or one file "

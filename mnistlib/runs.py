@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+import filelock
 import numpy as np
 import pandas as pd
 import torch
@@ -244,6 +245,15 @@ class RunStore:
                                        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                        "health": str(run.health)})
         return run
+
+    def lock(self, cfg: RunConfig) -> filelock.FileLock:
+        """The run's lock: only the process holding it trains the run, on this machine or on any
+        machine sharing the store's folder. An OS file lock (``flock``), so the system releases
+        it when its process dies, even by SIGKILL: a dead trainer never blocks a run. On a
+        network file system it needs the file system's locking (NFS: lockd, or NFSv4)."""
+        folder = self.root / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        return filelock.FileLock(folder / f"{cfg.config_hash()}.lock")
 
     def runs(self) -> list[Path]:
         """All run folders, by name."""

@@ -24,6 +24,7 @@ import dataclasses
 import time
 from typing import Iterable, Mapping, Sequence
 
+import filelock
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -251,30 +252,66 @@ def train_stack(cfgs: Sequence[RunConfig], *, store: RunStore | None = None, dat
     """Train ``cfgs`` (one architecture and protocol; see :func:`stack_key`) as one stack, each into
     its own folder of the run store, and return their runs in order.
 
-    Finished runs are returned as stored; a single run left trains alone, exactly as
-    :func:`mnistlib.train` would. Runs stored at different epochs (one was trained further, or a
-    kill came between two runs' saves of an epoch) do not wait for each other's results: those
-    behind train, stacked among themselves, until all are at the same epoch. Every run's epoch is
-    stored before any callback runs, so an interrupted stack resumes with the same composition,
-    bit-identical to an uninterrupted one.
+    Finished runs are returned as stored. The stack takes its runs' locks (:meth:`RunStore.lock`)
+    in one sorted order; a run another process is training leaves the stack, and is waited for
+    and read at the end. A single run left trains alone, exactly as :func:`mnistlib.train` would.
+    Runs stored at different epochs (one was trained further, or a kill came between two runs'
+    saves of an epoch) do not wait for each other's results: those behind train, stacked among
+    themselves, until all are at the same epoch. Every run's epoch is stored before any callback
+    runs, so an interrupted stack resumes with the same composition, bit-identical to an
+    uninterrupted one.
     """
     store = store or RunStore()
     _check(cfgs)
-    stored = [store.find(cfg) for cfg in cfgs]
-    todo = [i for i, run in enumerate(stored) if run is None or not run.finished]
-    if len(todo) <= 1:
-        done = {i: train(cfgs[i], store=store, data=data, progress=progress, callbacks=callbacks) for i in todo}
-        return [done.get(i, stored[i]) for i in range(len(cfgs))]
-    device = resolve_device(cfgs[0].device)
+    runs = {i: run for i, cfg in enumerate(cfgs) if (run := store.find(cfg)) is not None and run.finished}
+    held = _lock_free_runs(store, cfgs, [i for i in range(len(cfgs)) if i not in runs])
+    try:
+        if held:
+            runs.update(_train_held(store, {i: cfgs[i] for i in held}, data, progress, callbacks))
+    finally:
+        for lock in held.values():
+            lock.release()
+    for i, cfg in enumerate(cfgs):  # a run left alone, or one another process holds (train waits, then reads it)
+        if i not in runs:
+            runs[i] = train(cfg, store=store, data=data, progress=progress, callbacks=callbacks)
+    return [runs[i] for i in range(len(cfgs))]
+
+
+def _lock_free_runs(store: RunStore, cfgs: Sequence[RunConfig], todo: list[int]) -> dict[int, filelock.FileLock]:
+    """The locks of the runs no other process holds, taken in sorted order (of config hash), for a
+    stack of at least two; a run that finished meanwhile is let go. Empty when fewer than two."""
+    held = {}
+    for i in sorted(todo, key=lambda i: cfgs[i].config_hash()):
+        lock = store.lock(cfgs[i])
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            continue
+        run = store.find(cfgs[i])
+        if run is not None and run.finished:
+            lock.release()
+            continue
+        held[i] = lock
+    if len(held) < 2:
+        for lock in held.values():
+            lock.release()
+        return {}
+    return dict(sorted(held.items()))  # the stack in the caller's order
+
+
+def _train_held(store: RunStore, cfgs: dict[int, RunConfig], data: MNISTArrays | None, progress: bool,
+                callbacks: Iterable[EpochCallback]) -> dict[int, Run]:
+    """Train the runs whose locks this process holds as one stack; their runs by index."""
+    first = next(iter(cfgs.values()))
+    device = resolve_device(first.device)
     arrays = data if data is not None else load_mnist()
-    jobs = [Job(cfgs[i], run_tensors(cfgs[i], arrays, device)) for i in todo]
-    status = {**run_status(device, arrays), "stack": len(todo)}
+    jobs = [Job(cfg, run_tensors(cfg, arrays, device)) for cfg in cfgs.values()]
+    status = {**run_status(device, arrays), "stack": len(jobs)}
     opened = [store.begin(job.cfg, status, map_location=device) for job in jobs]
     members = [_Member(job, path, job.resume(state), [HealthWarnings(job.cfg.epochs), *callbacks])
                for job, (path, state, _) in zip(jobs, opened)]
     _train_members(members, store, progress)
-    finished = {i: store.finish(path, st) for i, (path, _, st) in zip(todo, opened)}
-    return [finished.get(i, stored[i]) for i in range(len(cfgs))]
+    return {i: store.finish(path, st) for i, (path, _, st) in zip(cfgs, opened)}
 
 
 class _Member:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import platform
+import sys
 import time
 import warnings
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
+import filelock
 import numpy as np
 import pandas as pd
 import torch
@@ -233,7 +235,9 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
 
     ``data``: decoded MNIST (default: :func:`load_mnist`). ``callbacks`` are called after each
     epoch with (run, row), after the progress bar and :class:`HealthWarnings`. A non-finite loss
-    or a collapse to chance is recorded and warned about, never raised: it is a result.
+    or a collapse to chance is recorded and warned about, never raised: it is a result. While
+    another process trains the same run (its lock: :meth:`RunStore.lock`), this one waits, then
+    returns what it stored, or resumes it if that process died.
     """
     store = store or RunStore()
     stored = store.find(cfg)
@@ -242,6 +246,24 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     if cfg.origin != "trained":
         raise ConfigError(f"{cfg.run_name()}: an imported run ({cfg.origin}) is read from the store, never trained; "
                           f"import it first (mnistlib import-seed)")
+    lock = store.lock(cfg)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        if progress:
+            print(f"{cfg.run_name()}: another process is training this run; waiting for it", file=sys.stderr)
+        lock.acquire()
+    try:
+        stored = store.find(cfg)  # it may have finished while this process waited
+        if stored is not None and stored.finished:
+            return stored
+        return _train_locked(cfg, store, data, progress, callbacks)
+    finally:
+        lock.release()
+
+
+def _train_locked(cfg: RunConfig, store: RunStore, data: MNISTArrays | None, progress: bool,
+                  callbacks: Iterable[EpochCallback]) -> Run:
     device = resolve_device(cfg.device)
     arrays = data if data is not None else load_mnist()
     job = Job(cfg, run_tensors(cfg, arrays, device))
