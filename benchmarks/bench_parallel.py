@@ -2,7 +2,7 @@
 
     python benchmarks/bench_parallel.py            # about 3 minutes on a 2-core CPU
 
-(a) ``mnistlib.parallel.train_many``: one worker process per core, one thread each (what
+(a) ``mnistlib.cluster.train_many``, runs unstacked: one worker process per core, one thread each (what
     ``mnistlib report`` does before executing the notebooks);
 (b) the same runs one after another in this process, with torch's default threads.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import mnistlib as ml
-from mnistlib.parallel import cores, train_many
+from mnistlib.cluster import cores, train_many
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,7 +43,7 @@ def sequential(configs, arrays) -> float:
 def parallel(configs) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        train_many(configs, workers=cores(), runs_dir=tmp, log=lambda line: None)
+        train_many(configs, workers=cores(), runs_dir=tmp, log=lambda line: None, stack=1)  # processes, not stacks
         return time.perf_counter() - start
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mnistlib as ml
-from mnistlib.parallel import cores, train_many
+from mnistlib.cluster import cores, train_many
 from mnistlib.stacking import Stack
 from mnistlib.training import Job, run_tensors
 

@@ -13,7 +13,7 @@ fails on one that runs up this list). Each module's first docstring line says it
     4. augment, runs, seed
     5. training, grids, seedimport, export
     6. stacking, beyond, reproduction, plots
-    7. parallel, widgets
+    7. cluster, widgets
     8. notebook, report, publish
     9. cli
     10. __init__, __main__

@@ -215,7 +215,7 @@ def cmd_report(args) -> int:
 
     params = load_params_file(args.params)
     index = run_report(args.profile, params, reports_dir=args.reports_dir, progress=not args.no_progress,
-                       workers=args.workers, log=note)
+                       workers=args.workers, scheduler=args.scheduler, log=note)
     print(index)
     if args.publish is not None:
         from .publish import publish
@@ -253,6 +253,9 @@ def _add_report(sub) -> None:
     p.add_argument("--reports-dir", type=Path, help="where reports go (default reports/)")
     p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "
                                                "0: the notebooks train them one by one)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="train the runs on the Dask cluster of this scheduler, "
+                                                          "e.g. tcp://host:8786 (default $MNISTLIB_SCHEDULER; none: "
+                                                          "this machine); its workers need mnistlib and the run store")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--publish", type=Path, metavar="DIR", help="then copy the HTML into DIR with the commit and a "
                                                                "hash of notebooks/ (make docs: docs/)")

@@ -26,7 +26,7 @@ from ._version import __version__
 from .data import load_mnist
 from .errors import ConfigError, MnistlibError
 from .grids import PROFILES, ReportParameters, flat, flat_beyond
-from .parallel import cores, train_many
+from .cluster import cores, train_many
 from .runconfig import read_yaml_mapping
 
 KERNEL = "mnistlib"
@@ -169,12 +169,13 @@ def require_notebooks_extra() -> None:
 
 def run_report(profile: str = "full", params: dict | None = None, *, notebooks: list[Path] | None = None,
                reports_dir: str | Path | None = None, progress: bool = True, workers: int | None = None,
-               log: Callable[[str], None] = print) -> Path:
+               scheduler: str | None = None, log: Callable[[str], None] = print) -> Path:
     """Execute the notebooks for ``profile`` and write the HTML report; returns index.html.
 
     ``params``: notebook parameters (each goes to the notebooks that declare it), checked
     before anything runs. ``workers``: processes that train the report's runs before the
-    notebooks execute (None: one per core; 0: none, the notebooks train them one by one).
+    notebooks execute (None: one per core; 0: none, the notebooks train them one by one);
+    ``scheduler``: a Dask scheduler's address to train them on instead (:func:`cluster.train_many`).
     Raises ReportError naming the notebook and cell when one fails; earlier outputs stay.
     """
     if profile not in PROFILES:
@@ -194,7 +195,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     kernel = ensure_kernel()
     load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
     if workers != 0:
-        _pretrain(settings, notebooks, workers, log)
+        _pretrain(settings, notebooks, workers, scheduler, progress, log)
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
     widgets_js = webassets.copy_to(out)
@@ -225,13 +226,15 @@ def _check_params(params: dict, notebooks: list[Path], declared: dict, log: Call
     return notes
 
 
-def _pretrain(settings, notebooks: list[Path], workers: int | None, log: Callable[[str], None]) -> None:
-    """Train the runs of every grid the notebooks declare, in worker processes, before they execute."""
+def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: str | None, progress: bool,
+              log: Callable[[str], None]) -> None:
+    """Train the runs of every grid the notebooks declare, on a Dask cluster, before they execute."""
     grids = {"seed": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
              "reproduce": flat_beyond(settings.reproduce)}
     used = set().union(*(notebook_grids(path) for path in notebooks))
     train_many({label: cfg for name in grids if name in used for label, cfg in grids[name].items()}, workers,
-               data_dir=settings.folders["data_dir"], runs_dir=settings.folders["runs_dir"], log=log)
+               data_dir=settings.folders["data_dir"], runs_dir=settings.folders["runs_dir"], log=log,
+               scheduler=scheduler, progress=progress)
 
 
 def _execute(path: Path, out: Path, parameters: dict, kernel: str, progress: bool, nav: list[dict],

@@ -223,10 +223,10 @@ class HealthWarnings:
     def __call__(self, run: Run, row: dict) -> None:
         verdict = run.health
         if verdict.failed and not self.warned:
-            warnings.warn(f"{run.name}: {verdict} (recorded; training goes on)", RunHealthWarning, stacklevel=3)
+            warnings.warn(f"{run.name}: {verdict} (recorded; training goes on)", RunHealthWarning, stacklevel=4)
             self.warned = True
         elif row["epoch"] >= self.epochs and verdict.state is State.AT_CHANCE:
-            warnings.warn(f"{run.name}: {verdict} (recorded)", RunHealthWarning, stacklevel=3)
+            warnings.warn(f"{run.name}: {verdict} (recorded)", RunHealthWarning, stacklevel=4)
 
 
 def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | None = None,

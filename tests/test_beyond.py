@@ -8,7 +8,7 @@ import pytest
 from mnistlib import ConfigError, RunConfig, RunStore, beyond, stats, train
 from mnistlib.grids import RECIPE_STEPS, flat
 from mnistlib.notebook import check_parameters
-from mnistlib.parallel import train_many
+from mnistlib.cluster import train_many
 from mnistlib.runs import HISTORY_COLUMNS, Run
 from mnistlib.seed import SEED_LOSS_FLOOR
 

@@ -6,7 +6,7 @@ import torch
 import mnistlib.training as training
 from mnistlib import RunConfig, RunStore, iterate_batches, prepare, train
 from mnistlib.augment import augmentation
-from mnistlib.parallel import train_many
+from mnistlib.cluster import train_many
 
 
 def test_prepare_puts_every_tensor_on_the_device(mnist):

@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from browser import WIDGET_PAGES, check_pages, chromium_or_skip
+from mnistlib import RunStore
 from mnistlib.errors import ConfigError, MnistlibError
 from mnistlib.notebook import setup_notebook
 from mnistlib.report import ReportError, notebook_paths, run_report
@@ -183,11 +184,11 @@ def test_the_notebooks_hash_changes_with_any_notebook(tmp_path):
 def test_bad_parameter_stops_the_report_before_any_work(smoke_report, tmp_path):
     index, params = smoke_report
     runs = Path(params["runs_dir"])
-    before = sorted((p.name, (p / "history.csv").read_text()) for p in runs.iterdir())
+    before = sorted((p.name, (p / "history.csv").read_text()) for p in RunStore(runs).runs())
     with pytest.raises(ConfigError, match=r"^notebook parameter weight_decays must hold numbers >= 0, got 'abc'"):
         run_report("smoke", {**params, "weight_decays": ["abc"]}, reports_dir=tmp_path, log=lambda line: None)
     assert not (tmp_path / "smoke" / "01_architecture.ipynb").exists()
-    assert sorted((p.name, (p / "history.csv").read_text()) for p in runs.iterdir()) == before
+    assert sorted((p.name, (p / "history.csv").read_text()) for p in RunStore(runs).runs()) == before
     assert index.exists()  # the earlier report is untouched
 
 

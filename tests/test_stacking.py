@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mnistlib import ConfigError, RunConfig, RunStore, build_model, train
-from mnistlib.parallel import train_many
+from mnistlib.cluster import train_many
 from mnistlib.stacking import StackedSGD, stack_groups, stack_key, stack_model, train_stack
 
 TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")

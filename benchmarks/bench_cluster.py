@@ -1,0 +1,64 @@
+"""Dask's LocalCluster (what `mnistlib report` trains with) against the process pool it replaced,
+on one report profile's runs from an empty store, alternating, in pairs.
+
+    python benchmarks/bench_cluster.py                       # the quick profile, 3 pairs: about 45 minutes on 2 cores
+    python benchmarks/bench_cluster.py --profile smoke --pairs 1   # a check that it runs, a minute
+
+Each side trains every run the profile's notebooks declare (the seed's grid, notebook 6's and
+notebook 7's) into a fresh temporary store, with one worker process per core, one thread each,
+and the same stacks; the notebooks' execution, the same on both sides, is left out. Prints each
+pair's wall times and the median ratio (LocalCluster / pool); results also go to
+``benchmarks/results/bench_cluster.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mnistlib.cluster import cores, train_many
+from mnistlib.grids import flat, flat_beyond
+from mnistlib.notebook import check_parameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_training import machine  # noqa: E402
+from pool_baseline import train_many_pool  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args()
+    settings = check_parameters(profile=args.profile)
+    configs = {**flat(settings.grid), **flat_beyond(settings.beyond), **flat_beyond(settings.reproduce)}
+    sides = {"dask LocalCluster": lambda tmp: train_many(configs, cores(), runs_dir=tmp, log=lambda line: None),
+             "process pool (before)": lambda tmp: train_many_pool(configs, cores(), runs_dir=tmp)}
+    times = {name: [] for name in sides}
+    for pair in range(args.pairs):
+        order = list(sides) if pair % 2 == 0 else list(sides)[::-1]  # alternate which side goes first
+        for name in order:
+            with tempfile.TemporaryDirectory() as tmp:
+                start = time.perf_counter()
+                sides[name](tmp)
+                times[name].append(time.perf_counter() - start)
+        print(f"pair {pair + 1}/{args.pairs}: " + ", ".join(f"{n} {t[-1] / 60:.2f} min" for n, t in times.items()),
+              flush=True)
+    ratio = statistics.median(a / b for a, b in zip(*times.values()))
+    print(f"\n{args.profile} profile, {len(configs)} runs, {cores()} workers; {machine()}")
+    for name, values in times.items():
+        print(f"  {name:22s} median {statistics.median(values) / 60:.2f} min  ({', '.join(f'{v:.0f} s' for v in values)})")
+    print(f"  LocalCluster / pool: ×{ratio:.3f} (median of the pairs' ratios; above 1 is slower)")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_cluster.json").write_text(json.dumps(
+        {"machine": machine(), "profile": args.profile, "runs": len(configs), "seconds": times, "ratio": ratio}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

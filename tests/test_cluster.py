@@ -1,0 +1,147 @@
+"""The report's runs on a real Dask cluster: a scheduler and workers started as processes here,
+a worker killed mid-run, and the problems that must stop a report before any training."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnistlib import RunConfig, RunStore, train
+from mnistlib.cluster import train_many
+from mnistlib.errors import MnistlibError
+
+DASK = str(Path(sys.executable).parent / "dask")
+BLOCK_MNISTLIB = '''
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "mnistlib" or name.startswith("mnistlib."):
+            raise ImportError("No module named 'mnistlib' (blocked for the test)")
+sys.meta_path.insert(0, _Block())
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """`dask scheduler` and `dask worker` processes on localhost, each in its own process group."""
+
+    def __init__(self, tmp_path: Path):
+        self.tmp, self.procs, self.workers = tmp_path, [], []
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self._start([DASK, "scheduler", "--host", "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
+                     "--no-dashboard"])
+
+    def _start(self, argv) -> subprocess.Popen:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        log = open(self.tmp / f"dask-{len(self.procs)}.log", "w")
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+        self.procs.append(proc)
+        return proc
+
+    def worker(self, *extra: str) -> subprocess.Popen:
+        proc = self._start([DASK, "worker", self.address, "--nthreads", "1", "--no-dashboard", *extra])
+        self.workers.append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker and its nanny, no chance to clean up
+        proc.wait()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    running = Cluster(tmp_path)
+    yield running
+    running.close()
+
+
+def test_a_grid_survives_a_killed_worker_and_equals_runs_trained_alone(cluster, tmp_path, mnist):
+    victim = cluster.worker()
+    cluster.worker()
+    store = tmp_path / "store"
+    configs = {f"seed {s}": RunConfig(model="CustomMLP_6", epochs=6, seed=s, train_subset=20000, test_subset=2000)
+               for s in range(3)}
+    killed = []
+
+    def kill_mid_run():  # once a run has stored an epoch but not all: the victim is mid-run
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            runs = [RunStore(store).find(cfg) for cfg in configs.values()]
+            if any(run is not None and 1 <= run.epochs_done < 6 for run in runs):
+                cluster.kill(victim)
+                killed.append(sorted(run.epochs_done for run in runs if run is not None))
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_mid_run)
+    killer.start()
+    lines = []
+    names = train_many(configs, runs_dir=store, log=lines.append, stack=1, scheduler=cluster.address)
+    killer.join()
+    assert killed, "no worker was killed mid-run"
+    assert lines[0].startswith(f"training 3 runs (0 already stored or repeated) on {cluster.address}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for label, cfg in configs.items():
+            alone = train(cfg, store=RunStore(tmp_path / "alone"), data=mnist, progress=False)
+            there = RunStore(store).load(names[label])
+            assert there.finished
+            assert there.history.drop(columns="seconds").equals(alone.history.drop(columns="seconds")), label
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_an_unreachable_scheduler_is_one_line_before_any_training(tmp_path, capsys):
+    from mnistlib.cli import main
+
+    configs = {"x": RunConfig(model="CustomMLP_6", epochs=1, train_subset=100, test_subset=100)}
+    with pytest.raises(MnistlibError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:\d+ .*dask scheduler"):
+        train_many(configs, runs_dir=tmp_path, scheduler=f"tcp://127.0.0.1:{free_port()}", log=lambda line: None)
+    assert not list(tmp_path.iterdir())
+    os.environ["MNISTLIB_SCHEDULER"] = f"tcp://127.0.0.1:{free_port()}"  # the environment's address is used too
+    try:
+        assert main(["report", "--profile", "smoke", "--no-progress", "--reports-dir", str(tmp_path / "r")]) == 1
+    finally:
+        del os.environ["MNISTLIB_SCHEDULER"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len([line for line in err if "cannot reach the Dask scheduler" in line]) == 1, err
+
+
+def test_a_worker_without_mnistlib_is_one_line_before_any_training(cluster, tmp_path):
+    blocker = tmp_path / "block_mnistlib.py"
+    blocker.write_text(BLOCK_MNISTLIB)
+    cluster.worker("--preload", str(blocker))
+    configs = {"x": RunConfig(model="CustomMLP_6", epochs=1, train_subset=100, test_subset=100)}
+    with pytest.raises(MnistlibError, match="cannot train these runs: mnistlib there is not importable"):
+        train_many(configs, runs_dir=tmp_path / "store", scheduler=cluster.address, log=lambda line: None)
+    assert not (tmp_path / "store").exists()
+
+
+def test_the_progress_bar_counts_every_epoch_across_workers(tmp_path, capfd):
+    configs = {f"s{s}": RunConfig(model="CustomMLP_6", epochs=3, seed=s, train_subset=2000, test_subset=500)
+               for s in range(3)}
+    configs["longer"] = RunConfig(model="CustomMLP_6", epochs=5, train_subset=2000, test_subset=500)  # continues s0
+    lines = []
+    train_many(configs, 2, runs_dir=tmp_path, log=lines.append, progress=True)
+    bar = capfd.readouterr().err.replace("\r", "\n")
+    assert "11/11" in bar, bar  # 3 runs × 3 epochs, and the longer run's 2 beyond s0's
+    assert lines[0] == "training 4 runs (0 already stored or repeated) on 2 processes × 1 thread, 3 stacks"
+    assert len(lines) == 5
