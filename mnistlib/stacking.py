@@ -197,15 +197,16 @@ class Stack:
         # (fixed noise, per-seed subsets) one after another.
         self.x = x_train[0] if shared else torch.cat(x_train)
         self.y = y_train[0] if shared else torch.cat(y_train)
-        self.offsets = torch.zeros(self.runs, 1, dtype=torch.long) if shared else \
-            (torch.arange(self.runs) * self.n).view(-1, 1)
+        self.offsets = (torch.zeros(self.runs, 1, dtype=torch.long) if shared else
+                        (torch.arange(self.runs) * self.n).view(-1, 1)).to(self.x.device)
+        self.augmented = any(job.augment for job in self.jobs)
 
     def _inputs(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Every run's batch at ``index`` (K, b), augmented, stacked along the channel axis: (b, K·C, H, W)."""
         runs, b = index.shape
-        flat = (index + self.offsets.to(index.device)).reshape(-1)
+        flat = (index + self.offsets).reshape(-1)
         xb, yb = self.x.index_select(0, flat), self.y.index_select(0, flat)
-        if any(job.augment for job in self.jobs):
+        if self.augmented:
             xb = torch.cat([job.augment(part) if job.augment else part for job, part in zip(self.jobs, xb.split(b))])
         xb = xb.view(runs, b, *xb.shape[1:]).transpose(0, 1).reshape(b, -1, *xb.shape[2:])
         return (xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb), yb.view(runs, b)
