@@ -98,12 +98,16 @@ def connect(scheduler: str | None, workers: int):
     """(client, local cluster or None): the cluster at ``scheduler``, checked to have workers that
     run this mnistlib, or a LocalCluster of ``workers`` single-threaded processes. Raises
     MnistlibError (one line) before any training when the scheduler or its workers will not do."""
+    import dask
     from distributed import Client, LocalCluster
 
     if not scheduler:
         dashboard = ":0" if importlib.util.find_spec("bokeh") else None  # the dashboard needs bokeh
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=dashboard,
-                               silence_logs=logging.ERROR)
+        # Each worker's statistical profiler samples its threads every 10 ms, for a dashboard panel we never
+        # read; on a machine with one core per worker that is time taken from training (benchmarks/bench_cluster.py).
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=dashboard, silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
         client = Client(scheduler, timeout="10s")
