@@ -103,9 +103,12 @@ def connect(scheduler: str | None, workers: int):
 
     if not scheduler:
         dashboard = ":0" if importlib.util.find_spec("bokeh") else None  # the dashboard needs bokeh
-        # Each worker's statistical profiler samples its threads every 10 ms, for a dashboard panel we never
-        # read; on a machine with one core per worker that is time taken from training (benchmarks/bench_cluster.py).
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive
+        # mmap threshold: every buffer over 128 KiB (a batch's activations) is then a fresh mmap and page faults,
+        # every step (benchmarks/bench_worker_env.py). Each worker's statistical profiler samples its thread
+        # every 10 ms for a dashboard panel we never read. Neither is worth training time.
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                              "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=dashboard, silence_logs=logging.ERROR)
         return Client(cluster), cluster

@@ -145,3 +145,22 @@ def test_the_progress_bar_counts_every_epoch_across_workers(tmp_path, capfd):
     assert "11/11" in bar, bar  # 3 runs × 3 epochs, and the longer run's 2 beyond s0's
     assert lines[0] == "training 4 runs (0 already stored or repeated) on 2 processes × 1 thread, 3 stacks"
     assert len(lines) == 5
+
+
+def test_local_workers_keep_glibcs_adaptive_malloc_and_no_profiler(monkeypatch):
+    """Dask's default MALLOC_TRIM_THRESHOLD_ makes every large buffer an mmap (bench_worker_env.py);
+    the LocalCluster leaves it out, and its workers' profiler off."""
+    import dask
+
+    from mnistlib.cluster import connect
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    client, local = connect(None, 1)
+    try:
+        (env,) = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()
+        (profile,) = client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()
+        assert env is None and profile is False
+    finally:
+        client.close()
+        local.close()
+    assert dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_") == 65536  # only for ours
