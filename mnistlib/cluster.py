@@ -30,7 +30,10 @@ from .runconfig import RunConfig
 from .runs import RunStore
 from .stacking import MAX_STACK, stack_groups, train_stack
 
-LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images (benchmarks/bench_training.py)
+LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images at batch 64 (benchmarks/bench_training.py)
+# A step's fixed cost, in images' worth of work: small batches cost more per image. Fitted to one-run rates of
+# benchmarks/bench_stacking.py: LeNet-5 2,113 images/s at batch 10 and 4,728 at 64; CustomMLP_6 11,661 and 43,674.
+STEP_IMAGES = {"LeNet5": 19.0, "MLP": 67.0}
 SCHEDULER_ENV = "MNISTLIB_SCHEDULER"
 EPOCH_TOPIC = "mnistlib-epoch"
 _data: dict = {}  # per worker process: MNIST, decoded once per data folder
@@ -44,7 +47,9 @@ def cores() -> int:
 def _cost(cfg: RunConfig) -> float:
     # Relative cost per image (LeNet-5 against an MLP: README, Performance); long jobs first keeps every
     # worker busy to the end.
-    per_image = LENET_COST if cfg.model.startswith("LeNet5") else 1.0
+    lenet = cfg.model.startswith("LeNet5")
+    step = STEP_IMAGES["LeNet5" if lenet else "MLP"]
+    per_image = (LENET_COST if lenet else 1.0) * (1 + step / cfg.batch_size) / (1 + step / 64)
     return per_image * cfg.epochs * (cfg.train_subset or 60_000)
 
 
@@ -106,9 +111,13 @@ def connect(scheduler: str | None, workers: int):
         # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive
         # mmap threshold: every buffer over 128 KiB (a batch's activations) is then a fresh mmap and page faults,
         # every step (benchmarks/bench_worker_env.py). Each worker's statistical profiler samples its thread
-        # every 10 ms for a dashboard panel we never read. Neither is worth training time.
+        # every 10 ms for a dashboard panel we never read. Neither is worth training time. And a worker-saturation
+        # of 1.0 hands a worker its next task only when its thread is free: Dask's default (1.1) gives a one-thread
+        # worker two, so the longest stack could wait behind another on a busy worker while a free one took a short
+        # task, and the grid ended on a long tail (seen on the full report).
         with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                              "distributed.worker.profile.enabled": False}):
+                              "distributed.worker.profile.enabled": False,
+                              "distributed.scheduler.worker-saturation": 1.0}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=dashboard, silence_logs=logging.ERROR)
         return Client(cluster), cluster

@@ -147,9 +147,9 @@ def test_the_progress_bar_counts_every_epoch_across_workers(tmp_path, capfd):
     assert len(lines) == 5
 
 
-def test_local_workers_keep_glibcs_adaptive_malloc_and_no_profiler(monkeypatch):
+def test_local_workers_keep_glibcs_adaptive_malloc_no_profiler_and_one_task_each(monkeypatch):
     """Dask's default MALLOC_TRIM_THRESHOLD_ makes every large buffer an mmap (bench_worker_env.py);
-    the LocalCluster leaves it out, and its workers' profiler off."""
+    the LocalCluster leaves it out, its workers' profiler off, and gives a worker a task only when free."""
     import dask
 
     from mnistlib.cluster import connect
@@ -159,7 +159,8 @@ def test_local_workers_keep_glibcs_adaptive_malloc_and_no_profiler(monkeypatch):
     try:
         (env,) = client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()
         (profile,) = client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()
-        assert env is None and profile is False
+        saturation = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.WORKER_SATURATION)
+        assert env is None and profile is False and saturation == 1.0
     finally:
         client.close()
         local.close()
