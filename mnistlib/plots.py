@@ -152,13 +152,15 @@ def plot_seed_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], seed: Map
 
 
 def plot_histories(histories: Mapping[str, pd.DataFrame], metric: str = "test_acc",
-                   title: str | None = None) -> Figure:
-    """One line per history (a run's, or one the seed recorded) of ``metric`` against the epoch."""
+                   title: str | None = None, recorded: Iterable[str] = ()) -> Figure:
+    """One line per history of ``metric`` against the epoch: our runs in colour, and the labels in
+    ``recorded`` (histories the seed recorded) dashed in grey."""
+    recorded = set(recorded)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
         for label, history in histories.items():
             ax.plot(history.epoch, _metric(history, metric), label=label,
-                    **(SEED_STYLE if label.startswith("the seed") else {}))
+                    **(SEED_STYLE if label in recorded else {}))
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
         ax.legend(fontsize=8)

@@ -94,3 +94,15 @@ def test_the_report_pretrains_every_grid_without_labels_colliding():
     settings = check_parameters(profile="full")
     parts = [flat(settings.grid), flat_beyond(settings.beyond), flat_beyond(settings.reproduce)]
     assert sum(len(p) for p in parts) == len({label for p in parts for label in p})
+
+
+def test_only_the_seeds_recorded_curves_are_drawn_in_its_style():
+    from mnistlib import plots
+
+    curves = {"the seed's published run: published": seed.history("CustomMLP_1"),
+              "the seed's protocol (ours): seed 0": history([10, 90, 95]),
+              "the seed's protocol (ours): seed 1": history([10, 90, 12])}
+    fig = plots.plot_histories(curves, recorded=["the seed's published run: published"])
+    lines = fig.axes[0].get_lines()
+    assert [line.get_linestyle() for line in lines] == ["--", "-", "-"]
+    assert len({line.get_color() for line in lines[1:]}) == 2  # our runs tell apart in the legend
