@@ -64,7 +64,10 @@ def test_stacked_sgd_is_torch_sgd_per_run():
     sgd.write_back(0.1)
     for model, expected in zip(models, reference):
         for p, q in zip(model.parameters(), expected):
-            torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+            # baddbmm sums in another order than each run's own linear layer, and the order differs by CPU
+            # (oneDNN picks kernels per machine): float32 rounding, amplified by two steps at lr 0.1, reaches a
+            # few 1e-6 on an AMD EPYC (the tolerance of the stacked histories below is 1e-4 relative)
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
 CASES = {
