@@ -9,6 +9,11 @@ notebook 7's) into a fresh temporary store, with one worker process per core, on
 and the same stacks; the notebooks' execution, the same on both sides, is left out. Prints each
 pair's wall times and the median ratio (LocalCluster / pool); results also go to
 ``benchmarks/results/bench_cluster.json``.
+
+Where a gap comes from: each side also reports its stacks' busy time, from the runs' own
+``run.json`` (a stack trains on one worker from its runs' start to their finish). Busy time that
+differs is training that ran slower; the rest of the wall time, times the workers, is workers
+left idle (start-up, a task waiting, the grid's tail).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from mnistlib.cluster import cores, train_many
@@ -31,6 +37,18 @@ from pool_baseline import train_many_pool  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def busy_seconds(runs_dir: str) -> float:
+    """Worker-seconds spent training: the span of every stack, from its runs' run.json. A stack's runs
+    share their start and finish with the stack; two stacks of one size that start in the same second
+    (on two workers) count twice, by their runs' number."""
+    spans: dict[tuple[str, int], list[float]] = {}
+    for status in Path(runs_dir).glob("*/run.json"):
+        run = json.loads(status.read_text())
+        start, end = (datetime.fromisoformat(run[key]).timestamp() for key in ("started", "finished"))
+        spans.setdefault((run["started"], run.get("stack", 1)), []).append(end - start)
+    return sum(max(span) * round(len(span) / size) for (_, size), span in spans.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
@@ -41,6 +59,7 @@ def main() -> None:
     sides = {"dask LocalCluster": lambda tmp: train_many(configs, cores(), runs_dir=tmp, log=lambda line: None),
              "process pool (before)": lambda tmp: train_many_pool(configs, cores(), runs_dir=tmp)}
     times = {name: [] for name in sides}
+    busy = {name: [] for name in sides}
     for pair in range(args.pairs):
         order = list(sides) if pair % 2 == 0 else list(sides)[::-1]  # alternate which side goes first
         for name in order:
@@ -48,16 +67,21 @@ def main() -> None:
                 start = time.perf_counter()
                 sides[name](tmp)
                 times[name].append(time.perf_counter() - start)
+                busy[name].append(busy_seconds(tmp))
         print(f"pair {pair + 1}/{args.pairs}: " + ", ".join(f"{n} {t[-1] / 60:.2f} min" for n, t in times.items()),
               flush=True)
     ratio = statistics.median(a / b for a, b in zip(*times.values()))
     print(f"\n{args.profile} profile, {len(configs)} runs, {cores()} workers; {machine()}")
     for name, values in times.items():
-        print(f"  {name:22s} median {statistics.median(values) / 60:.2f} min  ({', '.join(f'{v:.0f} s' for v in values)})")
+        idle = [1 - b / (w * cores()) for b, w in zip(busy[name], values)]
+        print(f"  {name:22s} median {statistics.median(values) / 60:.2f} min  ({', '.join(f'{v:.0f} s' for v in values)}); "
+              f"stacks busy {statistics.median(busy[name]) / 60:.2f} worker-min, workers idle "
+              f"{statistics.median(idle):.1%} of the wall time")
     print(f"  LocalCluster / pool: ×{ratio:.3f} (median of the pairs' ratios; above 1 is slower)")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_cluster.json").write_text(json.dumps(
-        {"machine": machine(), "profile": args.profile, "runs": len(configs), "seconds": times, "ratio": ratio}, indent=1))
+        {"machine": machine(), "profile": args.profile, "runs": len(configs), "seconds": times, "busy_seconds": busy,
+         "ratio": ratio}, indent=1))
 
 
 if __name__ == "__main__":

@@ -212,15 +212,17 @@ def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:
 
 def _submit(client, todo, groups, waits_for, where) -> dict:
     """One Dask task per stack, longest first; a continuing run's task takes its base's future."""
+    # The priority is the cost itself, in image-units: rounded to millions it tied every stack under a
+    # million (most of the quick profile), and Dask breaks ties by submission order, not length.
     futures = {}
     for group in groups:
         cost = sum(_cost(todo[label]) for label in group)
         future = client.submit(train_group, group, [todo[label] for label in group], *where, pure=False,
-                               priority=int(cost // 1e6))
+                               priority=round(cost))
         futures.update(dict.fromkeys(group, future))
     for label in sorted(waits_for, key=lambda x: todo[x].epochs):  # a base before what continues it
         future = client.submit(train_group, [label], [todo[label]], *where, futures[waits_for[label]], pure=False,
-                               priority=int(_cost(todo[label]) // 1e6))
+                               priority=round(_cost(todo[label])))
         futures[label] = future
     return futures
 

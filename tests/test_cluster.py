@@ -165,3 +165,32 @@ def test_local_workers_keep_glibcs_adaptive_malloc_no_profiler_and_one_task_each
         client.close()
         local.close()
     assert dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_") == 65536  # only for ours
+
+
+def test_stacks_are_prioritized_by_their_whole_cost_longest_first(tmp_path):
+    """Dask runs ready tasks by priority, ties in submission order: every stack of the quick profile
+    gets a priority that orders it by cost (a coarse one tied the MLP stacks with LeNet-5's)."""
+    from mnistlib.cluster import _bases, _cost, _pending, _submit
+    from mnistlib.grids import flat, flat_beyond
+    from mnistlib.notebook import check_parameters
+    from mnistlib.stacking import stack_groups
+
+    class Recorder:  # stands in for a Client: keeps what each task was submitted with
+        def __init__(self):
+            self.tasks = []
+
+        def submit(self, fn, labels, cfgs, *args, priority, pure):
+            self.tasks.append((sum(_cost(c) for c in cfgs), priority))
+            return object()
+
+    s = check_parameters(profile="quick")
+    todo, _, _ = _pending({**flat(s.grid), **flat_beyond(s.beyond), **flat_beyond(s.reproduce)}, RunStore(tmp_path))
+    waits_for = _bases(todo)
+    groups = stack_groups({k: v for k, v in todo.items() if k not in waits_for}, parts=2)
+    client = Recorder()
+    _submit(client, todo, groups, waits_for, (None, None, 1))
+    assert len(client.tasks) == len(groups) + len(waits_for) > 10
+    for cost_a, priority_a in client.tasks:
+        for cost_b, priority_b in client.tasks:
+            if cost_a > cost_b * 1.001:
+                assert priority_a > priority_b, (cost_a, priority_a, cost_b, priority_b)

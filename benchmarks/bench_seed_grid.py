@@ -1,0 +1,63 @@
+"""The seed's whole grid under its own protocol: its 34 published runs (seed 0, batch 10, momentum
+0.6, 50 epochs on full MNIST), trained from an empty run store the way ``mnistlib report`` trains
+them with ``reproduce: all``: stacked, on a LocalCluster of one single-threaded worker per core.
+
+    python benchmarks/bench_seed_grid.py                   # about an hour on 2 cores
+    python benchmarks/bench_seed_grid.py --profile smoke   # a check that it runs, seconds
+
+Prints the wall time, each stack's time as the workers report it, and how busy the workers were
+(from the runs' own run.json, as in bench_cluster.py); results also go to
+``benchmarks/results/bench_seed_grid.json``. ``--runs-dir`` keeps the trained runs (it must be
+empty, or the time is not from an empty store); by default they go to a temporary folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mnistlib.cluster import cores, train_many
+from mnistlib.notebook import check_parameters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cluster import busy_seconds  # noqa: E402
+from bench_training import machine  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="full", help="the report profile whose epochs and data to use (full)")
+    parser.add_argument("--runs-dir", help="an empty folder to keep the runs in (default: a temporary one)")
+    args = parser.parse_args()
+    runs = check_parameters(profile=args.profile, reproduce="all").reproduce["all_seed_runs"]
+    with tempfile.TemporaryDirectory() as tmp:
+        runs_dir = Path(args.runs_dir or tmp)
+        if runs_dir.exists() and any(runs_dir.iterdir()):
+            sys.exit(f"error: {runs_dir} is not empty; give an empty or new --runs-dir, so the time is from an empty store")
+        lines: list[str] = []
+
+        def log(line: str) -> None:  # each line with the minutes since the start
+            lines.append(f"{(time.perf_counter() - start) / 60:6.1f} min  {line}")
+            print(lines[-1], flush=True)
+
+        start = time.perf_counter()
+        train_many(runs, cores(), runs_dir=runs_dir, log=log)
+        seconds = time.perf_counter() - start
+        busy = busy_seconds(str(runs_dir))
+    workers = min(cores(), len(runs))
+    print(f"\nthe seed's {len(runs)} runs, {args.profile} profile, from an empty store on {workers} workers; {machine()}")
+    print(f"  wall time {seconds / 60:.1f} min; stacks busy {busy / 60:.1f} worker-min, "
+          f"workers idle {1 - busy / (seconds * workers):.1%} of the wall time")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_seed_grid.json").write_text(json.dumps(
+        {"machine": machine(), "profile": args.profile, "runs": len(runs), "workers": workers, "seconds": seconds,
+         "busy_seconds": busy, "log": lines}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
