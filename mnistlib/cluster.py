@@ -212,13 +212,15 @@ def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:
 
 def _submit(client, todo, groups, waits_for, where) -> dict:
     """One Dask task per stack, longest first; a continuing run's task takes its base's future."""
+    # Submitted longest first: the scheduler hands the first tasks to idle workers as they arrive, before it
+    # sees the rest and their priorities (the seed's grid started two short MLP stacks before its LeNet-5).
     # The priority is the cost itself, in image-units: rounded to millions it tied every stack under a
     # million (most of the quick profile), and Dask breaks ties by submission order, not length.
     futures = {}
-    for group in groups:
-        cost = sum(_cost(todo[label]) for label in group)
+    stack_cost = lambda group: sum(_cost(todo[label]) for label in group)  # noqa: E731
+    for group in sorted(groups, key=stack_cost, reverse=True):
         future = client.submit(train_group, group, [todo[label] for label in group], *where, pure=False,
-                               priority=round(cost))
+                               priority=round(stack_cost(group)))
         futures.update(dict.fromkeys(group, future))
     for label in sorted(waits_for, key=lambda x: todo[x].epochs):  # a base before what continues it
         future = client.submit(train_group, [label], [todo[label]], *where, futures[waits_for[label]], pure=False,

@@ -168,8 +168,9 @@ def test_local_workers_keep_glibcs_adaptive_malloc_no_profiler_and_one_task_each
 
 
 def test_stacks_are_prioritized_by_their_whole_cost_longest_first(tmp_path):
-    """Dask runs ready tasks by priority, ties in submission order: every stack of the quick profile
-    gets a priority that orders it by cost (a coarse one tied the MLP stacks with LeNet-5's)."""
+    """Dask runs ready tasks by priority, ties in submission order, and gives idle workers the first
+    tasks to arrive: the quick profile's stacks are submitted longest first, and each gets a priority
+    that orders it by cost (a coarse one tied the MLP stacks with LeNet-5's)."""
     from mnistlib.cluster import _bases, _cost, _pending, _submit
     from mnistlib.grids import flat, flat_beyond
     from mnistlib.notebook import check_parameters
@@ -190,6 +191,8 @@ def test_stacks_are_prioritized_by_their_whole_cost_longest_first(tmp_path):
     client = Recorder()
     _submit(client, todo, groups, waits_for, (None, None, 1))
     assert len(client.tasks) == len(groups) + len(waits_for) > 10
+    ready = [cost for cost, _ in client.tasks[:len(groups)]]
+    assert ready == sorted(ready, reverse=True) and ready[0] > ready[-1]
     for cost_a, priority_a in client.tasks:
         for cost_b, priority_b in client.tasks:
             if cost_a > cost_b * 1.001:
