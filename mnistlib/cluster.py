@@ -34,6 +34,17 @@ LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images at batch 64
 # A step's fixed cost, in images' worth of work: small batches cost more per image. Fitted to one-run rates of
 # benchmarks/bench_stacking.py: LeNet-5 2,113 images/s at batch 10 and 4,728 at 64; CustomMLP_6 11,661 and 43,674.
 STEP_IMAGES = {"LeNet5": 19.0, "MLP": 67.0}
+# The LocalCluster's Dask settings (README, Beyond one machine, shows them as a config file for a cluster of your
+# own). Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive mmap
+# threshold: every buffer over 128 KiB (a batch's activations) is then a fresh mmap and page faults, every step
+# (benchmarks/bench_worker_env.py). Each worker's statistical profiler samples its thread every 10 ms for a
+# dashboard panel we never read. Neither is worth training time. And a worker-saturation of 1.0 hands a worker
+# its next task only when its thread is free: Dask's default (1.1) gives a one-thread worker two, so the longest
+# stack could wait behind another on a busy worker while a free one took a short task, and the grid ended on a
+# long tail (seen on the full report).
+LOCAL_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                "distributed.worker.profile.enabled": False,
+                "distributed.scheduler.worker-saturation": 1.0}
 SCHEDULER_ENV = "MNISTLIB_SCHEDULER"
 EPOCH_TOPIC = "mnistlib-epoch"
 _data: dict = {}  # per worker process: MNIST, decoded once per data folder
@@ -108,16 +119,7 @@ def connect(scheduler: str | None, workers: int):
 
     if not scheduler:
         dashboard = ":0" if importlib.util.find_spec("bokeh") else None  # the dashboard needs bokeh
-        # Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive
-        # mmap threshold: every buffer over 128 KiB (a batch's activations) is then a fresh mmap and page faults,
-        # every step (benchmarks/bench_worker_env.py). Each worker's statistical profiler samples its thread
-        # every 10 ms for a dashboard panel we never read. Neither is worth training time. And a worker-saturation
-        # of 1.0 hands a worker its next task only when its thread is free: Dask's default (1.1) gives a one-thread
-        # worker two, so the longest stack could wait behind another on a busy worker while a free one took a short
-        # task, and the grid ended on a long tail (seen on the full report).
-        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                              "distributed.worker.profile.enabled": False,
-                              "distributed.scheduler.worker-saturation": 1.0}):
+        with dask.config.set(LOCAL_CONFIG):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=dashboard, silence_logs=logging.ERROR)
         return Client(cluster), cluster
@@ -212,20 +214,21 @@ def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:
 
 def _submit(client, todo, groups, waits_for, where) -> dict:
     """One Dask task per stack, longest first; a continuing run's task takes its base's future."""
-    # Submitted longest first: the scheduler hands the first tasks to idle workers as they arrive, before it
-    # sees the rest and their priorities (the seed's grid started two short MLP stacks before its LeNet-5).
-    # The priority is the cost itself, in image-units: rounded to millions it tied every stack under a
-    # million (most of the quick profile), and Dask breaks ties by submission order, not length.
-    futures = {}
-    stack_cost = lambda group: sum(_cost(todo[label]) for label in group)  # noqa: E731
-    for group in sorted(groups, key=stack_cost, reverse=True):
-        future = client.submit(train_group, group, [todo[label] for label in group], *where, pure=False,
-                               priority=round(stack_cost(group)))
-        futures.update(dict.fromkeys(group, future))
+    # All the stacks go in one graph (client.map), longest first: Dask runs one graph's tasks in the order given,
+    # and a graph of more tasks than twice the cluster's threads is queued on the scheduler, a worker getting
+    # the next task when its thread is free. Submitted one by one, the first few tasks went straight to workers
+    # before the rest had arrived: the seed's grid queued a 15-minute MLP stack behind its hour-long LeNet-5
+    # stack on one worker while the other worked through shorter ones.
+    ordered = sorted(groups, key=lambda group: sum(_cost(todo[label]) for label in group), reverse=True)
+    runs_dir, data_dir, threads = where
+    stacks = client.map(train_group, ordered, [[todo[label] for label in group] for group in ordered],
+                        runs_dir=runs_dir, data_dir=data_dir, threads=threads, pure=False)
+    futures = {label: future for group, future in zip(ordered, stacks) for label in group}
+    # A continuing run starts as soon as its base is done, ahead of the stacks still queued (a later graph
+    # would otherwise wait for all of them, and the 150-epoch LeNet-5 end the full report on a long tail).
     for label in sorted(waits_for, key=lambda x: todo[x].epochs):  # a base before what continues it
-        future = client.submit(train_group, [label], [todo[label]], *where, futures[waits_for[label]], pure=False,
-                               priority=round(_cost(todo[label])))
-        futures[label] = future
+        futures[label] = client.submit(train_group, [label], [todo[label]], *where, futures[waits_for[label]],
+                                       pure=False, priority=1)
     return futures
 
 

@@ -167,10 +167,43 @@ def test_local_workers_keep_glibcs_adaptive_malloc_no_profiler_and_one_task_each
     assert dask.config.get("distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_") == 65536  # only for ours
 
 
-def test_stacks_are_prioritized_by_their_whole_cost_longest_first(tmp_path):
-    """Dask runs ready tasks by priority, ties in submission order, and gives idle workers the first
-    tasks to arrive: the quick profile's stacks are submitted longest first, and each gets a priority
-    that orders it by cost (a coarse one tied the MLP stacks with LeNet-5's)."""
+def test_a_free_worker_takes_the_longest_stack_left_and_a_continuation_as_soon_as_its_base_is_done(monkeypatch):
+    """On a real scheduler with the LocalCluster's settings, two one-thread workers: the longest stack
+    runs alone on one worker while the other works through every shorter stack, longest first (tasks
+    submitted one by one went to workers before the rest arrived: a short stack waited behind the
+    longest); a run continuing a shorter one starts once its base is done, ahead of stacks still queued."""
+    import dask
+    from distributed import Client, LocalCluster, get_worker
+
+    import mnistlib.cluster as cluster
+
+    def fake_train_group(labels, cfgs, runs_dir, data_dir, threads, *after):  # says where and when it began
+        began = (time.monotonic(), get_worker().name)
+        time.sleep(0.02 * cfgs[0].epochs)
+        return [(label, began, 0.0, "ok") for label in labels]
+
+    monkeypatch.setattr(cluster, "train_group", fake_train_group)  # in-process workers run this one
+    run = lambda epochs, seed: RunConfig(model="CustomMLP_6", epochs=epochs, seed=seed, train_subset=600)  # noqa: E731
+    todo = {f"e{epochs}": run(epochs, seed=epochs) for epochs in (10, 12, 8, 100, 6, 9, 5, 7)}
+    todo["e30"] = run(30, seed=10)  # continues e10
+    waits_for = cluster._bases(todo)
+    assert waits_for == {"e30": "e10"}
+    groups = [[label] for label in todo if label != "e30"]
+    with dask.config.set(cluster.LOCAL_CONFIG), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as local, \
+            Client(local) as client:
+        futures = cluster._submit(client, todo, groups, waits_for, (None, None, 1))
+        began = {label: rows[0][1] for label, rows in zip(futures, client.gather(list(futures.values())))}
+    ran = [(worker, label) for label, (_, worker) in sorted(began.items(), key=lambda item: item[1][0])]
+    longest_worker = dict((label, worker) for worker, label in ran)["e100"]
+    assert [label for worker, label in ran if worker == longest_worker] == ["e100"]
+    others = [label for worker, label in ran if worker != longest_worker]
+    assert others == ["e12", "e10", "e30", "e9", "e8", "e7", "e6", "e5"]
+
+
+def test_the_quick_profiles_stacks_go_in_one_graph_longest_first(tmp_path):
+    """The quick profile's stacks go to Dask as one graph, longest first (Dask keeps one graph's order);
+    each run continuing another comes after, with a higher priority."""
     from mnistlib.cluster import _bases, _cost, _pending, _submit
     from mnistlib.grids import flat, flat_beyond
     from mnistlib.notebook import check_parameters
@@ -184,6 +217,10 @@ def test_stacks_are_prioritized_by_their_whole_cost_longest_first(tmp_path):
             self.tasks.append((sum(_cost(c) for c in cfgs), priority))
             return object()
 
+        def map(self, fn, labels, cfgs, pure, **where):
+            self.tasks += [(sum(_cost(c) for c in stack), 0) for stack in cfgs]
+            return [object() for _ in labels]
+
     s = check_parameters(profile="quick")
     todo, _, _ = _pending({**flat(s.grid), **flat_beyond(s.beyond), **flat_beyond(s.reproduce)}, RunStore(tmp_path))
     waits_for = _bases(todo)
@@ -193,7 +230,4 @@ def test_stacks_are_prioritized_by_their_whole_cost_longest_first(tmp_path):
     assert len(client.tasks) == len(groups) + len(waits_for) > 10
     ready = [cost for cost, _ in client.tasks[:len(groups)]]
     assert ready == sorted(ready, reverse=True) and ready[0] > ready[-1]
-    for cost_a, priority_a in client.tasks:
-        for cost_b, priority_b in client.tasks:
-            if cost_a > cost_b * 1.001:
-                assert priority_a > priority_b, (cost_a, priority_a, cost_b, priority_b)
+    assert all(priority > 0 for _, priority in client.tasks[len(groups):])
