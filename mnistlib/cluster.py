@@ -3,7 +3,8 @@ default, or any cluster a scheduler address names (``mnistlib report --scheduler
 
 The unit of work is a stack (:mod:`mnistlib.stacking`): runs that share an architecture and
 train as one model, or a single run. Dask does the scheduling: longest stacks first
-(``priority=``), a run that continues a shorter one as a task taking the shorter one's future,
+(one graph, in that order), a run that continues a shorter one as a task taking the shorter
+one's future (``priority=`` puts it ahead of the stacks still queued),
 a task of a worker that dies re-run elsewhere. Runs go through the run store as usual: a finished
 run is skipped, an interrupted one resumes, and each run's lock (:meth:`RunStore.lock`) makes
 one process train it even when two clusters share the store.
