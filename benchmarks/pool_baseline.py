@@ -13,6 +13,7 @@ import torch
 from mnistlib.cluster import _bases, _cost, _pending, cores
 from mnistlib.data import load_mnist
 from mnistlib.errors import RunHealthWarning
+from mnistlib.naming import config_hash
 from mnistlib.runs import RunStore
 from mnistlib.stacking import MAX_STACK, stack_groups, train_stack
 
@@ -50,7 +51,7 @@ def train_many_pool(configs, workers=None, *, data_dir=None, runs_dir=None, stac
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for label, name, _, _ in [row for future in finished for row in future.result()]:
-                for same in labels[todo[label].config_hash()]:
+                for same in labels[config_hash(todo[label])]:
                     done[same] = name
                 for waiting in [w for w, base in waits_for.items() if base == label]:
                     del waits_for[waiting]

@@ -8,15 +8,17 @@ Layers: each module imports only from the layers above its own (a test parses th
 fails on one that runs up this list). Each module's first docstring line says its one job.
 
     1. _version, errors, paths, stats, webassets
-    2. sources, models
+    2. checks, files, sources, models
     3. data, runconfig
-    4. augment, runs, seed
-    5. training, grids, seedimport, export
-    6. stacking, beyond, reproduction, plots
-    7. cluster, widgets
-    8. notebook, report, publish
-    9. cli
-    10. __init__, __main__
+    4. augment, naming
+    5. seed, storeformat
+    6. runs
+    7. training, grids, seedimport, export
+    8. stacking, beyond, reproduction, plots
+    9. cluster, widgets
+    10. notebook, report, publish
+    11. cli
+    12. __init__, __main__
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ resumed run (whose checkpoint holds the generators' states) draws exactly what i
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Callable
 
@@ -26,20 +27,15 @@ def add_noise(x: torch.Tensor, std: float, mean: float = 0.0,
     return x + (noise * std + mean)
 
 
-_SHIFT_MAPS: dict[tuple, torch.Tensor] = {}
-
-
+@functools.lru_cache(maxsize=8)
 def _shift_maps(max_shift: int, height: int, width: int, device: torch.device) -> torch.Tensor:
     """For each offset in [-k, k]^2 (row-major), the flat index of every output pixel in the
-    image padded by k: one row per offset, so a batch's shifts are one gather."""
-    key = (max_shift, height, width, str(device))
-    if key not in _SHIFT_MAPS:
-        stride = width + 2 * max_shift
-        pixels = (torch.arange(height)[:, None] * stride + torch.arange(width)[None, :]).reshape(1, -1)
-        offsets = torch.tensor([dy * stride + dx for dy in range(2 * max_shift + 1)
-                                for dx in range(2 * max_shift + 1)])
-        _SHIFT_MAPS[key] = (offsets[:, None] + pixels).to(device)
-    return _SHIFT_MAPS[key]
+    image padded by k: one row per offset, so a batch's shifts are one gather. Kept per shape
+    and device: every batch of a run asks for the same."""
+    stride = width + 2 * max_shift
+    pixels = (torch.arange(height)[:, None] * stride + torch.arange(width)[None, :]).reshape(1, -1)
+    offsets = torch.tensor([dy * stride + dx for dy in range(2 * max_shift + 1) for dx in range(2 * max_shift + 1)])
+    return (offsets[:, None] + pixels).to(device)
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator | None = None) -> torch.Tensor:

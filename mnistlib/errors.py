@@ -21,3 +21,7 @@ class RunStoreError(MnistlibError):
 class RunHealthWarning(UserWarning):
     """A run diverged or fell to chance: recorded as its health and warned about, never raised.
     Callers that report health themselves filter this category, not a message text."""
+
+
+class StoreFormatError(RunStoreError):
+    """A run store (or one run folder) written in another format than this mnistlib's."""

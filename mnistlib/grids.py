@@ -11,15 +11,16 @@ each notebook the fields it declares.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from .checks import choice, number
 from .errors import ConfigError
 from .models import resolve_model_name
+from .naming import grid_label, run_label
 from .runconfig import RunConfig
-from .seed import MLP_NAMES, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS, noise_label, wd_label
+from .seed import MLP_NAMES, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS
 from .seed import runs as seed_runs
 from .stats import SEED_WINDOW
 
@@ -32,8 +33,10 @@ def seed_grid(weight_decays=SEED_WEIGHT_DECAYS, noise_stds=SEED_NOISE_STDS, mlps
     return {
         "baseline": {"LeNet-5": RunConfig(model="LeNet5", **common)},
         "mlp": {name: RunConfig(model=name, **common) for name in mlps},
-        "weight_decay": {wd_label(wd): RunConfig(model="LeNet5", weight_decay=wd, **common) for wd in weight_decays},
-        "noise": {noise_label(s): RunConfig(model="LeNet5", noise_std=s, **common) for s in noise_stds},
+        "weight_decay": {run_label("LeNet5", weight_decay=wd): RunConfig(model="LeNet5", weight_decay=wd, **common)
+                         for wd in weight_decays},
+        "noise": {run_label("LeNet5", noise_std=s): RunConfig(model="LeNet5", noise_std=s, **common)
+                  for s in noise_stds},
     }
 
 
@@ -98,15 +101,9 @@ def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int, recipe_s
     }
 
 
-def key_label(group: str, key) -> str:
-    """A readable, unique label for a run of the beyond grid."""
-    parts = key if isinstance(key, tuple) else (key,)
-    return f"{group}: " + ", ".join(f"{p:g}" if isinstance(p, float) else str(p) for p in parts)
-
-
 def flat_beyond(grid: Mapping[str, Mapping]) -> dict[str, RunConfig]:
     """label -> RunConfig for every run of a beyond grid."""
-    return {key_label(group, key): cfg for group, runs in grid.items() for key, cfg in runs.items()}
+    return {grid_label(group, key): cfg for group, runs in grid.items() for key, cfg in runs.items()}
 
 
 # ----------------------------------------------------------------------------- notebook 7
@@ -165,45 +162,18 @@ def _fail(name: str, must: str, value: Any) -> ConfigError:
     return ConfigError(f"notebook parameter {name} must be {must}, got {value!r}")
 
 
-def _number(name: str, item: Any, value: Any, minimum: float) -> float:
-    text = item
-    # YAML 1.1 reads 1e-4 (no dot) as a string: accept any text that is a number, as people write λ
-    if isinstance(item, str):
-        try:
-            item = float(item)
-        except ValueError:
-            pass
-    if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item) or item < minimum:
-        raise ConfigError(f"notebook parameter {name} must hold numbers >= {minimum:g}, got {text!r} in {value!r}")
-    return float(item)
-
-
 def _numbers(name: str, value: Any, minimum: float = 0.0) -> tuple[float, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
         raise _fail(name, "a non-empty list of numbers", value)
-    return tuple(_number(name, item, value, minimum) for item in value)
+    return tuple(number(f"notebook parameter {name}", item, minimum=minimum) for item in value)
 
 
 def _subset(name: str, value: Any) -> int | str | None:
     if value is None or value == "all":
         return value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, str):
         raise _fail(name, "None (the profile's), 'all' or a positive integer", value)
-    return value
-
-
-def _count(name: str, value: Any, least: int, optional: bool = True) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise _fail(name, f"an integer >= {least}" + (" or None (the grid's)" if optional else ""), value)
-    return value
-
-
-def _choice(name: str, value: Any, choices) -> str:
-    if value not in choices:
-        raise ConfigError(f"notebook parameter {name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
+    return number(f"notebook parameter {name}", value, integer=True, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -237,9 +207,10 @@ class ReportParameters:
 
     def __post_init__(self):
         fix = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731  (frozen)
-        _choice("profile", self.profile, PROFILES)
+        parameter = lambda name: f"notebook parameter {name}"  # noqa: E731
+        choice(parameter("profile"), self.profile, PROFILES)
         for name in ("train_subset", "test_subset"):
-            _subset(name, getattr(self, name))
+            fix(name, _subset(name, getattr(self, name)))
         fix("weight_decays", _numbers("weight_decays", self.weight_decays))
         fix("noise_stds", _numbers("noise_stds", self.noise_stds))
         if self.lambdas is not None:
@@ -249,11 +220,11 @@ class ReportParameters:
         fix("mlps", tuple(resolve_model_name(m) for m in self.mlps))
         if not isinstance(self.progress, bool):
             raise _fail("progress", "True or False", self.progress)
-        _choice("grid", self.grid, GRIDS)
+        choice(parameter("grid"), self.grid, GRIDS)
         for name in ("seeds", "long_factor", "recipe_seeds"):
-            _count(name, getattr(self, name), 2)
-        _choice("reproduce", self.reproduce, REPRO_GRIDS)
-        _count("reproduce_seeds", self.reproduce_seeds, 2, optional=False)
+            fix(name, number(parameter(name), getattr(self, name), integer=True, minimum=2, optional=True))
+        choice(parameter("reproduce"), self.reproduce, REPRO_GRIDS)
+        fix("reproduce_seeds", number(parameter("reproduce_seeds"), self.reproduce_seeds, integer=True, minimum=2))
         folders = {}
         for name in ("data_dir", "runs_dir", "figures_dir", "reports_dir"):
             value = getattr(self, name)

@@ -115,7 +115,7 @@ class LeNet5(nn.Module):
             raise ConfigError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if f6 not in F6_SLOPES:
             raise ConfigError(f"unknown F6 {f6!r}; choose one of {', '.join(F6_SLOPES)}")
-        self.activation, self.f6_kind = activation, f6
+        self.activation = activation
         self.c1 = nn.Conv2d(1, 6, 5)
         self.s2 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
         self.c3 = SparseConv2d(6, C3_TABLE, 5)
@@ -184,7 +184,7 @@ def _mlp_spec(i: int, widths: tuple[int, ...], seed_count: int) -> ModelSpec:
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec for spec in [
-        # Revision 2: F6 became the seed's 1.7159·tanh(x); revision 1 had LeCun's, now LeNet5-lecun.
+        # LeNet-5 is revision 2: F6 is the seed's 1.7159·tanh(x). Runs of revision 1 (LeCun's F6) belong to LeNet5-lecun.
         ModelSpec("LeNet5", LeNet5, 60806, "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(x) (the seed)", 2),
         ModelSpec("LeNet5-lecun", lambda: LeNet5(f6="lecun"), 60806,
                   "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(2x/3) (LeCun et al. 1998)"),

@@ -2,11 +2,10 @@
 
 Each notebook has a papermill ``parameters`` cell and then, first thing::
 
-    ctx = setup_notebook("03_weight_decay", profile=profile, epochs=epochs, ...,
-                         weight_decays=weight_decays)
+    ctx = setup_notebook("03_weight_decay", globals())
 
-which checks every value (a bad one stops here with one line naming it), loads the data and
-opens the run store. After that the notebook only asks ``ctx`` for runs and figures:
+which takes the report parameters the notebook defined, checks every value (a bad one stops here
+with one line naming it), loads the data and opens the run store. After that the notebook only asks ``ctx`` for runs and figures:
 finished runs are read from the store, so executing a notebook again does not retrain.
 """
 from __future__ import annotations
@@ -17,7 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -26,12 +25,13 @@ from IPython.display import Image, display
 from . import paths, seed
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
-from .grids import PROFILES, ReportParameters, Settings, flat, key_label
+from .grids import PROFILES, ReportParameters, Settings, flat
+from .naming import grid_label
 from .plots import save_figure
 from .runconfig import RunConfig
 from .runs import Run, RunStore
-from .stats import column_text
-from .training import train
+from .stats import STAT_COLUMNS, column_text
+from .training import optimizer_text, train
 
 
 @dataclass
@@ -84,13 +84,13 @@ class NotebookContext:
         """The runs of one group of the beyond-the-seed grid, keyed as in :func:`grids.beyond_grid`."""
         if group not in self.beyond:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.beyond)}")
-        return {key: self.run(key_label(group, key), cfg) for key, cfg in self.beyond[group].items()}
+        return {key: self.run(grid_label(group, key), cfg) for key, cfg in self.beyond[group].items()}
 
     def reproduce_runs(self, group: str) -> dict:
         """The runs of one group of notebook 7's grid, keyed as in :func:`grids.reproduction_grid`."""
         if group not in self.reproduce:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.reproduce)}")
-        return {key: self.run(key_label(group, key), cfg) for key, cfg in self.reproduce[group].items()}
+        return {key: self.run(grid_label(group, key), cfg) for key, cfg in self.reproduce[group].items()}
 
     def seed_curves(self, labels) -> dict:
         """The seed's published history (epochs 1–50) for each of ``labels`` the seed ran, for drawing
@@ -160,7 +160,7 @@ class NotebookContext:
                 "test images": self.common["test_subset"] or "all 10,000",
                 "statistics window (epochs)": f"{self.window[0]}–{self.window[1]}",
                 "seed": self.common["seed"], "data source": self.arrays.source,
-                "optimizer": self.config().optimizer_text()}
+                "optimizer": optimizer_text(self.config())}
         return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]}).set_index("setting")
 
 
@@ -170,9 +170,13 @@ def check_parameters(**parameters) -> Settings:
     return ReportParameters.from_mapping(parameters).settings()
 
 
-def setup_notebook(notebook: str, **parameters) -> NotebookContext:
-    """Check a notebook's parameters (see :func:`check_parameters`), then load data and open the store."""
-    s = check_parameters(**parameters)
+def setup_notebook(notebook: str, namespace: Mapping[str, Any] | None = None, **parameters) -> NotebookContext:
+    """Check a notebook's parameters (see :func:`check_parameters`), then load data and open the store.
+
+    ``namespace``: the notebook's ``globals()``, whose report parameters (the names its parameters
+    cell defines) are taken; ``parameters`` name more, or override them."""
+    given = {name: namespace[name] for name in ReportParameters.names() if name in (namespace or {})}
+    s = check_parameters(**{**given, **parameters})
     pd.set_option("display.max_colwidth", None)  # a table cell is never cut short on the page
     return NotebookContext(
         notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
@@ -191,3 +195,43 @@ def format_table(table: pd.DataFrame):
             continue
         formats[column] = "{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column) else None
     return table.style.format({k: v for k, v in formats.items() if v}, na_rep="–")
+
+
+def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
+    """An :func:`mnistlib.beyond.across_seeds` table as text, 'mean ± std' per statistic (losses to 4
+    places, accuracies to 2)."""
+    out = pd.DataFrame(index=spread.index)
+    out["seeds"] = spread.seeds
+    for column in STAT_COLUMNS:
+        digits = 4 if "loss" in column else 2
+        out[column_text(column)] = [f"{m:.{digits}f} ± {s:.{digits}f}"
+                                    for m, s in zip(spread[column], spread[f"{column}_std"])]
+    return out
+
+
+def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """A table of findings (question, finding, value) for reading: numbers to 4 places for losses and
+    p-values, else to 2; whole numbers and verdicts as they are."""
+    def text(finding: str, value: Any) -> str:
+        if isinstance(value, float) and value.is_integer() and "λ" not in finding:
+            return f"{int(value)}"
+        if isinstance(value, float):
+            return f"{value:g}" if "λ" in finding else f"{value:.3f}" if finding.endswith(": p") else f"{value:.4f}" if "loss" in finding \
+                else f"{value:.2f}"
+        return str(value)
+
+    shown = findings.assign(value=[text(f, v) for f, v in zip(findings.finding, findings.value)])
+    return shown.set_index(["question", "finding"])
+
+
+def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.seed.check_seed_claims` table for reading: its evidence as one cell of
+    'what: value' pairs (losses to 4 places, other numbers to 2)."""
+    def value(what: str, number: Any) -> str:
+        if not isinstance(number, (int, float)):
+            return str(number)
+        return f"{number:.4f}" if "loss" in what else f"{number:.2f}"
+
+    shown = claims.assign(evidence=["; ".join(f"{what}: {value(what, v)}" for what, v in evidence.items())
+                                    for evidence in claims.evidence])
+    return shown.rename(columns={"evidence": "on our runs"}).set_index("the seed says")

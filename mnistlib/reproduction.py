@@ -1,18 +1,20 @@
-"""Notebook 7's analysis: our runs of the seed's protocol against the seed's recorded runs.
+"""Notebook 7's analyses: our runs of the seed's protocol against the seed's recorded runs.
 
 Every table compares a statistic of the seed's published history with the spread (min–max over
-seeds) of ours, and every sentence is built from those tables, so the notebook's answers are
-computed, never typed. :func:`mnistlib.stats.collapse_epoch` is the test for the seed's late collapses.
+seeds) of ours; functions return numbers and verdicts, and the notebook words them, so its answers
+are computed, never typed. :func:`mnistlib.stats.health` is the test for the seed's late collapses.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import pandas as pd
 
 from . import seed
+from .naming import display_name
 from .runs import Run
-from .stats import bands, collapse_epoch, run_statistics
+from .stats import bands, health, run_statistics
 
 STATISTICS = {"mean_test_acc": "mean test accuracy (%)", "mean_train_acc": "mean training accuracy (%)",
               "mean_test_loss": "mean test loss", "mean_train_loss": "mean training loss",
@@ -26,26 +28,13 @@ def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> 
     rows = []
     for model, model_runs in runs.items():
         ours = pd.DataFrame([run_statistics(run.history, window) for run in model_runs])
-        theirs = published.loc[seed.display_name(model)]
+        theirs = published.loc[display_name(model)]
         for column, name in STATISTICS.items():
             low, high = ours[column].min(), ours[column].max()
-            rows.append({"model": seed.display_name(model), "statistic": name, "the seed's": theirs[column],
+            rows.append({"model": display_name(model), "statistic": name, "the seed's": theirs[column],
                          "ours, min": low, "ours, mean": ours[column].mean(), "ours, max": high,
                          "seeds": len(ours), "inside": bool(low <= theirs[column] <= high)})
     return pd.DataFrame(rows).set_index(["model", "statistic"])
-
-
-def spread_conclusion(table: pd.DataFrame) -> str:
-    """One sentence per model: how many of the seed's statistics fall inside our spread, and which not."""
-    lines = []
-    for model, part in table.groupby(level="model", sort=False):
-        inside = part.inside.sum()
-        out = part[~part.inside]
-        outside = [f"{stat} (seed {theirs:.4g}, ours {low:.4g}–{high:.4g})" for stat, theirs, low, high in
-                   zip(out.index.get_level_values("statistic"), out["the seed's"], out["ours, min"], out["ours, max"])]
-        text = f"- **{model}**: {inside} of {len(part)} of the seed's statistics lie inside our {int(part.seeds.iloc[0])}-seed range"
-        lines.append(text + (f"; outside: {'; '.join(outside)}." if outside else "."))
-    return "\n".join(lines)
 
 
 def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> pd.DataFrame:
@@ -54,7 +43,7 @@ def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> 
     rows = []
     for source, histories in groups.items():
         for name, history in histories:
-            epoch = collapse_epoch(history)
+            epoch = health(history).collapse_epoch
             rows.append({"source": source, "run": name, "epochs": int(history.epoch.iloc[-1]),
                          "peak test accuracy (%)": float(history.test_acc.max()),
                          "final test accuracy (%)": float(history.test_acc.iloc[-1]),
@@ -62,14 +51,11 @@ def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> 
     return pd.DataFrame(rows).set_index(["source", "run"])
 
 
-def collapse_conclusion(table: pd.DataFrame, model: str = "CustomMLP_1") -> str:
-    """How often each source's runs collapsed, and when."""
-    parts = []
-    for source, part in table.groupby(level="source", sort=False):
-        epochs = [str(int(e)) for e in part["collapse epoch"].dropna()]
-        parts.append(f"{source}: {int(part.collapsed.sum())} of {len(part)} runs collapsed"
-                     + (f" (at epoch {', '.join(epochs)})" if epochs else ""))
-    return f"{model} — " + "; ".join(parts) + "."
+def collapse_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per source of a :func:`collapse_table`: its runs, how many collapsed, and at which epochs."""
+    return pd.DataFrame([{"source": source, "runs": len(part), "collapsed": int(part.collapsed.sum()),
+                          "epochs": [int(e) for e in part["collapse epoch"].dropna()]}
+                         for source, part in table.groupby(level="source", sort=False)]).set_index("source")
 
 
 def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) -> dict[str, dict[str, pd.DataFrame]]:
@@ -77,19 +63,21 @@ def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) ->
     return {model: {metric: bands(list(model_runs), metric) for metric in metrics} for model, model_runs in runs.items()}
 
 
-def batch_conclusion(table: pd.DataFrame, published: pd.Series) -> str:
-    """The seed's settings at batch 10 vs batch 64 against the seed's own run, from a
-    :func:`mnistlib.runs.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
+@dataclass(frozen=True)
+class BatchEffect:
+    """The seed's loss and momentum at batch 10 and at batch 64, against the seed's own run."""
+
+    at_10: float        # mean test accuracy (%), batch 10, λ = 0
+    at_64: float        # the same at batch 64
+    published: float    # the seed's own run
+    explains: bool      # batch size alone moves it by more than a point
+
+
+def batch_effect(table: pd.DataFrame, published: pd.Series) -> BatchEffect:
+    """From a :func:`mnistlib.runs.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
     (``published``: the seed's statistics of its LeNet-5)."""
     at10, at64 = table.mean_test_acc["batch 10, λ=0"], table.mean_test_acc["batch 64, λ=0"]
-    text = (f"With the seed's loss and momentum, LeNet-5 reaches {at10:.2f}% mean test accuracy at the seed's "
-            f"batch of 10 and {at64:.2f}% at batch 64 ({at10 - at64:+.2f} points at batch 10); the seed's own run "
-            f"has {published.mean_test_acc:.2f}%. ")
-    if at10 - at64 > 1:
-        return text + ("Batch size alone makes the difference: an epoch at batch 10 is 6.4× as many SGD steps, "
-                       "which the doubled softmax's weak gradients need; notebook 6's batch-64 number is a "
-                       "batch-size effect, not the seed's result.")
-    return text + "Within this profile, batch size does not explain the difference."
+    return BatchEffect(float(at10), float(at64), float(published.mean_test_acc), bool(at10 - at64 > 1))
 
 
 def per_epoch_seconds(runs: Mapping[str, Sequence[Run]]) -> dict[str, float]:

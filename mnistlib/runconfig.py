@@ -1,30 +1,27 @@
-"""``RunConfig``: everything that decides a run's numbers, validated and hashable.
+"""``RunConfig``: the record of everything that decides a run's numbers, validated on construction.
 
-    >>> RunConfig(model="LeNet5", weight_decay=1e-3).run_name()
-    'lenet5-wd0.001-9da1401b'
+    >>> RunConfig(model="LeNet5", weight_decay="1e-3").weight_decay
+    0.001
 
 Defaults are the course template: SGD lr 0.01, momentum 0.9, cross-entropy on logits,
 50 epochs, batch 64 (the seed does not state one; 64 is used for every run). Values are
 checked on construction, so a bad one fails at once with one line naming it; numbers given as
-strings (papermill, YAML's ``1e-3``) are accepted when they parse.
+strings (papermill, YAML's ``1e-3``) are accepted when they parse. A run's name and hash are the
+run store's (:mod:`mnistlib.naming`), its learning-rate schedule training's.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from .checks import choice, number
 from .errors import ConfigError
 from .models import model_revision, resolve_model_name
 
 NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "seed_softmax_ce")
-LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "seed_softmax_ce": "softmax, then cross-entropy (the seed's)"}
 SUBSET_MODES = ("first", "stratified")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -36,43 +33,19 @@ PROTOCOLS: dict[str, dict] = {
     "mnistlib": {},
     "seed": {"batch_size": 10, "momentum": 0.6, "loss": "seed_softmax_ce", "noise_mode": "fixed"},
 }
-# Fields that do not change the numbers a run produces, so they stay out of its hash.
-NOT_HASHED = ("name", "device", "save_every_epoch")
-# Fields added after runs were stored: hashed only when set, so stored runs keep their names.
-HASHED_WHEN_SET = ("schedule", "warmup_epochs", "shift", "rotate", "scale", "protocol", "origin")
-
-
-def _as_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None,
-               strict_min: bool = False, maximum: float | None = None, optional: bool = False):
-    kind = "an integer" if integer else "a number"
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or value is None:
-        raise ConfigError(f"{name} must be {kind}, got {value!r}")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ConfigError(f"{name} must be {kind}, got the text {value!r}") from None
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be {kind}, got {value!r}")
-    if integer:
-        if value != int(value):
-            raise ConfigError(f"{name} must be {kind}, got {value!r}")
-        value = int(value)
-    else:
-        value = float(value)
-    if minimum is not None and (value < minimum or (strict_min and value == minimum)):
-        raise ConfigError(f"{name} must be {'>' if strict_min else '>='} {minimum:g}, got {value:g}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{name} must be <= {maximum:g}, got {value:g}")
-    return value
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
+# Each field's check (see mnistlib.checks). The digits sit in a 2-pixel border inside 32x32: beyond a
+# 4-pixel shift strokes leave the frame.
+NUMBERS = {
+    "epochs": dict(integer=True, minimum=1), "batch_size": dict(integer=True, minimum=1),
+    "lr": dict(minimum=0, strict_min=True), "momentum": dict(minimum=0, maximum=1),
+    "weight_decay": dict(minimum=0), "noise_std": dict(minimum=0), "noise_mean": dict(),
+    "warmup_epochs": dict(integer=True, minimum=0), "shift": dict(integer=True, minimum=0, maximum=4),
+    "rotate": dict(minimum=0, maximum=45), "scale": dict(minimum=0, maximum=0.5),
+    "seed": dict(integer=True, minimum=0), "train_subset": dict(integer=True, minimum=1, optional=True),
+    "test_subset": dict(integer=True, minimum=1, optional=True),
+}
+CHOICES = {"noise_mode": NOISE_MODES, "loss": LOSSES, "schedule": SCHEDULES, "protocol": tuple(PROTOCOLS),
+           "origin": ORIGINS, "subset_mode": SUBSET_MODES, "device": DEVICES}
 
 
 @dataclass(frozen=True)
@@ -100,37 +73,19 @@ class RunConfig:
     train_subset: int | None = None  # None: all 60,000
     test_subset: int | None = None   # None: all 10,000
     subset_mode: str = "first"       # or 'stratified'
-    name: str | None = None          # readable label for the run folder (not hashed)
-    device: str = "auto"             # auto: CUDA, else MPS, else CPU (not hashed)
-    save_every_epoch: bool = False   # keep a checkpoint per epoch, as the seed did (not hashed)
+    name: str | None = None          # readable label for the run folder (not part of its identity)
+    device: str = "auto"             # auto: CUDA, else MPS, else CPU (not part of its identity)
+    save_every_epoch: bool = False   # keep a checkpoint per epoch, as the seed did (not part of its identity)
 
     def __post_init__(self):
         fix = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731  (frozen)
         fix("model", resolve_model_name(self.model))
-        fix("epochs", _as_number("epochs", self.epochs, integer=True, minimum=1))
-        fix("batch_size", _as_number("batch_size", self.batch_size, integer=True, minimum=1))
-        fix("lr", _as_number("lr", self.lr, minimum=0, strict_min=True))
-        fix("momentum", _as_number("momentum", self.momentum, minimum=0, maximum=1))
-        fix("weight_decay", _as_number("weight_decay", self.weight_decay, minimum=0))
-        fix("noise_std", _as_number("noise_std", self.noise_std, minimum=0))
-        fix("noise_mean", _as_number("noise_mean", self.noise_mean))
-        fix("seed", _as_number("seed", self.seed, integer=True, minimum=0))
-        fix("warmup_epochs", _as_number("warmup_epochs", self.warmup_epochs, integer=True, minimum=0))
+        for key, rule in NUMBERS.items():
+            fix(key, number(key, getattr(self, key), **rule))
+        for key, choices in CHOICES.items():
+            choice(key, getattr(self, key), choices)
         if self.warmup_epochs >= self.epochs:
             raise ConfigError(f"warmup_epochs must be less than epochs ({self.epochs}), got {self.warmup_epochs}")
-        # The digits sit in a 2-pixel border inside 32x32; beyond 4 pixels strokes leave the frame.
-        fix("shift", _as_number("shift", self.shift, integer=True, minimum=0, maximum=4))
-        fix("rotate", _as_number("rotate", self.rotate, minimum=0, maximum=45))
-        fix("scale", _as_number("scale", self.scale, minimum=0, maximum=0.5))
-        for key in ("train_subset", "test_subset"):
-            fix(key, _as_number(key, getattr(self, key), integer=True, minimum=1, optional=True))
-        _choice("noise_mode", self.noise_mode, NOISE_MODES)
-        _choice("loss", self.loss, LOSSES)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("subset_mode", self.subset_mode, SUBSET_MODES)
-        _choice("protocol", self.protocol, tuple(PROTOCOLS))
-        _choice("origin", self.origin, ORIGINS)
-        _choice("device", self.device, DEVICES)
         if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
                                       or "/" in self.name or self.name.startswith(".")):
             raise ConfigError(f"name must be a plain folder name, got {self.name!r}")
@@ -144,7 +99,7 @@ class RunConfig:
             >>> RunConfig.preset("seed", model="CustomMLP_6").batch_size
             10
         """
-        _choice("protocol", protocol, tuple(PROTOCOLS))
+        choice("protocol", protocol, PROTOCOLS)
         return cls(**{**PROTOCOLS[protocol], **values, "protocol": protocol})
 
     @classmethod
@@ -169,77 +124,6 @@ class RunConfig:
     def to_dict(self) -> dict:
         """All fields, and the model's revision, as written to ``config.json``."""
         return {**asdict(self), "model_revision": model_revision(self.model)}
-
-    def config_hash(self) -> str:
-        """8 hex digits over the fields that change results (not name, device, save_every_epoch),
-        and the model's revision once it is past 1, so a changed model never reuses old runs."""
-        default = RunConfig()
-        values = {k: v for k, v in asdict(self).items()
-                  if k not in NOT_HASHED and not (k in HASHED_WHEN_SET and v == getattr(default, k))}
-        if model_revision(self.model) != 1:
-            values["model_revision"] = model_revision(self.model)
-        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:8]
-
-    def label(self) -> str:
-        """A readable label: the name, else the model plus what differs from its protocol's preset."""
-        if self.name:
-            return self.name
-        default = RunConfig.preset(self.protocol)
-        parts = [self.model.lower().replace(":", "").replace(",", "-")]
-        short = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr",
-                 "momentum": "mom", "batch_size": "bs", "epochs": "e", "seed": "seed",
-                 "train_subset": "n", "test_subset": "ntest", "warmup_epochs": "warm", "shift": "shift",
-                 "rotate": "rot", "scale": "scale"}
-        for key, prefix in short.items():
-            value = getattr(self, key)
-            if value != getattr(default, key):
-                parts.append(f"{prefix}{value:g}" if isinstance(value, float) else f"{prefix}{value}")
-        if self.noise_std and self.noise_mode != default.noise_mode:
-            parts.append(self.noise_mode.replace("-", ""))
-        if self.schedule != default.schedule:
-            parts.append(self.schedule)
-        if self.loss != default.loss:
-            parts.append("seedloss" if self.loss == "seed_softmax_ce" else "celoss")
-        if self.train_subset and self.subset_mode != default.subset_mode:
-            parts.append(self.subset_mode)
-        if self.protocol != "mnistlib":
-            parts.append(f"{self.protocol}protocol")
-        if self.origin != "trained":
-            parts.append("imported")
-        return "-".join(parts)
-
-    def optimizer_text(self) -> str:
-        """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'."""
-        decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
-        return f"SGD, lr {self.lr:g}, momentum {self.momentum:g}{decay}; {LOSS_TEXT[self.loss]}"
-
-    def lr_factor(self, step: int, steps_per_epoch: int) -> float:
-        """The learning rate at optimizer step ``step`` (from 0) as a fraction of ``lr``.
-
-        A pure function of the step, so a resumed run needs no scheduler state.
-        """
-        total = self.epochs * steps_per_epoch
-        warm = self.warmup_epochs * steps_per_epoch
-        if step < warm:
-            return (step + 1) / warm
-        if self.schedule == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / (total - warm)))
-        if self.schedule == "step":
-            return 0.01 if step >= 0.75 * total else 0.1 if step >= 0.5 * total else 1.0
-        return 1.0
-
-    def continues(self, base: "RunConfig") -> bool:
-        """Whether this run may start from ``base``'s last checkpoint: the same settings but fewer
-        epochs, and a learning rate that does not depend on the total (constant, no warm-up), so
-        this run's first epochs would be exactly ``base``'s."""
-        ignored = ("epochs", *NOT_HASHED)
-        same = lambda c: {k: v for k, v in asdict(c).items() if k not in ignored}  # noqa: E731
-        return (base.epochs < self.epochs and self.schedule == "constant" and not self.warmup_epochs
-                and same(self) == same(base))
-
-    def run_name(self) -> str:
-        """The run folder's name: ``<label>-<hash>``."""
-        return f"{self.label()}-{self.config_hash()}"
 
 
 def read_yaml_mapping(path: str | Path, what: str = "config") -> dict:

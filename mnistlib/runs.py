@@ -1,8 +1,9 @@
 """The run store: one folder per run, written atomically, read back without training.
 
-Layout of ``runs/<label>-<hash>/``::
+Layout of ``runs/``: ``store.json`` (the store's format, :mod:`mnistlib.storeformat`), ``.locks/``
+and one folder per run, ``<label>-<hash>/`` (:func:`mnistlib.naming.run_name`)::
 
-    config.json           the RunConfig (all fields)
+    config.json           the RunConfig (all fields), its model's revision and the store format
     history.csv           one row per finished epoch (accuracies in percent)
     run.json              status: device, versions, data checksum, health, times
     checkpoints/last.pt   model, optimizer, epoch, RNG state and history: resume point
@@ -16,59 +17,40 @@ so the history on disk never runs ahead of the resume point.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import filelock
 import numpy as np
 import pandas as pd
-import torch
 
 from . import paths
-from .errors import ConfigError, RunStoreError
+from .errors import ConfigError, RunStoreError, StoreFormatError
+from .files import atomic_write, load_checkpoint, save_checkpoint, write_json
+from .naming import NOT_IDENTITY, config_hash, folder_label, run_name
 from .runconfig import RunConfig
 from .stats import METRICS, SEED_WINDOW, Health, health, run_statistics
+from .storeformat import FORMAT, MARK, check_readable, ensure_current, run_folders, run_format
 
 HISTORY_COLUMNS = ["epoch", *METRICS, "seconds"]
 
 
-def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write via ``write(file)`` to a temporary file beside ``path``, fsync, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def continues(cfg: RunConfig, base: RunConfig) -> bool:
+    """Whether ``cfg`` may start from ``base``'s last checkpoint: the same settings but fewer
+    epochs, and a learning rate that does not depend on the total (constant, no warm-up), so
+    ``cfg``'s first epochs would be exactly ``base``'s."""
+    ignored = ("epochs", *NOT_IDENTITY)
+    same = lambda c: {k: v for k, v in asdict(c).items() if k not in ignored}  # noqa: E731
+    return (base.epochs < cfg.epochs and cfg.schedule == "constant" and not cfg.warmup_epochs
+            and same(cfg) == same(base))
 
 
-def write_json(path: Path, value: Any) -> None:
-    atomic_write(path, lambda f: json.dump(value, f, indent=2, sort_keys=True, default=str))
-
-
-def save_checkpoint(path: Path, payload: dict) -> None:
-    atomic_write(path, lambda f: torch.save(payload, f), mode="wb")
-
-
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
-    """A checkpoint, loaded with ``weights_only=True`` (tensors and plain containers only)."""
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise RunStoreError(f"{path}: no such checkpoint; list the run's checkpoints/ folder") from None
-    except Exception as exc:
-        raise RunStoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}); move it aside to resume "
-                            f"from an earlier one, or delete the run folder to retrain") from None
+def write_config(folder: Path, cfg: RunConfig) -> None:
+    """A run folder's ``config.json``: the config, its model's revision and the store's format."""
+    write_json(folder / "config.json", {**cfg.to_dict(), MARK: FORMAT})
 
 
 @dataclass
@@ -85,7 +67,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        return self.config.label()
+        return folder_label(self.config)
 
     @property
     def epochs_done(self) -> int:
@@ -130,20 +112,48 @@ def _read_history(path: Path) -> pd.DataFrame:
 
 
 def _read_config(path: Path) -> RunConfig:
-    """A run folder's ``config.json``; one written before models had revisions was made by revision 1."""
-    return RunConfig.from_dict({"model_revision": 1, **json.loads((path / "config.json").read_text())})
+    """A run folder's ``config.json``, which must be in this mnistlib's store format."""
+    values = json.loads((path / "config.json").read_text())
+    if run_format(values, path) != FORMAT:
+        raise StoreFormatError(f"{path}: a run folder of an earlier store format; upgrade it with `mnistlib upgrade`")
+    return RunConfig.from_dict({k: v for k, v in values.items() if k != MARK})
 
 
 class RunStore:
-    """The folder of runs (``runs/`` by default): find, create, read and list runs."""
+    """The folder of runs (``runs/`` by default): find, create, read and list runs.
+
+    Reading needs a store in this mnistlib's format (an older one: one line saying how to upgrade
+    it); :meth:`writable`, which every writer calls first, creates the store or upgrades it."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else paths.runs_dir()
+        self._readable_checked = self._writable_checked = False  # what this object has made sure of
+
+    def writable(self) -> "RunStore":
+        """Make the store ready to write: created with its format recorded, or upgraded if an earlier
+        mnistlib wrote it (:func:`mnistlib.storeformat.ensure_current`). Cheap once done; returns the store."""
+        if not self._writable_checked:
+            ensure_current(self.root)
+            self._readable_checked = self._writable_checked = True
+        return self
+
+    def upgrade(self, every_run: bool = True) -> int:
+        """Upgrade the store (and, with ``every_run``, any older run folder in it) to this
+        mnistlib's format; returns the number of runs upgraded (`mnistlib upgrade`)."""
+        done = ensure_current(self.root, every_run=every_run)
+        self._readable_checked = self._writable_checked = True
+        return done
+
+    def _readable(self) -> None:
+        if not self._readable_checked:
+            check_readable(self.root)
+            self._readable_checked = True
 
     def path_for(self, cfg: RunConfig) -> Path:
         """The run's folder: an existing one with the same config hash, else ``<label>-<hash>``."""
-        existing = sorted(self.root.glob(f"*-{cfg.config_hash()}")) if self.root.exists() else []
-        return existing[0] if existing else self.root / cfg.run_name()
+        self._readable()
+        existing = sorted(self.root.glob(f"*-{config_hash(cfg)}")) if self.root.exists() else []
+        return existing[0] if existing else self.root / run_name(cfg)
 
     def find(self, cfg: RunConfig) -> Run | None:
         """The stored run for this config (finished or not), or None."""
@@ -152,13 +162,13 @@ class RunStore:
 
     def resolve(self, name: str | Path) -> Path:
         """A run folder from a path, a folder name, or a unique prefix of one."""
+        self._readable()
         path = Path(name)
         if (path / "config.json").exists():
             return path
         if (self.root / name / "config.json").exists():
             return self.root / name
-        matches = sorted(p for p in self.root.glob(f"{name}*") if (p / "config.json").exists()) \
-            if self.root.exists() else []
+        matches = [p for p in self.runs() if p.name.startswith(str(name))]
         if len(matches) == 1:
             return matches[0]
         known = ", ".join(p.name for p in self.runs()) or "none yet"
@@ -177,14 +187,14 @@ class RunStore:
 
     def shorter(self, cfg: RunConfig) -> Run | None:
         """The finished stored run with the most epochs that ``cfg`` can continue from
-        (:meth:`RunConfig.continues`), or None. Only matching runs have their history read."""
+        (:func:`continues`), or None. Only matching runs have their history read."""
         best = None
         for path in self.runs():
             try:
                 base = _read_config(path)
-            except (OSError, json.JSONDecodeError, ConfigError):
+            except (OSError, json.JSONDecodeError, ConfigError, RunStoreError):
                 continue  # a damaged folder is never a base; load() reports it when asked for
-            if not cfg.continues(base) or (best is not None and base.epochs <= best.config.epochs):
+            if not continues(cfg, base) or (best is not None and base.epochs <= best.config.epochs):
                 continue
             try:
                 run = self.load(path)
@@ -197,15 +207,16 @@ class RunStore:
     def begin(self, cfg: RunConfig, status: dict, map_location="cpu") -> tuple[Path, dict | None, dict]:
         """Open ``cfg``'s folder for training: (folder, resume state or None, status). The state is
         its ``last.pt``, or, for a new run, that of the longest stored shorter run it continues
-        (:meth:`RunConfig.continues`: its first epochs would be the very same); ``status`` (versions,
+        (:func:`continues`: its first epochs would be the very same); ``status`` (versions,
         device, start time) is written to ``run.json`` as running, with the run it continued."""
+        self.writable()
         stored = self.find(cfg)
         path = stored.path if stored is not None else self.path_for(cfg)
         last = path / "checkpoints" / "last.pt"
         if not last.exists():
             base = self.shorter(cfg)
             if base is None:
-                write_json(path / "config.json", cfg.to_dict())
+                write_config(path, cfg)
             else:
                 self._continue(cfg, path, base)
                 status = {**status, "continued_from": base.name}
@@ -216,7 +227,7 @@ class RunStore:
 
     def _continue(self, cfg: RunConfig, path: Path, base: Run) -> None:
         """Start ``cfg``'s folder from ``base``'s checkpoints, relabelled with ``cfg``."""
-        write_json(path / "config.json", cfg.to_dict())
+        write_config(path, cfg)
         if base.checkpoint("best").exists():
             save_checkpoint(path / "checkpoints" / "best.pt", {**load_checkpoint(base.checkpoint("best")),
                                                               "config": cfg.to_dict()})
@@ -253,13 +264,12 @@ class RunStore:
         network file system it needs the file system's locking (NFS: lockd, or NFSv4)."""
         folder = self.root / ".locks"
         folder.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(folder / f"{cfg.config_hash()}.lock")
+        return filelock.FileLock(folder / f"{config_hash(cfg)}.lock")
 
     def runs(self) -> list[Path]:
         """All run folders, by name."""
-        if not self.root.exists():
-            return []
-        return sorted(p for p in self.root.iterdir() if (p / "config.json").exists())
+        self._readable()
+        return run_folders(self.root)
 
 
 def summarize(runs: Iterable[Run] | Mapping[str, Run], window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """The seed's record: its 34 published histories, its 13-row table, and its claims checked on ours.
 
     >>> from mnistlib import seed
-    >>> seed.table().loc["LeNet-5", "mean_test_acc"]     # computed from its history
+    >>> seed.table().loc["LeNet-5", "mean_test_acc"]     # computed from its histories
     98.59...
     >>> seed.history("LeNet5").epoch.tolist()[:3]
     [0, 1, 2]
@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from .models import MODELS
-from .stats import METRICS, NEAR_CHANCE_ACC, SEED_WINDOW, STAT_COLUMNS, run_statistics  # noqa: F401  (for callers)
+from .naming import run_label
+from .stats import CHANCE_ACC, METRICS, SEED_WINDOW, STAT_COLUMNS, run_statistics
 
 RECORD = Path(__file__).parent / "seed_record"
 SOURCE = "github.com/DRMBSGN/MNIST-Classification, model/*_model_0050.pt"
@@ -54,39 +55,12 @@ TYPOS = {("LeNet-5", "mean_test_loss"): "printed 1.459, below the 1.4612 floor t
                                         "its history gives 1.4759"}
 
 
-def wd_label(weight_decay: float, model: str = "LeNet5") -> str:
-    """'LeNet-5, λ=1e-3' for 0.001, the seed's spelling."""
-    return f"{display_name(model)}, λ={weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
-
-
-def noise_label(std: float, model: str = "LeNet5") -> str:
-    """'LeNet-5, noise 0.2'."""
-    return f"{display_name(model)}, noise {std:g}"
-
-
-DISPLAY_NAMES = {"LeNet5": "LeNet-5"}
-
-
-def display_name(model: str) -> str:
-    """A model's name as the report prints it ('LeNet-5' for 'LeNet5')."""
-    return DISPLAY_NAMES.get(model, model)
-
-
-def label(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> str:
-    """The report's label of a run: 'LeNet-5', 'CustomMLP_6, λ=1e-5', 'CustomMLP_5, noise 0.2'."""
-    if weight_decay:
-        return wd_label(weight_decay, model)
-    if noise_std:
-        return noise_label(noise_std, model)
-    return display_name(model)
-
-
 @lru_cache(maxsize=1)
 def histories() -> pd.DataFrame:
     """All 34 published runs, one row per (run, epoch 0–50): run, model, weight_decay, noise_std,
     epoch, train_loss, train_acc, test_loss, test_acc (losses on the seed's softmax-then-CE scale)."""
     table = pd.read_csv(RECORD / "seed_histories.csv", comment="#")
-    table["label"] = [label(m, wd, s) for m, wd, s in zip(table.model, table.weight_decay, table.noise_std)]
+    table["label"] = [run_label(m, wd, s) for m, wd, s in zip(table.model, table.weight_decay, table.noise_std)]
     return table
 
 
@@ -94,13 +68,6 @@ def runs() -> pd.DataFrame:
     """One row per published run: run (the seed's name), label, model, weight_decay, noise_std."""
     return (histories()[["run", "label", "model", "weight_decay", "noise_std"]].drop_duplicates("run")
             .reset_index(drop=True))
-
-
-def run_name(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> str | None:
-    """The seed's name of its run of this setting ('LeNet5_weight_decay_0.0001'), or None if it has none."""
-    known = runs()
-    match = known[(known.model == model) & (known.weight_decay == weight_decay) & (known.noise_std == noise_std)]
-    return match.run.iloc[0] if len(match) else None
 
 
 def history(run: str) -> pd.DataFrame:
@@ -145,38 +112,37 @@ def printed_mismatches(tolerance_digits: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "column", "printed", "computed", "typo"])
 
 
-# The seed's 13-row table, computed from its published histories with its own statistic
-# (means over epochs 20–49); PRINTED is the table as printed.
-SEED_RESULTS = table()
 # The seed's per-layer counts for LeNet-5 (its section 모델 구조 설명), keyed by our layer names.
 SEED_LENET_LAYERS = {"c1": 156, "c3": 1516, "c5": 48120, "f6.0": 10164, "f7": 850, "total": 60806}
 
 
 # ----------------------------------------------------------------------------- its conclusions, checked
 
-def beside_seed(table: pd.DataFrame) -> pd.DataFrame:
-    """Our four means, best test accuracy and lowest test loss, with the seed's published values
-    beside them (``seed_*``; its best accuracy and lowest loss exist for two runs only) and our
-    minus the seed's mean test accuracy (``diff_test_acc``)."""
-    ours = table[STAT_COLUMNS + ["health"]].copy()
+def beside_seed(summary: pd.DataFrame) -> pd.DataFrame:
+    """Our four means, best test accuracy and lowest test loss (``summary``: a
+    :func:`mnistlib.runs.summarize` table), with the seed's published values beside them (``seed_*``;
+    its best accuracy and lowest loss exist for two runs only) and our minus the seed's mean test
+    accuracy (``diff_test_acc``)."""
+    ours = summary[STAT_COLUMNS + ["health"]].copy()
     ours["health"] = [h.state.value for h in ours.health]  # 'ok', 'at chance', 'collapsed', 'diverged'
-    seed = SEED_RESULTS.add_prefix("seed_")
+    seed = table().add_prefix("seed_")
     joined = ours.join(seed, how="left")
     joined["diff_test_acc"] = joined.mean_test_acc - joined.seed_mean_test_acc
     return joined
 
 
-def _claim(claim: str, holds: bool | None, evidence: str) -> dict:
-    return {"the seed says": claim, "on our runs": evidence,
+def _claim(claim: str, holds: bool | None, **evidence) -> dict:
+    return {"the seed says": claim, "evidence": evidence,
             "verdict": "not tested" if holds is None else ("holds" if holds else "does not hold")}
 
 
 def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.DataFrame:
-    """The seed's conclusions as rows: the claim, our evidence (numbers), and the verdict.
+    """The seed's conclusions as rows: the claim (its words), the verdict on our runs, and the
+    evidence, a mapping of what was compared to its value (numbers, or the name of a run).
 
     ``table``: seed statistics indexed by the seed's labels ('LeNet-5', 'CustomMLP_6',
     'LeNet-5, λ=1e-4', 'LeNet-5, noise 0.2', ...). Claims about runs missing from the table
-    are reported as not tested.
+    are left out.
     """
     return pd.DataFrame(_architecture_claims(table) + _regularizer_claims(table, gap_tolerance))
 
@@ -192,21 +158,22 @@ def _architecture_claims(table: pd.DataFrame) -> list[dict]:
         rows.append(_claim(
             "LeNet-5 has a lower mean test loss and a higher mean test accuracy than every MLP",
             bool(acc[lenet] > acc[mlps].max() and loss[lenet] < loss[mlps].min()),
-            f"LeNet-5 {acc[lenet]:.2f}% / {loss[lenet]:.4f}; best MLP {best_mlp} {acc[best_mlp]:.2f}%, "
-            f"lowest MLP loss {loss[mlps].min():.4f}"))
+            **{"LeNet-5 mean test accuracy (%)": acc[lenet], "LeNet-5 mean test loss": loss[lenet],
+               "best MLP": best_mlp, "its mean test accuracy (%)": acc[best_mlp],
+               "lowest MLP mean test loss": loss[mlps].min()}))
     if {"CustomMLP_5", "CustomMLP_6"} <= set(mlps) and len(mlps) > 2:
-        top2 = list(acc[mlps].sort_values(ascending=False).index[:2])
+        ranking = acc[mlps].sort_values(ascending=False)
         rows.append(_claim("CustomMLP_5 and CustomMLP_6 are the two best MLPs, CustomMLP_5 slightly ahead",
-                           set(top2) == {"CustomMLP_5", "CustomMLP_6"} and top2[0] == "CustomMLP_5",
-                           "ranking: " + ", ".join(f"{m} {acc[m]:.2f}%" for m in
-                                                   acc[mlps].sort_values(ascending=False).index)))
+                           set(ranking.index[:2]) == {"CustomMLP_5", "CustomMLP_6"} and ranking.index[0] == "CustomMLP_5",
+                           **{f"{m} mean test accuracy (%)": a for m, a in ranking.items()}))
     if len(mlps) >= 3:
         depth = pd.Series({m: MODELS[m].depth for m in mlps})
         rho = acc[mlps].rank().corr(depth.rank())  # Spearman: Pearson on ranks (no scipy)
         worst = acc[mlps].idxmin()
         rows.append(_claim("the deeper the MLP, the worse it learns (CustomMLP_1, 6 layers, worst)",
                            bool(rho < 0 and worst == "CustomMLP_1"),
-                           f"Spearman ρ(depth, mean test accuracy) = {rho:.2f}; worst: {worst} {acc[worst]:.2f}%"))
+                           **{"Spearman ρ of depth and mean test accuracy": rho, "worst MLP": worst,
+                              "its mean test accuracy (%)": acc[worst]}))
     return rows
 
 
@@ -219,30 +186,30 @@ def _regularizer_claims(table: pd.DataFrame, gap_tolerance: float) -> list[dict]
         best_wd = acc[wds].idxmax()
         rows.append(_claim(f"weight decay does not improve LeNet-5's test accuracy (within {gap_tolerance} points)",
                            bool(acc[best_wd] - acc[lenet] < gap_tolerance),
-                           f"best: {best_wd} {acc[best_wd]:.2f}% vs λ=0 {acc[lenet]:.2f}%"))
+                           **{"best weight decay": best_wd, "its mean test accuracy (%)": acc[best_wd],
+                              "λ=0 mean test accuracy (%)": acc[lenet]}))
         ordered = [lenet] + sorted(wds, key=lambda label: float(label.split("=")[1]))
         train_loss = table.mean_train_loss[ordered]
         rows.append(_claim("a larger λ lowers the training loss (its text; its own table shows it rising)",
                            bool(train_loss.is_monotonic_decreasing),
-                           "mean training loss by λ: " + ", ".join(
-                               f"{'0' if l == lenet else l.split('=')[1]}: {train_loss[l]:.4f}" for l in ordered)))
+                           **{f"{'λ=0' if label == lenet else label.split(', ')[1]} mean training loss": value
+                              for label, value in train_loss.items()}))
         gap = table.mean_train_acc - table.mean_test_acc
         rows.append(_claim("weight decay narrows the gap between training and test accuracy",
                            bool((gap[wds] < gap[lenet]).all()),
-                           f"gap (points): λ=0 {gap[lenet]:.2f}; " + ", ".join(
-                               f"{l.split('=')[1]} {gap[l]:.2f}" for l in ordered[1:])))
-    strongest = wd_label(1e-2)
+                           **{f"{'λ=0' if label == lenet else label.split(', ')[1]} gap (points)": gap[label]
+                              for label in ordered}))
+    strongest = run_label("LeNet5", weight_decay=1e-2)
     if strongest in table.index:
         rows.append(_claim("λ = 1e-2 makes LeNet-5 fail: accuracy stays near chance (11%)",
-                           bool(acc[strongest] < NEAR_CHANCE_ACC),
-                           f"mean test accuracy {acc[strongest]:.2f}% ({table.health[strongest]})"))
+                           bool(acc[strongest] <= CHANCE_ACC),
+                           **{"mean test accuracy (%)": acc[strongest], "health": str(table.health[strongest])}))
     noises = [label for label in table.index if label.startswith("LeNet-5, noise")]
     if lenet in table.index and noises:
-        lenets = [lenet] + wds + noises
-        best = acc[lenets].idxmax()
+        best = acc[[lenet] + wds + noises].idxmax()
         rows.append(_claim("noise injection gives the best LeNet-5, with std 0.2",
-                           best == noise_label(0.2),
-                           "best LeNet-5 variant: " + f"{best} {acc[best]:.2f}%; noise runs: " +
-                           ", ".join(f"{l.split()[-1]} {acc[l]:.2f}%" for l in noises) +
-                           f"; λ=0 {acc[lenet]:.2f}%"))
+                           best == run_label("LeNet5", noise_std=0.2),
+                           **{"best LeNet-5": best, "its mean test accuracy (%)": acc[best],
+                              **{f"{label.split(', ')[1]} mean test accuracy (%)": acc[label] for label in noises},
+                              "λ=0 mean test accuracy (%)": acc[lenet]}))
     return rows

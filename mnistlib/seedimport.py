@@ -29,7 +29,8 @@ import torch
 from .errors import MnistlibError
 from .models import C3_TABLE, MODELS, build_model, model_revision
 from .runconfig import RunConfig
-from .runs import HISTORY_COLUMNS, Run, RunStore, save_checkpoint, write_json
+from .files import save_checkpoint, write_json
+from .runs import HISTORY_COLUMNS, Run, RunStore, write_config
 
 PACKAGED = Path(__file__).parent / "seed_record"  # the seed's LeNet-5 and CustomMLP_6, shipped with mnistlib
 # The seed's C3: output map o is a Conv2d over these S2 maps, in this order (its kernel's channels).
@@ -154,7 +155,7 @@ def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame,
     store.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=store.root, prefix=f".import-{target.name}-"))
     try:
-        write_json(tmp / "config.json", cfg.to_dict())
+        write_config(tmp, cfg)
         history.to_csv(tmp / "history.csv", index=False)
         save_checkpoint(tmp / "checkpoints" / "last.pt", {
             "epoch": int(history.epoch.iloc[-1]), "config": cfg.to_dict(), "model": weights,
@@ -192,4 +193,5 @@ def import_seed(source: str | Path | None = None, store: RunStore | None = None)
     (read and converted) before the first is written, so a bad file imports nothing."""
     store = store or RunStore()
     loaded = [(path, load_seed_checkpoint(path)) for path in checkpoint_files(source)]
+    store.writable()
     return [_write(store, path, *parts) for path, parts in loaded]

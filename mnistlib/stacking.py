@@ -32,6 +32,7 @@ from torch import nn
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError
 from .models import SparseConv2d
+from .naming import config_hash
 from .runconfig import RunConfig
 from .runs import Run, RunStore
 from .training import EpochCallback, HealthWarnings, Job, epoch_metrics, loss_function, resolve_device, \
@@ -262,7 +263,7 @@ def train_stack(cfgs: Sequence[RunConfig], *, store: RunStore | None = None, dat
     runs, so an interrupted stack resumes with the same composition, bit-identical to an
     uninterrupted one.
     """
-    store = store or RunStore()
+    store = (store or RunStore()).writable()
     _check(cfgs)
     runs = {i: run for i, cfg in enumerate(cfgs) if (run := store.find(cfg)) is not None and run.finished}
     held = _lock_free_runs(store, cfgs, [i for i in range(len(cfgs)) if i not in runs])
@@ -282,7 +283,7 @@ def _lock_free_runs(store: RunStore, cfgs: Sequence[RunConfig], todo: list[int])
     """The locks of the runs no other process holds, taken in sorted order (of config hash), for a
     stack of at least two; a run that finished meanwhile is let go. Empty when fewer than two."""
     held = {}
-    for i in sorted(todo, key=lambda i: cfgs[i].config_hash()):
+    for i in sorted(todo, key=lambda i: config_hash(cfgs[i])):
         lock = store.lock(cfgs[i])
         try:
             lock.acquire(timeout=0)

@@ -17,13 +17,10 @@ MEAN_COLUMNS = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_tes
 STAT_COLUMNS = [*MEAN_COLUMNS, "best_test_acc", "min_test_loss"]
 # The seed's statistic: the mean over epochs 20-49 (entries [20:50] of its 51-entry lists, 30 values).
 SEED_WINDOW = (20, 49)
-# Test accuracy (%) at or below which a run is "at chance": just above MNIST's largest class share
-# (11.35% of the test set are ones), so a network answering one class is caught.
-CHANCE_ACC = 12.0
-# Test accuracy (%) below which a run counts as having failed in a sweep or a collapse: near chance,
-# with room for a network that answers two or three classes.
-NEAR_CHANCE_ACC = 20.0
-LEARNED_ACC = 50.0  # a run "had learned" once its test accuracy passed this (%), before any collapse
+# Test accuracy (%) at or below which a run is at chance: MNIST's largest class share is 11.35% (the
+# ones of the test set), and this leaves room for a network that answers two or three classes.
+CHANCE_ACC = 20.0
+LEARNED_ACC = 50.0  # a run "had learned" once its test accuracy passed this (%): its fall to chance is a collapse
 
 
 # Column names as a reader reads them: words and units, not identifiers.
@@ -68,6 +65,16 @@ class Health:
         """Training broke down (diverged or collapsed) after it had started."""
         return self.state in (State.DIVERGED, State.COLLAPSED)
 
+    @property
+    def trains(self) -> bool:
+        """The run ends above chance with finite losses."""
+        return self.state is State.OK
+
+    @property
+    def collapse_epoch(self) -> int | None:
+        """The epoch a collapse began (the first of the stretch at chance that ends the run), else None."""
+        return self.epoch if self.state is State.COLLAPSED else None
+
     def __str__(self) -> str:
         if self.state is State.DIVERGED:
             return f"diverged: non-finite loss from epoch {self.epoch}"
@@ -78,26 +85,25 @@ class Health:
         return self.state.value
 
 
-def health(history: pd.DataFrame, chance: float = CHANCE_ACC) -> Health:
-    """OK, or what went wrong and from which epoch: a non-finite loss, a fall to chance after
-    learning, or test accuracy that never left chance.
-
-    """
+def health(history: pd.DataFrame) -> Health:
+    """The one rule for how a run went: diverged (a non-finite loss, from its first epoch), collapsed
+    (it ends at or below :data:`CHANCE_ACC` after having passed :data:`LEARNED_ACC`; from the first
+    epoch of that final stretch), at chance (it ends there without having learned), or OK."""
     if history.empty:
         return Health(State.EMPTY)
     losses = history[["train_loss", "test_loss"]].to_numpy(dtype=float)
     bad = ~np.isfinite(losses).all(axis=1)
     if bad.any():
         return Health(State.DIVERGED, int(history.epoch[bad].iloc[0]))
-    at_chance = history.test_acc.to_numpy() <= chance
-    if not at_chance[-1]:
+    acc, epochs = history.test_acc.to_numpy(dtype=float), history.epoch.to_numpy()
+    if acc[-1] > CHANCE_ACC:
         return Health(State.OK)
-    if at_chance.all():
-        return Health(State.AT_CHANCE)
-    first = len(at_chance) - 1
-    while at_chance[first - 1]:
+    first = len(acc) - 1
+    while first > 0 and acc[first - 1] <= CHANCE_ACC:
         first -= 1
-    return Health(State.COLLAPSED, int(history.epoch.iloc[first]))
+    if (acc[:first] > LEARNED_ACC).any():
+        return Health(State.COLLAPSED, int(epochs[first]))
+    return Health(State.AT_CHANCE)
 
 
 def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW) -> dict:
@@ -156,17 +162,3 @@ def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) ->
             "train_loss_at_min": float(train[low]), "end_train_loss": float(train.iloc[-1]),
             "train_loss_kept_falling": train_fell, "turned_upward": turned,
             "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
-
-
-
-
-def collapse_epoch(history: pd.DataFrame, chance: float = NEAR_CHANCE_ACC, learned: float = LEARNED_ACC) -> int | None:
-    """The first epoch of the stretch at or below ``chance`` test accuracy that ends the run, if
-    the run had passed ``learned`` before it; None when the run did not collapse."""
-    acc, epochs = history.test_acc.to_numpy(), history.epoch.to_numpy()
-    if len(acc) == 0 or acc[-1] > chance:
-        return None
-    first = len(acc) - 1
-    while first > 0 and acc[first - 1] <= chance:
-        first -= 1
-    return int(epochs[first]) if (acc[:first] > learned).any() else None

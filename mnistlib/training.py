@@ -10,6 +10,7 @@ of one uninterrupted run (same config and seed, same device).
 """
 from __future__ import annotations
 
+import functools
 import math
 import platform
 import sys
@@ -30,13 +31,16 @@ from .augment import augmentation
 from .data import (MNISTArrays, TensorData, content_hash, iterate_batches, load_mnist, prepare, subset_indices,
                    to_tensor)
 from .errors import ConfigError, RunHealthWarning, RunStoreError
+from .files import atomic_write, load_checkpoint
 from .models import build_model, predict_proba
+from .naming import run_name
 from .runconfig import RunConfig
-from .runs import Run, RunStore, atomic_write, load_checkpoint
+from .runs import Run, RunStore
 from .stats import State
 
 EVAL_BATCH = 1000
 EpochCallback = Callable[[Run, dict], None]
+LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "seed_softmax_ce": "softmax, then cross-entropy (the seed's)"}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -56,6 +60,27 @@ def loss_function(kind: str, reduction: str = "sum") -> Callable[[torch.Tensor, 
     if kind == "seed_softmax_ce":
         return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction=reduction)
     return lambda logits, y: F.cross_entropy(logits, y, reduction=reduction)
+
+
+def optimizer_text(cfg: RunConfig) -> str:
+    """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'."""
+    decay = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else ""
+    return f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}{decay}; {LOSS_TEXT[cfg.loss]}"
+
+
+def lr_factor(cfg: RunConfig, step: int, steps_per_epoch: int) -> float:
+    """The learning rate at optimizer step ``step`` (from 0) as a fraction of ``cfg.lr``: a linear
+    warm-up over ``warmup_epochs``, then ``cfg.schedule``. A pure function of the step, so a resumed
+    run needs no scheduler state."""
+    total = cfg.epochs * steps_per_epoch
+    warm = cfg.warmup_epochs * steps_per_epoch
+    if step < warm:
+        return (step + 1) / warm
+    if cfg.schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warm) / (total - warm)))
+    if cfg.schedule == "step":
+        return 0.01 if step >= 0.75 * total else 0.1 if step >= 0.5 * total else 1.0
+    return 1.0
 
 
 def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batches: int, last: int,
@@ -115,21 +140,22 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
     return total_loss / len(y), 100.0 * correct / len(y)
 
 
-_PREPARED: dict[tuple, TensorData] = {}
-
-
 def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
     """The run's training and test tensors on ``device`` (its subsets, padded and normalized)."""
-    # Runs of one notebook share data and subsets: prepare once per process. The seed picks the
-    # images only of a stratified subset; elsewhere runs of different seeds share one copy (and a
-    # stack of them gathers its batches from it).
-    by_seed = cfg.subset_mode == "stratified" and (cfg.train_subset or cfg.test_subset)
-    key = (id(arrays), str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else None)
-    if key not in _PREPARED:
-        _PREPARED.clear()
-        _PREPARED[key] = prepare(arrays, device, train_subset=cfg.train_subset, test_subset=cfg.test_subset,
-                                 subset_mode=cfg.subset_mode, seed=cfg.seed)
-    return _PREPARED[key]
+    # The seed picks the images only of a stratified subset; elsewhere runs of different seeds share
+    # one copy (and a stack of them gathers its batches from it).
+    by_seed = cfg.subset_mode == "stratified" and bool(cfg.train_subset or cfg.test_subset)
+    return prepared(arrays, str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode,
+                    cfg.seed if by_seed else 0)
+
+
+@functools.lru_cache(maxsize=1)
+def prepared(arrays: MNISTArrays, device: str, train_subset: int | None, test_subset: int | None, subset_mode: str,
+             seed: int) -> TensorData:
+    """:func:`mnistlib.data.prepare`, the last result kept: runs of one notebook or worker share their
+    data. Keyed by the data's content (MNISTArrays hash and compare by :func:`~mnistlib.data.content_hash`)."""
+    return prepare(arrays, device, train_subset=train_subset, test_subset=test_subset, subset_mode=subset_mode,
+                   seed=seed)
 
 
 class Job:
@@ -164,7 +190,7 @@ class Job:
         if cfg.schedule == "constant" and not cfg.warmup_epochs:
             return None
         first = (epoch - 1) * self.steps_per_epoch
-        return lambda step: cfg.lr * cfg.lr_factor(first + step, self.steps_per_epoch)
+        return lambda step: cfg.lr * lr_factor(cfg, first + step, self.steps_per_epoch)
 
     def train_epoch(self, epoch: int) -> dict:
         """Train one epoch and evaluate it: the history row of ``epoch``."""
@@ -239,19 +265,19 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
     another process trains the same run (its lock: :meth:`RunStore.lock`), this one waits, then
     returns what it stored, or resumes it if that process died.
     """
-    store = store or RunStore()
+    store = (store or RunStore()).writable()
     stored = store.find(cfg)
     if stored is not None and stored.finished:
         return stored
     if cfg.origin != "trained":
-        raise ConfigError(f"{cfg.run_name()}: an imported run ({cfg.origin}) is read from the store, never trained; "
+        raise ConfigError(f"{run_name(cfg)}: an imported run ({cfg.origin}) is read from the store, never trained; "
                           f"import it first (mnistlib import-seed)")
     lock = store.lock(cfg)
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
         if progress:
-            print(f"{cfg.run_name()}: another process is training this run; waiting for it", file=sys.stderr)
+            print(f"{run_name(cfg)}: another process is training this run; waiting for it", file=sys.stderr)
         lock.acquire()
     try:
         stored = store.find(cfg)  # it may have finished while this process waited

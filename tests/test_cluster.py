@@ -72,11 +72,24 @@ def cluster(tmp_path):
     running.close()
 
 
+# Preloaded into each worker: every epoch lasts a little longer than its training, so the kill lands mid-run.
+# (Dask may run a preload twice: the patch goes on once.)
+SLOW_EPOCHS = '''
+import time
+import mnistlib.training as training
+if not hasattr(training.Job, "unslowed_train_epoch"):
+    training.Job.unslowed_train_epoch = training.Job.train_epoch
+    training.Job.train_epoch = lambda self, epoch: (time.sleep(0.3), self.unslowed_train_epoch(epoch))[1]
+'''
+
+
 def test_a_grid_survives_a_killed_worker_and_equals_runs_trained_alone(cluster, tmp_path, mnist):
-    victim = cluster.worker()
-    cluster.worker()
+    slow = tmp_path / "slow_epochs.py"
+    slow.write_text(SLOW_EPOCHS)
+    victim = cluster.worker("--preload", str(slow))
+    cluster.worker("--preload", str(slow))
     store = tmp_path / "store"
-    configs = {f"seed {s}": RunConfig(model="CustomMLP_6", epochs=6, seed=s, train_subset=20000, test_subset=2000)
+    configs = {f"seed {s}": RunConfig(model="CustomMLP_6", epochs=6, seed=s, train_subset=2000, test_subset=500)
                for s in range(3)}
     killed = []
 
@@ -109,13 +122,16 @@ def test_a_grid_survives_a_killed_worker_and_equals_runs_trained_alone(cluster, 
         torch.set_num_threads(threads)
 
 
-def test_an_unreachable_scheduler_is_one_line_before_any_training(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_one_line_before_any_training(tmp_path, capsys, monkeypatch):
+    import mnistlib.cluster as cluster
     from mnistlib.cli import main
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")  # nobody listens: no need to wait the full 10 s
 
     configs = {"x": RunConfig(model="CustomMLP_6", epochs=1, train_subset=100, test_subset=100)}
     with pytest.raises(MnistlibError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:\d+ .*dask scheduler"):
         train_many(configs, runs_dir=tmp_path, scheduler=f"tcp://127.0.0.1:{free_port()}", log=lambda line: None)
-    assert not list(tmp_path.iterdir())
+    assert not RunStore(tmp_path).runs()
     os.environ["MNISTLIB_SCHEDULER"] = f"tcp://127.0.0.1:{free_port()}"  # the environment's address is used too
     try:
         assert main(["report", "--profile", "smoke", "--no-progress", "--reports-dir", str(tmp_path / "r")]) == 1
@@ -132,18 +148,18 @@ def test_a_worker_without_mnistlib_is_one_line_before_any_training(cluster, tmp_
     configs = {"x": RunConfig(model="CustomMLP_6", epochs=1, train_subset=100, test_subset=100)}
     with pytest.raises(MnistlibError, match="cannot train these runs: mnistlib there is not importable"):
         train_many(configs, runs_dir=tmp_path / "store", scheduler=cluster.address, log=lambda line: None)
-    assert not (tmp_path / "store").exists()
+    assert not RunStore(tmp_path / "store").runs()
 
 
-def test_the_progress_bar_counts_every_epoch_across_workers(tmp_path, capfd):
-    configs = {f"s{s}": RunConfig(model="CustomMLP_6", epochs=3, seed=s, train_subset=2000, test_subset=500)
+def test_the_progress_bar_counts_every_epoch_across_workers(tmp_path, capfd, dask_scheduler):
+    configs = {f"s{s}": RunConfig(model="CustomMLP_6", epochs=3, seed=s, train_subset=600, test_subset=300)
                for s in range(3)}
-    configs["longer"] = RunConfig(model="CustomMLP_6", epochs=5, train_subset=2000, test_subset=500)  # continues s0
+    configs["longer"] = RunConfig(model="CustomMLP_6", epochs=5, train_subset=600, test_subset=300)  # continues s0
     lines = []
-    train_many(configs, 2, runs_dir=tmp_path, log=lines.append, progress=True)
+    train_many(configs, runs_dir=tmp_path, log=lines.append, progress=True, stack=1, scheduler=dask_scheduler)
     bar = capfd.readouterr().err.replace("\r", "\n")
     assert "11/11" in bar, bar  # 3 runs × 3 epochs, and the longer run's 2 beyond s0's
-    assert lines[0] == "training 4 runs (0 already stored or repeated) on 2 processes × 1 thread, 3 stacks"
+    assert lines[0] == f"training 4 runs (0 already stored or repeated) on {dask_scheduler}, 4 stacks"
     assert len(lines) == 5
 
 

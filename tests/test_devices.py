@@ -59,11 +59,12 @@ def test_augmentation_generators_live_on_the_data_device(mnist):
     assert augment(data.x_train[:4]).device == data.device
 
 
-def test_parallel_workers_equal_single_thread_runs(mnist, tmp_path):
-    """train_many (2 processes × 1 thread) gives the histories of in-process 1-thread runs."""
+def test_parallel_workers_equal_single_thread_runs(mnist, tmp_path, dask_scheduler):
+    """train_many on Dask workers (1 thread each) gives the histories of in-process 1-thread runs."""
     configs = {f"mlp{s}": RunConfig(model="CustomMLP_6", epochs=2, seed=s, train_subset=1200, test_subset=300)
                for s in range(2)}
-    names = train_many(configs, workers=2, runs_dir=tmp_path / "parallel", log=lambda line: None)
+    names = train_many(configs, runs_dir=tmp_path / "parallel", log=lambda line: None, stack=1,
+                       scheduler=dask_scheduler)
     assert set(names) == set(configs)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -76,5 +77,5 @@ def test_parallel_workers_equal_single_thread_runs(mnist, tmp_path):
         torch.set_num_threads(threads)
     # finished runs are not trained again
     logged = []
-    train_many(configs, workers=2, runs_dir=tmp_path / "parallel", log=logged.append)
+    train_many(configs, runs_dir=tmp_path / "parallel", log=logged.append, scheduler=dask_scheduler)
     assert logged == []

@@ -52,9 +52,9 @@ def test_each_notebook_declares_the_grids_it_asks_for(path):
 def test_numbers_as_people_write_them_and_bad_values():
     params = ReportParameters(weight_decays=["1e-4", 1e-3], lambdas=("3e-3",), noise_stds=[0.1])
     assert params.weight_decays == (1e-4, 1e-3) and params.lambdas == (3e-3,)
-    for values, match in [({"weight_decays": ["abc"]}, "weight_decays must hold numbers >= 0, got 'abc'"),
+    for values, match in [({"weight_decays": ["abc"]}, "weight_decays must be a number, got the text 'abc'"),
                           ({"weight_decays": "1e-3"}, "weight_decays must be a non-empty list"),
-                          ({"noise_stds": [-0.1]}, "noise_stds must hold numbers >= 0"),
+                          ({"noise_stds": [-0.1]}, "noise_stds must be >= 0, got -0.1"),
                           ({"nonsense": 1}, "unknown report parameter 'nonsense'"),
                           ({"profile": "fast"}, "profile must be one of full, quick, smoke")]:
         with pytest.raises(ConfigError, match=match):

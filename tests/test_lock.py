@@ -11,11 +11,15 @@ import pandas as pd
 
 from mnistlib import RunConfig, RunStore
 
+# Each epoch lasts a little longer than its training (the callback waits), so the other process
+# and a kill find the run in the middle.
 SCRIPT = textwrap.dedent("""
-    import os, sys
+    import os, sys, time
     from mnistlib import RunConfig, RunStore, train
-    cfg = RunConfig(model="CustomMLP_6", epochs=int(sys.argv[3]), train_subset=20000, test_subset=2000)
-    mark = lambda run, row: open(sys.argv[2], "a").write(f"{os.getpid()} {row['epoch']}\\n")
+    cfg = RunConfig(model="CustomMLP_6", epochs=int(sys.argv[3]), train_subset=2000, test_subset=500)
+    def mark(run, row):
+        open(sys.argv[2], "a").write(f"{os.getpid()} {row['epoch']}\\n")
+        time.sleep(0.3)
     train(cfg, store=RunStore(sys.argv[1]), progress=False, callbacks=[mark])
 """)
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -38,7 +42,7 @@ def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
     trained = marks(tmp_path)
     assert [epoch for _, epoch in trained] == [1, 2, 3, 4]  # each epoch once
     assert len({pid for pid, _ in trained}) == 1  # by one process; the other waited and read it
-    cfg = RunConfig(model="CustomMLP_6", epochs=4, train_subset=20000, test_subset=2000)
+    cfg = RunConfig(model="CustomMLP_6", epochs=4, train_subset=2000, test_subset=500)
     assert RunStore(tmp_path / "runs").find(cfg).finished
 
 
@@ -55,7 +59,7 @@ def test_a_killed_holder_does_not_block_the_run(tmp_path):
     assert successor.wait(timeout=300) == 0, successor.stderr.read()
     resumed = [epoch for pid, epoch in marks(tmp_path) if pid == successor.pid]
     assert resumed and resumed[0] <= stored[-1] + 1 and resumed[-1] == 8
-    cfg = RunConfig(model="CustomMLP_6", epochs=8, train_subset=20000, test_subset=2000)
+    cfg = RunConfig(model="CustomMLP_6", epochs=8, train_subset=2000, test_subset=500)
     history = RunStore(tmp_path / "runs").find(cfg).history
     assert list(history.epoch) == list(range(1, 9)) and not history.isna().any().any()
     pd.testing.assert_index_equal(history.columns, pd.Index(["epoch", "train_loss", "train_acc", "test_loss",
@@ -69,7 +73,7 @@ def test_a_run_locked_elsewhere_leaves_the_stack_and_is_read_at_the_end(tmp_path
     deadline = time.time() + 180
     while time.time() < deadline and not marks(tmp_path):
         time.sleep(0.05)
-    cfgs = [RunConfig(model="CustomMLP_6", epochs=6, train_subset=20000, test_subset=2000, seed=s) for s in (0, 1, 2)]
+    cfgs = [RunConfig(model="CustomMLP_6", epochs=6, train_subset=2000, test_subset=500, seed=s) for s in (0, 1, 2)]
     runs = train_stack(cfgs, store=RunStore(tmp_path / "runs"), data=mnist, progress=False)
     assert holder.wait(timeout=300) == 0, holder.stderr.read()
     assert [epoch for pid, epoch in marks(tmp_path) if pid == holder.pid] == [1, 2, 3, 4, 5, 6]  # only it trained seed 0

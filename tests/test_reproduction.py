@@ -6,15 +6,10 @@ import pytest
 
 from mnistlib import RunConfig, seed
 from mnistlib.notebook import check_parameters
-from mnistlib.reproduction import (
-    batch_conclusion,
-    collapse_conclusion,
-    collapse_table,
-    spread_conclusion,
-    spread_table,
-)
+from mnistlib.naming import config_hash
+from mnistlib.reproduction import batch_effect, collapse_counts, collapse_table, spread_table
 from mnistlib.runs import Run
-from mnistlib.stats import collapse_epoch
+from mnistlib.stats import health
 
 
 def history(acc, loss=None):
@@ -28,11 +23,12 @@ def fake_run(acc, model="LeNet5", seed_=0):
 
 
 def test_collapse_epoch():
-    assert collapse_epoch(seed.history("CustomMLP_1")) == 45  # the seed's own late collapse
-    assert collapse_epoch(seed.history("LeNet5")) is None
-    assert collapse_epoch(seed.history("LeNet-5, λ=1e-2")) is None  # never learned: at chance, not collapsed
-    assert collapse_epoch(history([10, 60, 90, 15, 95, 12, 11])) == 5  # the stretch that ends the run
-    assert collapse_epoch(history([10, 60, 90, 15, 95])) is None
+    assert health(seed.history("CustomMLP_1")).collapse_epoch == 45  # the seed's own late collapse
+    assert health(seed.history("LeNet5")).collapse_epoch is None
+    at_chance = health(seed.history("LeNet-5, λ=1e-2"))  # never learned: at chance, not collapsed
+    assert at_chance.collapse_epoch is None and at_chance.state.value == "at chance"
+    assert health(history([10, 60, 90, 15, 95, 12, 11])).collapse_epoch == 5  # the stretch that ends the run
+    assert health(history([10, 60, 90, 15, 95])).collapse_epoch is None
 
 
 def test_grid_sizes_and_reuse():
@@ -41,8 +37,8 @@ def test_grid_sizes_and_reuse():
     assert {g: len(r) for g, r in grid.items()} == {"seed_protocol": 9, "our_protocol": 3, "batch_10_settings": 2}
     assert all(c.protocol == "seed" and c.batch_size == 10 for c in grid["seed_protocol"].values())
     assert grid["batch_10_settings"][0.0] == grid["seed_protocol"][("LeNet5", 0)]  # trained once
-    seed_grid_hashes = {c.config_hash() for g in settings.grid.values() for c in g.values()}
-    assert grid["our_protocol"][("CustomMLP_1", 0)].config_hash() in seed_grid_hashes
+    seed_grid_hashes = {config_hash(c) for g in settings.grid.values() for c in g.values()}
+    assert config_hash(grid["our_protocol"][("CustomMLP_1", 0)]) in seed_grid_hashes
     everything = check_parameters(profile="full", reproduce="all", reproduce_seeds=4).reproduce
     assert len(everything["all_seed_runs"]) == 34 and len(everything["seed_protocol"]) == 12
     noisy = everything["all_seed_runs"]["CustomMLP_5, noise 0.2"]
@@ -50,7 +46,7 @@ def test_grid_sizes_and_reuse():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"reproduce": "some"}, "reproduce must be one of default, all"),
-                                           ({"reproduce_seeds": 1}, "reproduce_seeds must be an integer >= 2")])
+                                           ({"reproduce_seeds": 1}, "reproduce_seeds must be >= 2")])
 def test_bad_parameters(kwargs, match):
     from mnistlib import ConfigError
 
@@ -66,25 +62,26 @@ def test_spread_table_places_the_seed_inside_or_outside():
     assert table.loc[("LeNet-5", "mean test accuracy (%)"), "the seed's"] == pytest.approx(98.589, abs=1e-3)
     far = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((1.0, 1.2))]
     table = spread_table({"LeNet5": far}, (20, 49))
-    assert not table.loc[("LeNet-5", "mean test accuracy (%)"), "inside"]
-    text = spread_conclusion(table)
-    assert "mean test accuracy (%) (seed 98.59, ours 99.59–99.79)" in text
+    row = table.loc[("LeNet-5", "mean test accuracy (%)")]
+    assert not row.inside and (round(row["ours, min"], 2), round(row["ours, max"], 2)) == (99.59, 99.79)
+    assert row.seeds == 2
 
 
-def test_collapse_table_and_sentence():
+def test_collapse_table_and_counts():
     table = collapse_table({"published": [("seed's", seed.history("CustomMLP_1"))],
                             "ours": [("seed 0", history([10, 90, 95])), ("seed 1", history([10, 90, 12]))]})
     assert table.collapsed.tolist() == [True, False, True]
-    assert collapse_conclusion(table) == ("CustomMLP_1 — published: 1 of 1 runs collapsed (at epoch 45); "
-                                          "ours: 1 of 2 runs collapsed (at epoch 2).")
+    counts = collapse_counts(table)
+    assert counts.to_dict("index") == {"published": {"runs": 1, "collapsed": 1, "epochs": [45]},
+                                       "ours": {"runs": 2, "collapsed": 1, "epochs": [2]}}
 
 
-def test_batch_conclusion_follows_the_numbers():
+def test_batch_effect_follows_the_numbers():
     table = pd.DataFrame({"mean_test_acc": [98.5, 94.2]}, index=["batch 10, λ=0", "batch 64, λ=0"])
-    text = batch_conclusion(table, seed.table().loc["LeNet-5"])
-    assert "98.50%" in text and "94.20%" in text and "batch-size effect" in text
-    same = batch_conclusion(table.assign(mean_test_acc=[94.3, 94.2]), seed.table().loc["LeNet-5"])
-    assert "does not explain" in same
+    effect = batch_effect(table, seed.table().loc["LeNet-5"])
+    assert (effect.at_10, effect.at_64, effect.explains) == (98.5, 94.2, True)
+    assert round(effect.published, 2) == 98.59
+    assert not batch_effect(table.assign(mean_test_acc=[94.3, 94.2]), seed.table().loc["LeNet-5"]).explains
 
 
 def test_the_report_pretrains_every_grid_without_labels_colliding():

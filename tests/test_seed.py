@@ -10,6 +10,8 @@ import torch
 from mnistlib import ConfigError, RunConfig, RunStore, seed, train
 from mnistlib.cli import main
 from mnistlib.models import LeNet5, build_model
+from mnistlib.naming import config_hash
+from mnistlib.runs import continues
 from mnistlib.seedimport import (
     SEED_C3,
     SeedCheckpointError,
@@ -31,9 +33,10 @@ def test_histories_are_the_34_published_runs_with_epoch_0():
     assert (table.groupby("run").epoch.agg(list) == pd.Series([list(range(51))] * 34,
                                                                index=sorted(table.run.unique()))).all()
     assert seed.runs().label.is_unique
-    assert seed.run_name("LeNet5", weight_decay=1e-4) == "LeNet5_weight_decay_0.0001"
-    assert seed.run_name("CustomMLP_5", noise_std=0.2) == "CustomMLP_5_insert_noise_s0.2_m0.0"
-    assert seed.run_name("CustomMLP_2", noise_std=0.2) is None
+    names = seed.runs().set_index("label").run
+    assert names["LeNet-5, λ=1e-4"] == "LeNet5_weight_decay_0.0001"
+    assert names["CustomMLP_5, noise 0.2"] == "CustomMLP_5_insert_noise_s0.2_m0.0"
+    assert "CustomMLP_2, noise 0.2" not in names
 
 
 def test_table_from_histories_matches_what_the_seed_printed_but_its_typo():
@@ -164,8 +167,8 @@ def test_an_imported_run_is_never_taken_for_a_trained_one(tmp_path):
     store = RunStore(tmp_path / "runs")
     (run,) = import_seed(CHECKPOINTS / "CustomMLP_6_model_0050.pt", store)
     trained = RunConfig.preset("seed", model="CustomMLP_6")
-    assert trained.config_hash() != run.config.config_hash() and store.find(trained) is None
-    assert not RunConfig.preset("seed", model="CustomMLP_6", epochs=60).continues(run.config)
+    assert config_hash(trained) != config_hash(run.config) and store.find(trained) is None
+    assert not continues(RunConfig.preset("seed", model="CustomMLP_6", epochs=60), run.config)
     assert store.shorter(RunConfig.preset("seed", model="CustomMLP_6", epochs=60)) is None
     with pytest.raises(ConfigError, match="never trained"):
         train(RunConfig.preset("seed", model="CustomMLP_6", epochs=60, origin="seed-checkpoint"), store=store)
@@ -179,7 +182,7 @@ def test_seed_protocol_preset_and_overrides():
     assert RunConfig.preset("seed", batch_size=20).batch_size == 20
     assert RunConfig.from_dict({"protocol": "seed", "momentum": 0.9}).momentum == 0.9
     assert RunConfig.from_dict({"protocol": "seed"}).batch_size == 10
-    assert RunConfig().protocol == "mnistlib" and RunConfig().config_hash() != RunConfig.preset("seed").config_hash()
+    assert RunConfig().protocol == "mnistlib" and config_hash(RunConfig()) != config_hash(RunConfig.preset("seed"))
     with pytest.raises(ConfigError, match="protocol must be one of"):
         RunConfig(protocol="lecun")
 
@@ -231,21 +234,3 @@ def test_f6_is_the_seeds_and_lecuns_is_a_named_variant():
     x = torch.linspace(-3, 3, 7)
     assert torch.allclose(build_model("LeNet5").f6[1](x), 1.7159 * torch.tanh(x))
     assert torch.allclose(build_model("LeNet5-lecun").f6[1](x), 1.7159 * torch.tanh(x * 2 / 3))
-
-
-def test_a_run_of_the_old_lenet5_is_not_read_as_the_new_one(tmp_path):
-    """A folder written before F6 changed (no model_revision in config.json) is refused, not reused."""
-    folder = tmp_path / "runs" / "lenet5-06d745cb"
-    folder.mkdir(parents=True)
-    values = {k: v for k, v in RunConfig().to_dict().items() if k not in ("model_revision", "protocol", "origin")}
-    (folder / "config.json").write_text(json.dumps(values))
-    store = RunStore(tmp_path / "runs")
-    assert store.find(RunConfig()) is None
-    from mnistlib.errors import RunStoreError
-
-    with pytest.raises(RunStoreError, match="revision 1 of model LeNet5"):
-        store.load("lenet5-06d745cb")
-    assert main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0  # listed as unusable, not fatal
-    mlp = {**values, "model": "CustomMLP_6"}  # MLPs did not change: their old runs stay readable
-    (folder / "config.json").write_text(json.dumps(mlp))
-    assert store.load("lenet5-06d745cb").config.model == "CustomMLP_6"

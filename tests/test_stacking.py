@@ -70,9 +70,10 @@ def test_stacked_sgd_is_torch_sgd_per_run():
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
+SMALL = dict(TINY, train_subset=400)  # the seed's protocol: batch 10, so 40 steps an epoch
 CASES = {
     "seed protocol, fixed noise, weight decay": [RunConfig.preset("seed", model="LeNet5", epochs=2, seed=s,
-                                                                  weight_decay=wd, noise_std=ns, **TINY)
+                                                                  weight_decay=wd, noise_std=ns, **SMALL)
                                                  for s, wd, ns in ((0, 0, 0), (1, 0.01, 0), (2, 0, 0.2))],
     "batch 64, shifts, cosine": [RunConfig(model="CustomMLP_1", epochs=3, seed=s, shift=sh, schedule="cosine",
                                            lr=0.1, **TINY) for s, sh in ((0, 0), (1, 2))],
@@ -93,7 +94,7 @@ def test_a_stacked_run_matches_the_run_trained_alone(mnist, tmp_path, case):
 
 @pytest.mark.filterwarnings("ignore:.*at chance")
 def test_an_interrupted_stack_resumes_bit_identical(mnist, tmp_path):
-    cfgs = [RunConfig.preset("seed", model="LeNet5", epochs=3, seed=s, weight_decay=wd, **TINY)
+    cfgs = [RunConfig.preset("seed", model="LeNet5", epochs=3, seed=s, weight_decay=wd, **SMALL)
             for s, wd in ((0, 0.0), (1, 0.001))]
     whole = train_stack(cfgs, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
     store = RunStore(tmp_path / "cut")

@@ -1,0 +1,96 @@
+"""Names of runs: the identity hash and folder name a run has in the store, and the labels readers see.
+
+    >>> cfg = RunConfig(model="CustomMLP_6", weight_decay=1e-3)
+    >>> run_name(cfg)                 # the run folder: <label>-<hash>
+    'custommlp_6-wd0.001-...'
+    >>> run_label("CustomMLP_6", weight_decay=1e-3)
+    'CustomMLP_6, λ=1e-3'
+
+The hash rule: a field at its default value is never part of a run's identity, nor are the fields
+that do not change its numbers (:data:`NOT_IDENTITY`), nor a model revision of 1. So a field
+added with a default that keeps today's behaviour leaves every stored run's name as it was.
+The other side of that rule: a default can never change meaning without a new store format
+(:mod:`mnistlib.storeformat`), and a test holds the defaults fixed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import fields
+
+from .models import model_revision
+from .runconfig import RunConfig
+
+NOT_IDENTITY = ("name", "device", "save_every_epoch")  # they never change a run's numbers
+# Folder-label abbreviations, in the order they appear: field -> prefix.
+_SHORT = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr", "momentum": "mom",
+          "batch_size": "bs", "epochs": "e", "seed": "seed", "train_subset": "n", "test_subset": "ntest",
+          "warmup_epochs": "warm", "shift": "shift", "rotate": "rot", "scale": "scale"}
+DISPLAY_NAMES = {"LeNet5": "LeNet-5"}
+
+
+def identity(cfg: RunConfig) -> dict:
+    """The values that make a run what it is: every field not at its default, and the model's
+    revision past 1, but never :data:`NOT_IDENTITY`."""
+    values = {f.name: getattr(cfg, f.name) for f in fields(cfg)
+              if f.name not in NOT_IDENTITY and getattr(cfg, f.name) != f.default}
+    if model_revision(cfg.model) != 1:
+        values["model_revision"] = model_revision(cfg.model)
+    return values
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """8 hex digits of SHA-256 over :func:`identity`: equal for runs that would give the same numbers."""
+    return hashlib.sha256(json.dumps(identity(cfg), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def folder_label(cfg: RunConfig) -> str:
+    """The readable part of a run folder's name: ``cfg.name``, else the model plus what differs from
+    its protocol's preset ('lenet5-wd0.001-e20')."""
+    if cfg.name:
+        return cfg.name
+    default = RunConfig.preset(cfg.protocol)
+    parts = [cfg.model.lower().replace(":", "").replace(",", "-")]
+    for key, prefix in _SHORT.items():
+        value = getattr(cfg, key)
+        if value != getattr(default, key):
+            parts.append(f"{prefix}{value:g}" if isinstance(value, float) else f"{prefix}{value}")
+    if cfg.noise_std and cfg.noise_mode != default.noise_mode:
+        parts.append(cfg.noise_mode.replace("-", ""))
+    if cfg.schedule != default.schedule:
+        parts.append(cfg.schedule)
+    if cfg.loss != default.loss:
+        parts.append("seedloss" if cfg.loss == "seed_softmax_ce" else "celoss")
+    if cfg.train_subset and cfg.subset_mode != default.subset_mode:
+        parts.append(cfg.subset_mode)
+    if cfg.protocol != "mnistlib":
+        parts.append(f"{cfg.protocol}protocol")
+    if cfg.origin != "trained":
+        parts.append("imported")
+    return "-".join(parts)
+
+
+def run_name(cfg: RunConfig) -> str:
+    """A run folder's name: ``<folder label>-<config hash>``."""
+    return f"{folder_label(cfg)}-{config_hash(cfg)}"
+
+
+def display_name(model: str) -> str:
+    """A model's name as the report prints it ('LeNet-5' for 'LeNet5')."""
+    return DISPLAY_NAMES.get(model, model)
+
+
+def run_label(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> str:
+    """The report's label of a run, in the seed's spelling: 'LeNet-5', 'CustomMLP_6, λ=1e-5',
+    'LeNet-5, noise 0.2'."""
+    if weight_decay:
+        return f"{display_name(model)}, λ={weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
+    if noise_std:
+        return f"{display_name(model)}, noise {noise_std:g}"
+    return display_name(model)
+
+
+def grid_label(group: str, key) -> str:
+    """A readable, unique label for a run of a notebook's grid: 'variance: LeNet5, 0'."""
+    parts = key if isinstance(key, tuple) else (key,)
+    return f"{group}: " + ", ".join(f"{p:g}" if isinstance(p, float) else str(p) for p in parts)
