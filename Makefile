@@ -2,7 +2,7 @@
 #   make report                 # set up, then execute the notebooks into reports/full/index.html
 #   make test                   # set up, then run the test suite
 #   make report PROFILE=quick   # the same report in a few minutes (fewer epochs, a subset)
-#   make train                  # set up, then train and graph the seed's LeNet-5 alone
+#   make train                  # set up, then train and graph the original's LeNet-5 alone
 #   make docs                   # the full report (stored runs reused), published to docs/ with figures/full
 # Override the interpreter with PYTHON=python3.11.
 PYTHON ?= python3

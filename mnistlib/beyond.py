@@ -1,4 +1,4 @@
-"""Notebook 6's analyses: the runs past the seed (:func:`mnistlib.grids.beyond_grid`) as numbers and verdicts.
+"""Notebook 6's analyses: the runs past the original (:func:`mnistlib.grids.beyond_grid`) as numbers and verdicts.
 
 Every function returns a DataFrame or a dataclass of numbers and verdicts (which is ahead, by how
 much, p, whether it differs); the notebooks turn them into sentences in the cells that show them.
@@ -15,7 +15,7 @@ import pandas as pd
 from .grids import RECIPE_TARGET
 from .naming import display_name
 from .runs import Run
-from .seed import SEED_LOSS_FLOOR
+from .original import ORIGINAL_LOSS_FLOOR
 from .stats import STAT_COLUMNS, permutation_test, run_statistics, turning_point
 
 # ----------------------------------------------------------------------------- variance
@@ -29,14 +29,14 @@ def by_model(runs: Mapping[tuple, Run]) -> dict[str, list[Run]]:
 
 
 def per_seed(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """One row per (model, seed) with the seed's statistics."""
+    """One row per (model, seed) with the original's statistics."""
     rows = [{"model": model, "seed": run.config.seed, **run_statistics(run.history, window)}
             for model, runs in groups.items() for run in runs]
     return pd.DataFrame(rows)
 
 
 def across_seeds(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """The seed's statistics as mean and std across seeds (``<statistic>_std``, with n − 1), one row per model."""
+    """The original's statistics as mean and std across seeds (``<statistic>_std``, with n − 1), one row per model."""
     table = per_seed(groups, window)
     grouped = table.groupby("model", sort=False)[list(STAT_COLUMNS)]
     mean, std = grouped.mean(), grouped.std(ddof=1)
@@ -68,7 +68,7 @@ def compare_pairs(groups: Mapping[str, list[Run]], window: tuple[int, int], pair
 # ----------------------------------------------------------------------------- λ sweep
 
 def sweep_table(runs: Mapping[tuple, Run], window: tuple[int, int]) -> pd.DataFrame:
-    """One row per (model, λ): the seed's means, final accuracies, the training–test gap, and whether
+    """One row per (model, λ): the original's means, final accuracies, the training–test gap, and whether
     training collapsed (:func:`mnistlib.stats.health`: it ends at chance or diverged)."""
     rows = []
     for (model, wd), run in sorted(runs.items(), key=lambda item: (item[0][0] != "LeNet5", item[0][0], item[0][1])):
@@ -102,27 +102,27 @@ def sweep_findings(table: pd.DataFrame, seed_std: Mapping[str, float] | None = N
     return pd.DataFrame(rows).set_index("model")
 
 
-# ----------------------------------------------------------------------------- the seed's settings
+# ----------------------------------------------------------------------------- the original's settings
 
 @dataclass(frozen=True)
-class SeedSettings:
-    """LeNet-5 with the seed's loss and momentum, against our settings (λ = 0 and λ = 1e-2)."""
+class OriginalSettings:
+    """LeNet-5 with the original's loss and momentum, against our settings (λ = 0 and λ = 1e-2)."""
 
-    lowest_train_loss: float      # with the seed's settings, λ = 0
+    lowest_train_loss: float      # with the original's settings, λ = 0
     floor: float                  # ln(e + 9) − 1, the lowest its loss can go
     above_floor: bool
-    mean_test_acc: float          # with the seed's settings, λ = 0
+    mean_test_acc: float          # with the original's settings, λ = 0
     ours_mean_test_acc: float     # with ours, λ = 0
-    collapses: bool               # λ = 1e-2 with the seed's settings
+    collapses: bool               # λ = 1e-2 with the original's settings
     ours_collapses: bool          # λ = 1e-2 with ours
 
 
-def seed_settings(runs: Mapping[float, Run], ours: Mapping[float, Run], window: tuple[int, int]) -> SeedSettings:
-    """The seed's settings' runs (``runs``: λ -> Run) against ours (``ours``: λ -> Run), at λ 0 and 1e-2."""
+def original_settings(runs: Mapping[float, Run], ours: Mapping[float, Run], window: tuple[int, int]) -> OriginalSettings:
+    """The original's settings' runs (``runs``: λ -> Run) against ours (``ours``: λ -> Run), at λ 0 and 1e-2."""
     plain = runs[0.0].history
-    return SeedSettings(
-        lowest_train_loss=float(plain.train_loss.min()), floor=SEED_LOSS_FLOOR,
-        above_floor=bool(plain.train_loss.min() >= SEED_LOSS_FLOOR - 1e-6),
+    return OriginalSettings(
+        lowest_train_loss=float(plain.train_loss.min()), floor=ORIGINAL_LOSS_FLOOR,
+        above_floor=bool(plain.train_loss.min() >= ORIGINAL_LOSS_FLOOR - 1e-6),
         mean_test_acc=run_statistics(plain, window)["mean_test_acc"],
         ours_mean_test_acc=run_statistics(ours[0.0].history, window)["mean_test_acc"],
         collapses=not runs[1e-2].health.trains, ours_collapses=not ours[1e-2].health.trains)
@@ -169,8 +169,8 @@ def recipe(table: pd.DataFrame, target: float = RECIPE_TARGET) -> Recipe:
 
 # ----------------------------------------------------------------------------- the answers at a glance
 
-def _rows(question: str, **values) -> list[dict]:
-    return [{"question": question, "finding": key.replace("_", " "), "value": value} for key, value in values.items()]
+def _rows(question: str, values: dict) -> list[dict]:
+    return [{"question": question, "finding": key, "value": value} for key, value in values.items()]
 
 
 def answers(groups: Mapping[str, Mapping], window: tuple[int, int], target: float = RECIPE_TARGET) -> pd.DataFrame:
@@ -180,34 +180,34 @@ def answers(groups: Mapping[str, Mapping], window: tuple[int, int], target: floa
     variance = by_model(groups["variance"])
     spread = across_seeds(variance, window)
     for model, r in spread.iterrows():
-        rows += _rows("variance across seeds", **{f"{display_name(model)} mean test accuracy (%)": r.mean_test_acc,
-                                                 f"{display_name(model)} standard deviation (points)": r.mean_test_acc_std})
-    rows += _rows("variance across seeds", seeds=int(spread.seeds.min()))
+        rows += _rows("variance across seeds", {f"{display_name(model)} mean test accuracy (%)": r.mean_test_acc,
+                                                f"{display_name(model)} standard deviation (points)": r.mean_test_acc_std})
+    rows += _rows("variance across seeds", {"seeds": int(spread.seeds.min())})
     tests = compare_pairs(variance, window, [("LeNet5", "CustomMLP_6"), ("LeNet5", "CustomMLP_5"),
                                              ("CustomMLP_5", "CustomMLP_6")])
     for t in tests.itertuples():
-        rows += _rows("variance across seeds", **{f"{display_name(t.a)} − {display_name(t.b)} (points)": t.diff,
-                                                 f"{display_name(t.a)} vs {display_name(t.b)}: p": t.p})
+        rows += _rows("variance across seeds", {f"{display_name(t.a)} − {display_name(t.b)} (points)": t.diff,
+                                                f"{display_name(t.a)} vs {display_name(t.b)}: p": t.p})
     for model, f in sweep_findings(sweep_table(groups["lambda_sweep"], window)).iterrows():
-        rows += _rows(f"λ sweep, {display_name(model)}", best_λ=f.get("best_lambda"),
-                      **{"mean test accuracy at the best λ (%)": f.get("best_mean_test_acc"),
-                         "smallest λ that collapses": f.first_collapse if pd.notna(f.first_collapse) else "none"})
+        rows += _rows(f"λ sweep, {display_name(model)}", {
+            "best λ": f.get("best_lambda"), "mean test accuracy at the best λ (%)": f.get("best_mean_test_acc"),
+            "smallest λ that collapses": f.first_collapse if pd.notna(f.first_collapse) else "none"})
     for model, run in groups["long"].items():
         turn = turning_point(run.history)
-        rows += _rows(f"{turn['epochs']} epochs, {display_name(model)}",
-                      **{"epoch of the lowest test loss": turn["min_test_loss_epoch"],
-                         "test loss at the end against its lowest (%)": turn["test_loss_rise_pct"],
-                         "test loss turns upward": "yes" if turn["turned_upward"] else "no",
-                         "final test accuracy (%)": turn["final_test_acc"]})
+        rows += _rows(f"{turn['epochs']} epochs, {display_name(model)}", {
+            "epoch of the lowest test loss": turn["min_test_loss_epoch"],
+            "test loss at the end against its lowest (%)": turn["test_loss_rise_pct"],
+            "test loss turns upward": "yes" if turn["turned_upward"] else "no",
+            "final test accuracy (%)": turn["final_test_acc"]})
     for name, run in groups["activations"].items():
-        rows += _rows("activations", **{f"{name}: mean test accuracy (%)": run.statistics(window)["mean_test_acc"]})
-    plain, heavy = groups["seed_settings"][0.0], groups["seed_settings"][1e-2]
-    rows += _rows("the seed's settings", **{"lowest training loss": float(plain.history.train_loss.min()),
-                                           "mean test accuracy (%)": plain.statistics(window)["mean_test_acc"],
-                                           "λ = 1e-2": "trains" if heavy.health.trains else "collapses"})
+        rows += _rows("activations", {f"{name}: mean test accuracy (%)": run.statistics(window)["mean_test_acc"]})
+    plain, heavy = groups["original_settings"][0.0], groups["original_settings"][1e-2]
+    rows += _rows("the original's settings", {"lowest training loss": float(plain.history.train_loss.min()),
+                                              "mean test accuracy (%)": plain.statistics(window)["mean_test_acc"],
+                                              "λ = 1e-2": "trains" if heavy.health.trains else "collapses"})
     best = recipe(ablation_table(groups["recipe"]), target)
-    rows += _rows("best LeNet-5 recipe", step=best.best, **{"final test accuracy (%)": best.final_test_acc,
-                                                          "standard deviation (points)": best.final_test_acc_std,
-                                                          "seeds": best.seeds, "epochs": best.epochs,
-                                                          f"target {target:g}%": "met" if best.met else "not met"})
+    rows += _rows("best LeNet-5 recipe", {"step": best.best, "final test accuracy (%)": best.final_test_acc,
+                                          "standard deviation (points)": best.final_test_acc_std,
+                                          "seeds": best.seeds, "epochs": best.epochs,
+                                          f"target {target:g}%": "met" if best.met else "not met"})
     return pd.DataFrame(rows)

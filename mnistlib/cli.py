@@ -1,4 +1,4 @@
-"""Command line, mirroring the seed's ``main.py`` modes::
+"""Command line, mirroring the original's ``main.py`` modes::
 
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
     mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # notebook 6's LeNet-5 recipe
@@ -9,8 +9,8 @@
     mnistlib data                                       # find, verify, cache; print facts
     mnistlib runs                                       # list the run store
     mnistlib upgrade                                    # a store of an earlier mnistlib in today's format
-    mnistlib import-seed [DIR|FILE]                     # the seed's published checkpoints as runs
-    mnistlib train --protocol seed --model CustomMLP_1  # the seed's own protocol (batch 10, momentum 0.6, ...)
+    mnistlib import-original [DIR|FILE]                     # the original's published checkpoints as runs
+    mnistlib train --protocol original --model CustomMLP_1  # the original's own protocol (batch 10, momentum 0.6, ...)
     mnistlib export RUN ... --tensorboard DIR           # histories as TensorBoard event files
     mnistlib report --profile quick                     # execute the notebooks into HTML
 
@@ -41,14 +41,14 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
     "--weight-decay": ("weight_decay", float, "SGD weight decay λ (default 0)"),
     "--noise-std": ("noise_std", float, "std of Gaussian noise on training inputs (default 0)"),
     "--noise-mean": ("noise_mean", float, "mean of that noise (default 0)"),
-    "--noise-mode": ("noise_mode", str, "per-batch (default) or fixed (drawn once, as the seed)"),
-    "--loss": ("loss", str, "cross_entropy (default) or seed_softmax_ce"),
+    "--noise-mode": ("noise_mode", str, "per-batch (default) or fixed (drawn once, as the original)"),
+    "--loss": ("loss", str, "cross_entropy (default) or softmax_then_cross_entropy"),
     "--schedule": ("schedule", str, "learning rate per step: constant (default), cosine (to 0) or step"),
     "--warmup-epochs": ("warmup_epochs", int, "linear learning-rate warm-up over these first epochs (default 0)"),
     "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4 (default 0)"),
     "--rotate": ("rotate", float, "random rotation of training digits by up to N degrees (default 0)"),
     "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S (default 0)"),
-    "--protocol": ("protocol", str, "mnistlib (default) or seed: the seed's code (batch 10, momentum 0.6, "
+    "--protocol": ("protocol", str, "mnistlib (default) or original: the original's code (batch 10, momentum 0.6, "
                                     "softmax-then-CE, noise drawn once, an epoch-0 row); other flags override it"),
     "--seed": ("seed", int, "random seed (default 0)"),
     "--train-subset": ("train_subset", int, "train on the first/stratified N images"),
@@ -72,17 +72,17 @@ def note(text: str) -> None:
 
 
 def run_summary(run) -> str:
-    """A run's numbers in one line: the seed's statistic when the run reaches its window, else the
+    """A run's numbers in one line: the original's statistic when the run reaches its window, else the
     final and best test accuracy and what the statistic needs."""
-    from .stats import SEED_WINDOW
+    from .stats import ORIGINAL_WINDOW
 
     stats, last = run.statistics(), run.history.iloc[-1]
     best = f"best={stats['best_test_acc']:.2f}% (epoch {stats['best_epoch']})"
-    if run.epochs_done >= SEED_WINDOW[1]:
-        return (f"epochs={stats['epochs']}  mean test acc (epochs {stats['window']}, the seed's statistic)="
+    if run.epochs_done >= ORIGINAL_WINDOW[1]:
+        return (f"epochs={stats['epochs']}  mean test acc (epochs {stats['window']}, the original's statistic)="
                 f"{stats['mean_test_acc']:.2f}%  {best}")
-    return (f"epochs={stats['epochs']}  final test acc={last.test_acc:.2f}%  {best}  (the seed's statistic, "
-            f"the mean over epochs {SEED_WINDOW[0]}-{SEED_WINDOW[1]}, needs >= {SEED_WINDOW[1]} epochs)")
+    return (f"epochs={stats['epochs']}  final test acc={last.test_acc:.2f}%  {best}  (the original's statistic, "
+            f"the mean over epochs {ORIGINAL_WINDOW[0]}-{ORIGINAL_WINDOW[1]}, needs >= {ORIGINAL_WINDOW[1]} epochs)")
 
 
 def _store(args):
@@ -155,9 +155,9 @@ def cmd_compare(args) -> int:
 
     store = _store(args)
     runs = [store.load(name) for name in args.runs]
-    from .stats import SEED_WINDOW
+    from .stats import ORIGINAL_WINDOW
 
-    window = tuple(args.window) if args.window else SEED_WINDOW
+    window = tuple(args.window) if args.window else ORIGINAL_WINDOW
     if window[0] < 1 or window[1] < window[0]:
         raise ConfigError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
     name = args.out or "compare-" + "-vs-".join(run.label for run in runs)
@@ -175,7 +175,7 @@ def cmd_params(args) -> int:
 
     if args.list or not args.model:
         for spec in MODELS.values():
-            print(f"{spec.name:14s} {spec.seed_parameters:>7,d}  {spec.description}")
+            print(f"{spec.name:14s} {spec.original_parameters:>7,d}  {spec.description}")
         return 0
     print(parameter_table(args.model).to_string(index=False))
     return 0
@@ -211,13 +211,13 @@ def cmd_upgrade(args) -> int:
     return 0
 
 
-def cmd_import_seed(args) -> int:
-    from .seedimport import import_seed
+def cmd_import_original(args) -> int:
+    from .originalimport import import_original
 
-    for run in import_seed(args.source, _store(args)):
+    for run in import_original(args.source, _store(args)):
         last = run.history.iloc[-1]
         print(f"{run.path}  {run.config.model}  epoch {int(last.epoch)}: test acc {last.test_acc:.2f}%, "
-              f"test loss {last.test_loss:.4f} (the seed's softmax-then-CE scale)")
+              f"test loss {last.test_loss:.4f} (the original's softmax-then-CE scale)")
     return 0
 
 
@@ -229,9 +229,13 @@ def cmd_report(args) -> int:
                        workers=args.workers, scheduler=args.scheduler, log=note)
     print(index)
     if args.publish is not None:
+        from . import paths
         from .publish import publish
 
-        print(publish(index.parent, args.publish, args.profile) / "index.html")
+        readme = paths.project_root() / "README.md"  # its results follow the copy it links to, docs/
+        print(publish(index.parent, args.publish, args.profile,
+                      readme if args.publish.resolve() == (paths.project_root() / "docs").resolve() else None)
+              / "index.html")
     return 0
 
 
@@ -259,7 +263,7 @@ def _add_train(sub, common: argparse.ArgumentParser) -> None:
 
 def _add_report(sub) -> None:
     p = sub.add_parser("report", help="execute the notebooks into reports/<profile>/index.html")
-    p.add_argument("--profile", default="full", help="full (default: all data, 50 epochs per run, as the seed), quick or smoke")
+    p.add_argument("--profile", default="full", help="full (default: all data, 50 epochs per run, as the original), quick or smoke")
     p.add_argument("--params", type=Path, help="YAML file of notebook parameters (e.g. weight_decays, epochs)")
     p.add_argument("--reports-dir", type=Path, help="where reports go (default reports/)")
     p.add_argument("--workers", type=int, help="processes training the runs first (default: one per core; "
@@ -300,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", help="figure file stem")
     p.add_argument("--window", nargs=2, type=int, metavar=("FIRST", "LAST"),
-                   help="epochs averaged in the table (default: the seed's, 20 49)")
+                   help="epochs averaged in the table (default: the original's, 20 49)")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("params", help="a model's per-layer parameter table")
@@ -313,10 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_report(sub)
 
-    p = sub.add_parser("import-seed", parents=[common], help="the seed's published checkpoints as runs in the store")
-    p.add_argument("source", nargs="?", help="a folder of the seed's *_model_0050.pt files, or one file "
-                                             "(default: the seed's LeNet-5 and CustomMLP_6, shipped with mnistlib)")
-    p.set_defaults(func=cmd_import_seed)
+    p = sub.add_parser("import-original", parents=[common], help="the original's published checkpoints as runs in the store")
+    p.add_argument("source", nargs="?", help="a folder of the original's *_model_0050.pt files, or one file "
+                                             "(default: the original's LeNet-5 and CustomMLP_6, shipped with mnistlib)")
+    p.set_defaults(func=cmd_import_original)
 
     p = sub.add_parser("export", parents=[common], help="write runs' histories as TensorBoard event files")
     p.add_argument("runs", nargs="+", help="run folders, names or unique prefixes")

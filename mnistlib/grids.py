@@ -20,15 +20,15 @@ from .errors import ConfigError
 from .models import resolve_model_name
 from .naming import grid_label, run_label
 from .runconfig import RunConfig
-from .seed import MLP_NAMES, SEED_NOISE_STDS, SEED_WEIGHT_DECAYS
-from .seed import runs as seed_runs
-from .stats import SEED_WINDOW
+from .original import MLP_NAMES, ORIGINAL_NOISE_STDS, ORIGINAL_WEIGHT_DECAYS
+from .original import runs as original_runs
+from .stats import ORIGINAL_WINDOW
 
-# ----------------------------------------------------------------------------- the seed's 13 runs
+# ----------------------------------------------------------------------------- the original's 13 runs
 
-def seed_grid(weight_decays=SEED_WEIGHT_DECAYS, noise_stds=SEED_NOISE_STDS, mlps=MLP_NAMES,
+def original_grid(weight_decays=ORIGINAL_WEIGHT_DECAYS, noise_stds=ORIGINAL_NOISE_STDS, mlps=MLP_NAMES,
               **common) -> dict[str, dict[str, RunConfig]]:
-    """The seed's runs by group ('baseline', 'mlp', 'weight_decay', 'noise'), each a mapping
+    """The original's runs by group ('baseline', 'mlp', 'weight_decay', 'noise'), each a mapping
     label -> RunConfig. ``common`` holds the shared fields (epochs, batch_size, subsets, seed, ...)."""
     return {
         "baseline": {"LeNet-5": RunConfig(model="LeNet5", **common)},
@@ -45,15 +45,15 @@ def flat(grid: dict[str, dict[str, RunConfig]]) -> dict[str, RunConfig]:
     return {label: cfg for group in grid.values() for label, cfg in group.items()}
 
 
-# ----------------------------------------------------------------------------- notebook 6: past the seed
+# ----------------------------------------------------------------------------- notebook 6: past the original
 
 VARIANCE_MODELS = ("LeNet5", "CustomMLP_5", "CustomMLP_6")
 SWEEP_MODELS = ("LeNet5", "CustomMLP_6")
 LONG_MODELS = ("LeNet5", "CustomMLP_6")
-ACTIVATIONS = {"sigmoid (the seed)": "LeNet5", "tanh": "LeNet5-tanh", "ReLU": "LeNet5-relu",
+ACTIVATIONS = {"sigmoid (the original's)": "LeNet5", "tanh": "LeNet5-tanh", "ReLU": "LeNet5-relu",
                "sigmoid, LeCun's F6 tanh(2x/3)": "LeNet5-lecun"}
-SEED_SETTINGS = {"loss": "seed_softmax_ce", "momentum": 0.6}  # the seed's code, not its template
-SEED_SETTINGS_LAMBDAS = (0.0, 1e-2)
+ORIGINAL_SETTINGS = {"loss": "softmax_then_cross_entropy", "momentum": 0.6}  # the original's code, not its template
+ORIGINAL_SETTINGS_LAMBDAS = (0.0, 1e-2)
 # The recipe search, one change at a time, each step keeping the ones before it. The full grid
 # adds the paper's other distortions (rotation, scaling) and noise; on 3 seeds here rotation and
 # scaling lowered LeNet-5's final accuracy (README), and noise did not help at the course template
@@ -78,10 +78,15 @@ GRIDS = {
 }
 
 
+# The groups of beyond_grid, as a reader names them.
+GROUP_NAMES = {"variance": "variance across seeds", "lambda_sweep": "λ sweep", "long": "longer training",
+               "activations": "activations", "original_settings": "the original's settings", "recipe": "the recipe"}
+
+
 def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int, recipe_seeds: int,
                 recipe: tuple[tuple[str, dict], ...] = RECIPE_STEPS) -> dict[str, dict]:
     """The runs that answer the open questions, by group. ``common``: shared RunConfig fields
-    (epochs, batch size, subsets, device); seeds are 0..n-1, seed 0 being the seed grid's run.
+    (epochs, batch size, subsets, device); seeds are 0..n-1, seed 0 being the original grid's run.
     ``recipe``: the recipe's (step, changes) in order, each step keeping the changes before it."""
     base = {k: v for k, v in common.items() if k != "seed"}
     run = lambda **fields: RunConfig(**{**base, "seed": 0, **fields})  # noqa: E731
@@ -96,7 +101,7 @@ def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int, recipe_s
         "lambda_sweep": {(m, wd): run(model=m, weight_decay=wd) for m in SWEEP_MODELS for wd in lambdas},
         "long": {m: run(model=m, epochs=epochs * long_factor) for m in LONG_MODELS},
         "activations": {name: run(model=model) for name, model in ACTIVATIONS.items()},
-        "seed_settings": {wd: run(weight_decay=wd, **SEED_SETTINGS) for wd in SEED_SETTINGS_LAMBDAS},
+        "original_settings": {wd: run(weight_decay=wd, **ORIGINAL_SETTINGS) for wd in ORIGINAL_SETTINGS_LAMBDAS},
         "recipe": recipe_runs,
     }
 
@@ -108,31 +113,31 @@ def flat_beyond(grid: Mapping[str, Mapping]) -> dict[str, RunConfig]:
 
 # ----------------------------------------------------------------------------- notebook 7
 
-# the seed's protocol (RunConfig.preset("seed")) on the runs whose curves it checks.
+# the original's protocol (RunConfig.preset("original")) on the runs whose curves it checks.
 REPRO_MODELS = ("LeNet5", "CustomMLP_1", "CustomMLP_6")
-REPRO_LAMBDAS = (0.0, 1e-2)  # the seed's settings, as in notebook 6, at the seed's batch of 10
+REPRO_LAMBDAS = (0.0, 1e-2)  # the original's settings, as in notebook 6, at the original's batch of 10
 REPRO_GRIDS = ("default", "all")
 
 
 def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") -> dict[str, dict]:
-    """Notebook 7's runs by group: 'seed_protocol' {(model, seed): cfg} for REPRO_MODELS under the
-    seed's protocol; 'our_protocol' {("CustomMLP_1", seed): cfg} under ours (does it collapse there
-    too?); 'batch_10_settings' {λ: cfg}, LeNet-5 under the seed's protocol (notebook 6's
-    'seed_settings' at batch 10); with ``grid='all'`` also 'all_seed_runs' {label: cfg}: every one
-    of the seed's 34 published runs under its protocol, seed 0.
-    ``common``: the report's shared fields; the seed's protocol brings its own batch size."""
+    """Notebook 7's runs by group: 'original_protocol' {(model, seed): cfg} for REPRO_MODELS under the
+    original's protocol; 'our_protocol' {("CustomMLP_1", seed): cfg} under ours (does it collapse there
+    too?); 'batch_10_settings' {λ: cfg}, LeNet-5 under the original's protocol (notebook 6's
+    'original_settings' at batch 10); with ``grid='all'`` also 'all_original_runs' {label: cfg}: every one
+    of the original's 34 published runs under its protocol, seed 0.
+    ``common``: the report's shared fields; the original's protocol brings its own batch size."""
     ours = {k: v for k, v in common.items() if k != "seed"}
     base = {k: v for k, v in ours.items() if k != "batch_size"}
-    seedp = lambda **fields: RunConfig.preset("seed", **{**base, "seed": 0, **fields})  # noqa: E731
+    originalp = lambda **fields: RunConfig.preset("original", **{**base, "seed": 0, **fields})  # noqa: E731
     groups = {
-        "seed_protocol": {(m, s): seedp(model=m, seed=s) for m in REPRO_MODELS for s in range(seeds)},
+        "original_protocol": {(m, s): originalp(model=m, seed=s) for m in REPRO_MODELS for s in range(seeds)},
         "our_protocol": {("CustomMLP_1", s): RunConfig(**{**ours, "model": "CustomMLP_1", "seed": s})
                          for s in range(seeds)},
-        "batch_10_settings": {wd: seedp(weight_decay=wd) for wd in REPRO_LAMBDAS},
+        "batch_10_settings": {wd: originalp(weight_decay=wd) for wd in REPRO_LAMBDAS},
     }
     if grid == "all":
-        groups["all_seed_runs"] = {row.label: seedp(model=row.model, weight_decay=row.weight_decay,
-                                                    noise_std=row.noise_std) for row in seed_runs().itertuples()}
+        groups["all_original_runs"] = {row.label: originalp(model=row.model, weight_decay=row.weight_decay,
+                                                    noise_std=row.noise_std) for row in original_runs().itertuples()}
     return groups
 
 
@@ -140,18 +145,18 @@ def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") ->
 
 @dataclass(frozen=True)
 class Profile:
-    """How much of the seed's experiment a report runs: epochs, data, statistics window."""
+    """How much of the original's experiment a report runs: epochs, data, statistics window."""
 
     epochs: int
     train_subset: int | None
     test_subset: int | None
     subset_mode: str
-    window: tuple[int, int]  # epochs averaged in the seed's statistics
+    window: tuple[int, int]  # epochs averaged in the original's statistics
     description: str
 
 
 PROFILES = {
-    "full": Profile(50, None, None, "first", SEED_WINDOW, "full MNIST, 50 epochs per run, as the seed"),
+    "full": Profile(50, None, None, "first", ORIGINAL_WINDOW, "full MNIST, 50 epochs per run, as the original"),
     "quick": Profile(6, 20_000, None, "stratified", (3, 6),
                      "6 epochs on a stratified 20,000-image training subset, full test set"),
     "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only"),
@@ -187,21 +192,21 @@ class ReportParameters:
     train_subset: int | str | None = None    # None: the profile's; "all"; or a number of images
     test_subset: int | str | None = None
     device: str = "auto"
-    seed: int = 0                            # the seed of the seed's 13 runs (notebooks 6 and 7 pick their own)
+    seed: int = 0                            # the original of the original's 13 runs (notebooks 6 and 7 pick their own)
     data_dir: str | None = None
     runs_dir: str | None = None
     figures_dir: str | None = None
     reports_dir: str | None = None
     progress: bool = True
     mlps: tuple[str, ...] = MLP_NAMES
-    weight_decays: tuple[float, ...] = SEED_WEIGHT_DECAYS
-    noise_stds: tuple[float, ...] = SEED_NOISE_STDS
-    grid: str = "default"                    # the runs past the seed: default | full (GRIDS)
+    weight_decays: tuple[float, ...] = ORIGINAL_WEIGHT_DECAYS
+    noise_stds: tuple[float, ...] = ORIGINAL_NOISE_STDS
+    grid: str = "default"                    # the runs past the original: default | full (GRIDS)
     seeds: int | None = None                 # None: the grid's; these four override single values of it
     lambdas: tuple[float, ...] | None = None
     long_factor: int | None = None
     recipe_seeds: int | None = None
-    reproduce: str = "default"               # notebook 7: default | all (also the seed's 34 runs)
+    reproduce: str = "default"               # notebook 7: default | all (also the original's 34 runs)
     reproduce_seeds: int = 3
     folders: dict = field(init=False, repr=False, compare=False)
 
@@ -269,7 +274,7 @@ class ReportParameters:
         sizes.update({name: getattr(self, name) for name in ("seeds", "lambdas", "long_factor", "recipe_seeds")
                       if getattr(self, name) is not None})
         return Settings(self.profile, self.window(), common,
-                        seed_grid(self.weight_decays, self.noise_stds, self.mlps, **common),
+                        original_grid(self.weight_decays, self.noise_stds, self.mlps, **common),
                         beyond_grid(common, **sizes),
                         reproduction_grid(common, seeds=self.reproduce_seeds, grid=self.reproduce),
                         self.folders, self.progress)
@@ -282,7 +287,7 @@ class Settings:
     profile: str
     window: tuple[int, int]
     common: dict
-    grid: dict[str, dict[str, RunConfig]]   # the seed's 13 runs (seed_grid)
+    grid: dict[str, dict[str, RunConfig]]   # the original's 13 runs (original_grid)
     beyond: dict[str, dict]                 # notebook 6's (beyond_grid)
     reproduce: dict[str, dict]              # notebook 7's (reproduction_grid)
     folders: dict[str, Path | None]

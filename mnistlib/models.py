@@ -1,4 +1,4 @@
-"""The seed's models: LeNet-5 with the sparse C3 table, and width-list MLPs. Logits out.
+"""The original's models: LeNet-5 with the sparse C3 table, and width-list MLPs. Logits out.
 
     >>> from mnistlib.models import build_model, count_parameters
     >>> model = build_model("LeNet5")
@@ -75,7 +75,7 @@ class SparseConv2d(nn.Module):
 
 
 class ScaledTanh(nn.Module):
-    """The squashing function A·tanh(S·x), A = 1.7159: S = 1 in the seed's text and code,
+    """The squashing function A·tanh(S·x), A = 1.7159: S = 1 in the original's text and code,
     S = 2/3 in LeCun et al. (1998)."""
 
     def __init__(self, slope: float = 1.0):
@@ -91,8 +91,8 @@ class ScaledTanh(nn.Module):
         return f"1.7159·tanh({'' if self.slope == 1.0 else f'{self.slope:.4g}·'}x)"
 
 
-# F6's squashing: the seed's A·tanh(x), or LeCun's A·tanh(2x/3).
-F6_SLOPES = {"seed": 1.0, "lecun": 2.0 / 3.0}
+# F6's squashing: the original's A·tanh(x), or LeCun's A·tanh(2x/3).
+F6_SLOPES = {"original": 1.0, "lecun": 2.0 / 3.0}
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -101,15 +101,15 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 
 
 class LeNet5(nn.Module):
-    """LeNet-5 as the seed builds it (60,806 parameters); returns logits.
+    """LeNet-5 as the original builds it (60,806 parameters); returns logits.
 
     C1 conv5 1→6, S2 max-pool + activation, C3 sparse conv5 6→16, S4 max-pool + activation,
     C5 conv5 16→120, F6 linear 120→84 + scaled tanh, F7 linear 84→10.
-    ``activation`` is what follows each pooling: sigmoid as the seed, or tanh / relu.
-    ``f6``: 'seed' for 1.7159·tanh(x) (the seed's text and code), 'lecun' for 1.7159·tanh(2x/3).
+    ``activation`` is what follows each pooling: sigmoid as the original, or tanh / relu.
+    ``f6``: 'original' for 1.7159·tanh(x) (the original's text and code), 'lecun' for 1.7159·tanh(2x/3).
     """
 
-    def __init__(self, activation: str = "sigmoid", f6: str = "seed"):
+    def __init__(self, activation: str = "sigmoid", f6: str = "original"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -158,7 +158,7 @@ class CustomMLP(nn.Module):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A named preset: how to build it and the parameter count the seed states.
+    """A named preset: how to build it and the parameter count the original states.
 
     ``revision`` counts changes to what the name builds; it is part of a run's config hash, so a
     run stored under an earlier revision is never read back as the current model.
@@ -166,7 +166,7 @@ class ModelSpec:
 
     name: str
     build: Callable[[], nn.Module]
-    seed_parameters: int | None
+    original_parameters: int | None
     description: str
     revision: int = 1
     hidden_sizes: tuple[int, ...] | None = None  # an MLP's widths after the input, the 10 outputs left out
@@ -177,15 +177,15 @@ class ModelSpec:
         return None if self.hidden_sizes is None else len(self.hidden_sizes) + 1
 
 
-def _mlp_spec(i: int, widths: tuple[int, ...], seed_count: int) -> ModelSpec:
-    return ModelSpec(f"CustomMLP_{i}", lambda: CustomMLP(widths), seed_count,
+def _mlp_spec(i: int, widths: tuple[int, ...], original_count: int) -> ModelSpec:
+    return ModelSpec(f"CustomMLP_{i}", lambda: CustomMLP(widths), original_count,
                      "MLP 1024-" + "-".join(map(str, widths)), hidden_sizes=CustomMLP(widths).hidden_sizes)
 
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec for spec in [
-        # LeNet-5 is revision 2: F6 is the seed's 1.7159·tanh(x). Runs of revision 1 (LeCun's F6) belong to LeNet5-lecun.
-        ModelSpec("LeNet5", LeNet5, 60806, "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(x) (the seed)", 2),
+        # LeNet-5 is revision 2: F6 is the original's 1.7159·tanh(x). Runs of revision 1 (LeCun's F6) belong to LeNet5-lecun.
+        ModelSpec("LeNet5", LeNet5, 60806, "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(x) (the original)", 2),
         ModelSpec("LeNet5-lecun", lambda: LeNet5(f6="lecun"), 60806,
                   "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(2x/3) (LeCun et al. 1998)"),
         ModelSpec("LeNet5-tanh", lambda: LeNet5("tanh"), 60806, "LeNet-5, tanh after pooling", 2),
@@ -198,7 +198,7 @@ MODELS: dict[str, ModelSpec] = {
         _mlp_spec(6, (58, 10), 60040),
     ]
 }
-SEED_MODELS = ["LeNet5"] + [f"CustomMLP_{i}" for i in range(1, 7)]
+ORIGINAL_MODELS = ["LeNet5"] + [f"CustomMLP_{i}" for i in range(1, 7)]
 
 
 def _key(name: str) -> str:

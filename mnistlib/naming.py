@@ -60,7 +60,7 @@ def folder_label(cfg: RunConfig) -> str:
     if cfg.schedule != default.schedule:
         parts.append(cfg.schedule)
     if cfg.loss != default.loss:
-        parts.append("seedloss" if cfg.loss == "seed_softmax_ce" else "celoss")
+        parts.append("softmaxloss" if cfg.loss == "softmax_then_cross_entropy" else "celoss")
     if cfg.train_subset and cfg.subset_mode != default.subset_mode:
         parts.append(cfg.subset_mode)
     if cfg.protocol != "mnistlib":
@@ -81,7 +81,7 @@ def display_name(model: str) -> str:
 
 
 def run_label(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> str:
-    """The report's label of a run, in the seed's spelling: 'LeNet-5', 'CustomMLP_6, λ=1e-5',
+    """The report's label of a run, in the original's spelling: 'LeNet-5', 'CustomMLP_6, λ=1e-5',
     'LeNet-5, noise 0.2'."""
     if weight_decay:
         return f"{display_name(model)}, λ={weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
-from . import paths, seed
+from . import paths, original
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
 from .grids import PROFILES, ReportParameters, Settings, flat
@@ -43,7 +44,7 @@ class NotebookContext:
     window: tuple[int, int]
     common: dict                      # RunConfig fields shared by every run of the report
     grid: dict[str, dict[str, RunConfig]]
-    beyond: dict[str, dict]           # the runs past the seed (grids.beyond_grid), by group
+    beyond: dict[str, dict]           # the runs past the original (grids.beyond_grid), by group
     reproduce: dict[str, dict]        # notebook 7's runs (grids.reproduction_grid), by group
     store: RunStore
     arrays: MNISTArrays
@@ -75,13 +76,13 @@ class NotebookContext:
             log.write(line + "\n")
 
     def runs(self, group: str) -> dict[str, Run]:
-        """All runs of one group of the seed's grid ('baseline', 'mlp', 'weight_decay', 'noise')."""
+        """All runs of one group of the original's grid ('baseline', 'mlp', 'weight_decay', 'noise')."""
         if group not in self.grid:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.grid)}")
         return {label: self.run(label, cfg) for label, cfg in self.grid[group].items()}
 
     def beyond_runs(self, group: str) -> dict:
-        """The runs of one group of the beyond-the-seed grid, keyed as in :func:`grids.beyond_grid`."""
+        """The runs of one group of the beyond-the-original grid, keyed as in :func:`grids.beyond_grid`."""
         if group not in self.beyond:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.beyond)}")
         return {key: self.run(grid_label(group, key), cfg) for key, cfg in self.beyond[group].items()}
@@ -92,14 +93,14 @@ class NotebookContext:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.reproduce)}")
         return {key: self.run(grid_label(group, key), cfg) for key, cfg in self.reproduce[group].items()}
 
-    def seed_curves(self, labels) -> dict:
-        """The seed's published history (epochs 1–50) for each of ``labels`` the seed ran, for drawing
+    def original_curves(self, labels) -> dict:
+        """The original's published history (epochs 1–50) for each of ``labels`` the original ran, for drawing
         beside ours; labels as the report prints them ('LeNet-5', 'LeNet-5, λ=1e-4')."""
-        known = set(seed.runs().label)
-        return {label: seed.history(label).query("epoch >= 1") for label in labels if label in known}
+        known = set(original.runs().label)
+        return {label: original.history(label).query("epoch >= 1") for label in labels if label in known}
 
     def stored_beyond(self) -> dict[str, dict] | None:
-        """Every group of the beyond-the-seed grid read from the store, or None if any of its
+        """Every group of the beyond-the-original grid read from the store, or None if any of its
         runs has not finished there (nothing is trained)."""
         groups = {}
         for group, configs in self.beyond.items():
@@ -112,7 +113,7 @@ class NotebookContext:
         return groups
 
     def all_runs(self) -> dict[str, Run]:
-        """Every run of the seed's grid, in the seed's table order."""
+        """Every run of the original's grid, in the original's table order."""
         return {label: self.run(label, cfg) for label, cfg in flat(self.grid).items()}
 
     def config(self, **fields) -> RunConfig:
@@ -159,7 +160,7 @@ class NotebookContext:
                 "training images": self.common["train_subset"] or "all 60,000",
                 "test images": self.common["test_subset"] or "all 10,000",
                 "statistics window (epochs)": f"{self.window[0]}–{self.window[1]}",
-                "seed": self.common["seed"], "data source": self.arrays.source,
+                "random seed": self.common["seed"], "data source": self.arrays.source,
                 "optimizer": optimizer_text(self.config())}
         return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]}).set_index("setting")
 
@@ -185,16 +186,29 @@ def setup_notebook(notebook: str, namespace: Mapping[str, Any] | None = None, **
         reports=(s.folders["reports_dir"] or paths.reports_dir()) / s.profile, progress=s.progress)
 
 
+def readable(value: Any) -> Any:
+    """A cell as a reader reads it: 'yes' or 'no' for a truth value, '–' for a missing one."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return "–" if value is None else value
+
+
 def format_table(table: pd.DataFrame):
-    """A DataFrame styled for reading: headers in words with units, losses to 4 places, accuracies
-    and differences in points to 2, nothing cut short."""
+    """A DataFrame styled for reading: headers (columns and index) in words with units, truth values
+    as yes or no, losses to 4 places, accuracies and differences in points to 2, missing values as
+    '–', nothing cut short."""
+    table = table.copy()
+    for column in table.columns:
+        if table[column].dtype == bool or table[column].dtype == object:
+            table[column] = table[column].map(readable)
     table = table.rename(columns=lambda c: column_text(c) if isinstance(c, str) else c)
+    table.index = table.index.set_names([column_text(n) if isinstance(n, str) else n for n in table.index.names])
     formats = {}
     for column in table.columns:
-        if not isinstance(column, str) or not pd.api.types.is_float_dtype(table[column]):
-            continue
-        formats[column] = "{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column) else None
-    return table.style.format({k: v for k, v in formats.items() if v}, na_rep="–")
+        if isinstance(column, str) and pd.api.types.is_float_dtype(table[column]):
+            formats[column] = ("{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column)
+                               else "{:g}")
+    return table.style.format(na_rep="–").format(formats, na_rep="–")
 
 
 def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
@@ -213,6 +227,8 @@ def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """A table of findings (question, finding, value) for reading: numbers to 4 places for losses and
     p-values, else to 2; whole numbers and verdicts as they are."""
     def text(finding: str, value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "–"
         if isinstance(value, float) and value.is_integer() and "λ" not in finding:
             return f"{int(value)}"
         if isinstance(value, float):
@@ -225,7 +241,7 @@ def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`mnistlib.seed.check_seed_claims` table for reading: its evidence as one cell of
+    """A :func:`mnistlib.original.check_original_claims` table for reading: its evidence as one cell of
     'what: value' pairs (losses to 4 places, other numbers to 2)."""
     def value(what: str, number: Any) -> str:
         if not isinstance(number, (int, float)):
@@ -234,4 +250,4 @@ def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
 
     shown = claims.assign(evidence=["; ".join(f"{what}: {value(what, v)}" for what, v in evidence.items())
                                     for evidence in claims.evidence])
-    return shown.rename(columns={"evidence": "on our runs"}).set_index("the seed says")
+    return shown.rename(columns={"evidence": "on our runs"}).set_index("the original says")

@@ -1,4 +1,4 @@
-"""Figures in one labelled style: one run's curves (the seed's ``graph`` mode) and several
+"""Figures in one labelled style: one run's curves (the original's ``graph`` mode) and several
 runs compared (``graph compare``). Functions return matplotlib Figures; ``save_figure``
 writes PNG and SVG under ``figures/`` with stable names.
 """
@@ -42,34 +42,34 @@ def _history(run: Run | pd.DataFrame) -> pd.DataFrame:
     return run.history if isinstance(run, Run) else run
 
 
-SEED_STYLE = {"linestyle": "--", "color": "0.35", "linewidth": 1.2}  # the seed's recorded curves
+ORIGINAL_STYLE = {"linestyle": "--", "color": "0.35", "linewidth": 1.2}  # the original's recorded curves
 
 
-def _on_seed_scale(run) -> bool:
-    """Whether a run's losses are on the seed's softmax-then-CE scale (comparable with its curves)."""
-    return isinstance(run, Run) and run.config.loss == "seed_softmax_ce"
+def _on_original_scale(run) -> bool:
+    """Whether a run's losses are on the original's softmax-then-CE scale (comparable with its curves)."""
+    return isinstance(run, Run) and run.config.loss == "softmax_then_cross_entropy"
 
 
-def _draw_run(ax_loss, ax_acc, history: pd.DataFrame, seed: pd.DataFrame | None = None,
-              seed_losses: bool = False) -> None:
+def _draw_run(ax_loss, ax_acc, history: pd.DataFrame, original: pd.DataFrame | None = None,
+              original_losses: bool = False) -> None:
     for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
         for split, style in (("train", "-"), ("test", "--")):
             ax.plot(history.epoch, history[f"{split}_{kind}"], style, label=split)
-        if seed is not None and (kind == "acc" or seed_losses):
-            ax.plot(seed.epoch, seed[f"test_{kind}"], label="seed (test)", **SEED_STYLE)
+        if original is not None and (kind == "acc" or original_losses):
+            ax.plot(original.epoch, original[f"test_{kind}"], label="the original (test)", **ORIGINAL_STYLE)
         ax.set_xlabel("epoch")
         ax.set_ylabel("cross-entropy loss" if kind == "loss" else "accuracy (%)")
         ax.legend()
 
 
-def plot_run(run: Run | pd.DataFrame, title: str | None = None, seed: pd.DataFrame | None = None) -> Figure:
-    """Loss and accuracy per epoch, training vs test, side by side. ``seed``: the seed's recorded
+def plot_run(run: Run | pd.DataFrame, title: str | None = None, original: pd.DataFrame | None = None) -> Figure:
+    """Loss and accuracy per epoch, training vs test, side by side. ``original``: the original's recorded
     history of the same run, drawn dashed in grey (its losses only when ours are on its scale)."""
     history = _history(run)
     title = title or (run.label if isinstance(run, Run) else None)
     with plt.rc_context(STYLE):
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-        _draw_run(ax_loss, ax_acc, history, seed, _on_seed_scale(run))
+        _draw_run(ax_loss, ax_acc, history, original, _on_original_scale(run))
         ax_loss.set_title("loss")
         ax_acc.set_title("accuracy")
         if title:
@@ -92,11 +92,11 @@ def plot_runs(runs: Mapping[str, Run], title: str | None = None) -> Figure:
 
 def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str] = ("test_loss", "test_acc"),
                  title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None,
-                 seed: Mapping[str, pd.DataFrame] | None = None) -> Figure:
+                 original: Mapping[str, pd.DataFrame] | None = None) -> Figure:
     """One panel per metric, one line per run (labelled by the mapping's keys, if given).
 
-    ``seed``: label -> the seed's recorded history of that run, drawn dashed in the run's colour in
-    the accuracy panels (and the loss panels when our run is on the seed's loss scale)."""
+    ``original``: label -> the original's recorded history of that run, drawn dashed in the run's colour in
+    the accuracy panels (and the loss panels when our run is on the original's loss scale)."""
     metrics = list(metrics)
     unknown = [m for m in metrics if m not in METRIC_LABELS and m != "gap"]
     if unknown:
@@ -110,8 +110,9 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
         for ax, metric in zip(axes[0], metrics):
             for run, label in zip(runs, labels):
                 line, = ax.plot(run.history.epoch, _metric(run.history, metric), label=label)
-                if seed and label in seed and ("loss" not in metric or _on_seed_scale(run)):
-                    ax.plot(seed[label].epoch, _metric(seed[label], metric), **{**SEED_STYLE, "color": line.get_color()})
+                if original and label in original and ("loss" not in metric or _on_original_scale(run)):
+                    ax.plot(original[label].epoch, _metric(original[label], metric),
+                            **{**ORIGINAL_STYLE, "color": line.get_color()})
                     drew_seed = True
             ax.set_xlabel("epoch")
             ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
@@ -119,17 +120,17 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
             if ylim and metric in ylim:
                 ax.set_ylim(*ylim[metric])
         if drew_seed:
-            axes[0][-1].plot([], [], label="dashed: the seed's run", **SEED_STYLE)
+            axes[0][-1].plot([], [], label="dashed: the original's run", **ORIGINAL_STYLE)
         axes[0][-1].legend(fontsize=8)
         if title:
             fig.suptitle(title)
     return fig
 
 
-def plot_seed_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], seed: Mapping[str, pd.DataFrame],
+def plot_original_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], original: Mapping[str, pd.DataFrame],
                       title: str | None = None) -> Figure:
     """One row per model, one panel per metric: our runs across seeds (mean line, min–max band) and
-    the seed's recorded run dashed. ``bands``: model -> metric -> per-epoch mean/min/max table."""
+    the original's recorded run dashed. ``bands``: model -> metric -> per-epoch mean/min/max table."""
     models = list(bands)
     metrics = list(next(iter(bands.values())))
     with plt.rc_context(STYLE):
@@ -141,8 +142,8 @@ def plot_seed_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], seed: Map
                 line, = ax.plot(table.index, table["mean"], label="ours: mean across seeds")
                 ax.fill_between(table.index, table["min"], table["max"], color=line.get_color(), alpha=0.25,
                                 linewidth=0, label="ours: min–max")
-                if model in seed:
-                    ax.plot(seed[model].epoch, seed[model][metric], label="the seed's run", **SEED_STYLE)
+                if model in original:
+                    ax.plot(original[model].epoch, original[model][metric], label="the original's run", **ORIGINAL_STYLE)
                 ax.set_title(f"{model}: {METRIC_LABELS.get(metric, metric)}")
                 ax.set_xlabel("epoch")
         axes[0][-1].legend(fontsize=8)
@@ -154,13 +155,13 @@ def plot_seed_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], seed: Map
 def plot_histories(histories: Mapping[str, pd.DataFrame], metric: str = "test_acc",
                    title: str | None = None, recorded: Iterable[str] = ()) -> Figure:
     """One line per history of ``metric`` against the epoch: our runs in colour, and the labels in
-    ``recorded`` (histories the seed recorded) dashed in grey."""
+    ``recorded`` (histories the original recorded) dashed in grey."""
     recorded = set(recorded)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 3.8), layout="constrained")
         for label, history in histories.items():
             ax.plot(history.epoch, _metric(history, metric), label=label,
-                    **(SEED_STYLE if label in recorded else {}))
+                    **(ORIGINAL_STYLE if label in recorded else {}))
         ax.set_xlabel("epoch")
         ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
         ax.legend(fontsize=8)
@@ -236,17 +237,17 @@ def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, see
     return fig
 
 
-def plot_vs_seed(table: pd.DataFrame, ours: str = "mean_test_acc", seed: str = "seed_mean_test_acc",
-                 title: str = "mean test accuracy, ours vs the seed's") -> Figure:
-    """Horizontal bars, one pair per run: our statistic beside the seed's."""
+def plot_vs_original(table: pd.DataFrame, ours: str = "mean_test_acc", original: str = "original_mean_test_acc",
+                 title: str = "mean test accuracy, ours vs the original's") -> Figure:
+    """Horizontal bars, one pair per run: our statistic beside the original's."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 0.42 * len(table) + 1.2), layout="constrained")
         y = np.arange(len(table))
         ax.barh(y - 0.2, table[ours], height=0.4, label="ours")
-        ax.barh(y + 0.2, table[seed], height=0.4, label="seed")
+        ax.barh(y + 0.2, table[original], height=0.4, label="the original")
         ax.set_yticks(y, table.index)
         ax.invert_yaxis()
-        low = float(np.nanmin(table[[ours, seed]].to_numpy()))
+        low = float(np.nanmin(table[[ours, original]].to_numpy()))
         ax.set_xlim(max(0.0, low - 2), 100)
         ax.set_xlabel("accuracy (%)")
         ax.set_title(title)

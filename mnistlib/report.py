@@ -1,6 +1,6 @@
 """``mnistlib report``: execute the notebooks in order with papermill, export HTML, write an index.
 
-    mnistlib report --profile quick                 # or full (all data, 50 epochs, as the seed), smoke (tests)
+    mnistlib report --profile quick                 # or full (all data, 50 epochs, as the original), smoke (tests)
     mnistlib report --profile full --params my.yaml # any notebook parameter from a YAML file
 
 Output, per profile: ``reports/<profile>/NN_name.ipynb`` (executed), ``NN_name.html``
@@ -71,12 +71,12 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
 
 
-GRID_NAMES = ("seed", "beyond", "reproduce")
+GRID_NAMES = ("original", "beyond", "reproduce")
 
 
 def notebook_grids(path: Path) -> set[str]:
     """The grids of runs a notebook asks for, as its metadata declares them (``mnistlib.runs``):
-    'seed' (the seed's 13), 'beyond' (notebook 6's), 'reproduce' (notebook 7's)."""
+    'original' (the original's 13), 'beyond' (notebook 6's), 'reproduce' (notebook 7's)."""
     import nbformat
 
     grids = nbformat.read(path, as_version=4).metadata.get("mnistlib", {}).get("runs", [])
@@ -143,8 +143,9 @@ def with_contents(page: str) -> str:
     if not sections or "</nav>" not in page:
         return page
     links = "".join(f'<li><a href="#{anchor}">{text.strip()}</a></li>' for anchor, text in sections)
+    # A list without numbers of its own: the headings that are numbered carry their number.
     return page.replace("</nav>", f'</nav>\n<nav class="mnistlib-toc" aria-label="contents"><b>Contents</b>'
-                                  f'<ol>{links}</ol></nav>', 1)
+                                  f'<ul>{links}</ul></nav>', 1)
 
 
 def _title(nb, path: Path) -> str:
@@ -229,7 +230,7 @@ def _check_params(params: dict, notebooks: list[Path], declared: dict, log: Call
 def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: str | None, progress: bool,
               log: Callable[[str], None]) -> None:
     """Train the runs of every grid the notebooks declare, on a Dask cluster, before they execute."""
-    grids = {"seed": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
+    grids = {"original": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
              "reproduce": flat_beyond(settings.reproduce)}
     used = set().union(*(notebook_grids(path) for path in notebooks))
     train_many({label: cfg for name in grids if name in used for label, cfg in grids[name].items()}, workers,
@@ -282,6 +283,8 @@ def write_index(out: Path, profile: str, records: list[dict], seconds: float, no
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 

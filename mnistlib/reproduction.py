@@ -1,8 +1,8 @@
-"""Notebook 7's analyses: our runs of the seed's protocol against the seed's recorded runs.
+"""Notebook 7's analyses: our runs of the original's protocol against the original's recorded runs.
 
-Every table compares a statistic of the seed's published history with the spread (min–max over
+Every table compares a statistic of the original's published history with the spread (min–max over
 seeds) of ours; functions return numbers and verdicts, and the notebook words them, so its answers
-are computed, never typed. :func:`mnistlib.stats.health` is the test for the seed's late collapses.
+are computed, never typed. :func:`mnistlib.stats.health` is the test for the original's late collapses.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from . import seed
+from . import original
 from .naming import display_name
 from .runs import Run
 from .stats import bands, health, run_statistics
@@ -22,23 +22,23 @@ STATISTICS = {"mean_test_acc": "mean test accuracy (%)", "mean_train_acc": "mean
 
 
 def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """Per model and statistic: the seed's value (from its published history), our min, mean and max
-    across seeds, and whether the seed's value lies inside [min, max]."""
-    published = seed.statistics(window)
+    """Per model and statistic: the original's value (from its published history), our min, mean and max
+    across seeds, and whether the original's value lies inside [min, max]."""
+    published = original.statistics(window)
     rows = []
     for model, model_runs in runs.items():
         ours = pd.DataFrame([run_statistics(run.history, window) for run in model_runs])
         theirs = published.loc[display_name(model)]
         for column, name in STATISTICS.items():
             low, high = ours[column].min(), ours[column].max()
-            rows.append({"model": display_name(model), "statistic": name, "the seed's": theirs[column],
+            rows.append({"model": display_name(model), "statistic": name, "the original's": theirs[column],
                          "ours, min": low, "ours, mean": ours[column].mean(), "ours, max": high,
                          "seeds": len(ours), "inside": bool(low <= theirs[column] <= high)})
     return pd.DataFrame(rows).set_index(["model", "statistic"])
 
 
 def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> pd.DataFrame:
-    """One row per run: where it comes from (e.g. "the seed's published run", "seed protocol"), which
+    """One row per run: where it comes from (e.g. "the original's published run", "the original's protocol"), which
     run, the peak and final test accuracy, and the epoch it collapsed at (empty if it did not)."""
     rows = []
     for source, histories in groups.items():
@@ -65,17 +65,17 @@ def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) ->
 
 @dataclass(frozen=True)
 class BatchEffect:
-    """The seed's loss and momentum at batch 10 and at batch 64, against the seed's own run."""
+    """The original's loss and momentum at batch 10 and at batch 64, against the original's own run."""
 
     at_10: float        # mean test accuracy (%), batch 10, λ = 0
     at_64: float        # the same at batch 64
-    published: float    # the seed's own run
+    published: float    # the original's own run
     explains: bool      # batch size alone moves it by more than a point
 
 
 def batch_effect(table: pd.DataFrame, published: pd.Series) -> BatchEffect:
     """From a :func:`mnistlib.runs.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
-    (``published``: the seed's statistics of its LeNet-5)."""
+    (``published``: the original's statistics of its LeNet-5)."""
     at10, at64 = table.mean_test_acc["batch 10, λ=0"], table.mean_test_acc["batch 64, λ=0"]
     return BatchEffect(float(at10), float(at64), float(published.mean_test_acc), bool(at10 - at64 > 1))
 

@@ -4,7 +4,7 @@
     0.001
 
 Defaults are the course template: SGD lr 0.01, momentum 0.9, cross-entropy on logits,
-50 epochs, batch 64 (the seed does not state one; 64 is used for every run). Values are
+50 epochs, batch 64 (the original does not state one; 64 is used for every run). Values are
 checked on construction, so a bad one fails at once with one line naming it; numbers given as
 strings (papermill, YAML's ``1e-3``) are accepted when they parse. A run's name and hash are the
 run store's (:mod:`mnistlib.naming`), its learning-rate schedule training's.
@@ -21,17 +21,17 @@ from .errors import ConfigError
 from .models import model_revision, resolve_model_name
 
 NOISE_MODES = ("per-batch", "fixed")
-LOSSES = ("cross_entropy", "seed_softmax_ce")
+LOSSES = ("cross_entropy", "softmax_then_cross_entropy")
 SUBSET_MODES = ("first", "stratified")
 SCHEDULES = ("constant", "cosine", "step")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-ORIGINS = ("trained", "seed-checkpoint")  # trained by mnistlib, or imported from the seed's published weights
-# A protocol preset: the values it sets, which explicitly given fields still override. 'seed' is the
-# seed's code as published (seed-code.md): batch 10, momentum 0.6, softmax-then-CE, noise drawn once;
-# its runs also record an epoch-0 row and compute training metrics as the seed did.
+ORIGINS = ("trained", "original-checkpoint")  # trained by mnistlib, or imported from the original's published weights
+# A protocol preset: the values it sets, which explicitly given fields still override. 'original' is
+# the original's code as published (../shared/spec/original-code.md): batch 10, momentum 0.6, softmax-then-CE, noise drawn once;
+# its runs also record an epoch-0 row and compute training metrics as the original did.
 PROTOCOLS: dict[str, dict] = {
     "mnistlib": {},
-    "seed": {"batch_size": 10, "momentum": 0.6, "loss": "seed_softmax_ce", "noise_mode": "fixed"},
+    "original": {"batch_size": 10, "momentum": 0.6, "loss": "softmax_then_cross_entropy", "noise_mode": "fixed"},
 }
 # Each field's check (see mnistlib.checks). The digits sit in a 2-pixel border inside 32x32: beyond a
 # 4-pixel shift strokes leave the frame.
@@ -60,22 +60,22 @@ class RunConfig:
     weight_decay: float = 0.0       # SGD's L2 coefficient λ
     noise_std: float = 0.0          # Gaussian noise on normalized training inputs only
     noise_mean: float = 0.0
-    noise_mode: str = "per-batch"   # 'per-batch': fresh each batch; 'fixed': drawn once, as the seed
-    loss: str = "cross_entropy"     # 'seed_softmax_ce' reproduces the seed's softmax-then-CE
+    noise_mode: str = "per-batch"   # 'per-batch': fresh each batch; 'fixed': drawn once, as the original
+    loss: str = "cross_entropy"     # 'softmax_then_cross_entropy' reproduces the original's softmax-then-CE
     schedule: str = "constant"      # learning rate per step: constant, cosine (to 0), step (x0.1 at 1/2 and 3/4)
     warmup_epochs: int = 0          # linear warm-up from 0 to lr over these first epochs
     shift: int = 0                  # random translation of training digits by up to this many pixels
     rotate: float = 0.0             # random rotation of training digits by up to this many degrees
     scale: float = 0.0              # random scaling of training digits by a factor in 1 ± this
-    protocol: str = "mnistlib"      # 'seed': the seed's code (see PROTOCOLS); use RunConfig.preset to get its values
-    origin: str = "trained"         # 'seed-checkpoint': imported by `mnistlib import-seed`, never trained here
+    protocol: str = "mnistlib"      # 'original': the original's code (see PROTOCOLS); use RunConfig.preset to get its values
+    origin: str = "trained"         # 'original-checkpoint': imported by `mnistlib import-original`, never trained here
     seed: int = 0
     train_subset: int | None = None  # None: all 60,000
     test_subset: int | None = None   # None: all 10,000
     subset_mode: str = "first"       # or 'stratified'
     name: str | None = None          # readable label for the run folder (not part of its identity)
     device: str = "auto"             # auto: CUDA, else MPS, else CPU (not part of its identity)
-    save_every_epoch: bool = False   # keep a checkpoint per epoch, as the seed did (not part of its identity)
+    save_every_epoch: bool = False   # keep a checkpoint per epoch, as the original did (not part of its identity)
 
     def __post_init__(self):
         fix = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731  (frozen)
@@ -96,7 +96,7 @@ class RunConfig:
     def preset(cls, protocol: str = "mnistlib", **values) -> "RunConfig":
         """A config of ``protocol`` (see PROTOCOLS): the preset's values, then ``values`` over them.
 
-            >>> RunConfig.preset("seed", model="CustomMLP_6").batch_size
+            >>> RunConfig.preset("original", model="CustomMLP_6").batch_size
             10
         """
         choice("protocol", protocol, PROTOCOLS)

@@ -32,7 +32,7 @@ from .errors import ConfigError, RunStoreError, StoreFormatError
 from .files import atomic_write, load_checkpoint, save_checkpoint, write_json
 from .naming import NOT_IDENTITY, config_hash, folder_label, run_name
 from .runconfig import RunConfig
-from .stats import METRICS, SEED_WINDOW, Health, health, run_statistics
+from .stats import METRICS, ORIGINAL_WINDOW, Health, health, run_statistics
 from .storeformat import FORMAT, MARK, check_readable, ensure_current, run_folders, run_format
 
 HISTORY_COLUMNS = ["epoch", *METRICS, "seconds"]
@@ -82,8 +82,8 @@ class Run:
     def health(self) -> Health:
         return health(self.history)
 
-    def statistics(self, window: tuple[int, int] = SEED_WINDOW) -> dict:
-        """The seed's statistics: means over the epoch window, best test accuracy, lowest test loss."""
+    def statistics(self, window: tuple[int, int] = ORIGINAL_WINDOW) -> dict:
+        """The original's statistics: means over the epoch window, best test accuracy, lowest test loss."""
         return run_statistics(self.history, window)
 
     def checkpoint(self, which: str = "last") -> Path:
@@ -272,8 +272,8 @@ class RunStore:
         return run_folders(self.root)
 
 
-def summarize(runs: Iterable[Run] | Mapping[str, Run], window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
-    """The seed's statistics table across runs, one row each, indexed by run label (or by the
+def summarize(runs: Iterable[Run] | Mapping[str, Run], window: tuple[int, int] = ORIGINAL_WINDOW) -> pd.DataFrame:
+    """The original's statistics table across runs, one row each, indexed by run label (or by the
     keys, when ``runs`` is a mapping of label -> Run); ``health`` holds each run's :class:`Health`
     (written as its sentence)."""
     items = runs.items() if isinstance(runs, Mapping) else ((run.label, run) for run in runs)

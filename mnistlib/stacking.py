@@ -1,7 +1,7 @@
 """Several runs of one architecture trained as one stacked model, so each operator serves them all.
 
     >>> from mnistlib.stacking import train_stack
-    >>> runs = train_stack([RunConfig.preset("seed", model="LeNet5", seed=s) for s in range(4)])
+    >>> runs = train_stack([RunConfig.preset("original", model="LeNet5", seed=s) for s in range(4)])
 
 On a CPU a small network's step costs far more than its arithmetic at small batches (oneDNN's
 per-call work on tiny shapes); K runs stacked along the channel axis run as one grouped
@@ -183,7 +183,7 @@ class Stack:
     def __init__(self, jobs: Sequence[Job]):
         self.jobs, self.runs = list(jobs), len(jobs)
         first = self.jobs[0]
-        self.batch_size, self.seed_metrics = first.cfg.batch_size, first.cfg.protocol == "seed"
+        self.batch_size, self.original_metrics = first.cfg.batch_size, first.cfg.protocol == "original"
         self.model, pairs = stack_model([job.model for job in self.jobs])
         self.optimizer = StackedSGD(pairs, [job.optimizer for job in self.jobs],
                                     [job.cfg.weight_decay for job in self.jobs])
@@ -232,11 +232,11 @@ class Stack:
             mean_losses.sum().backward()  # run k's parameters get the gradient of its own loss only
             self.optimizer.step(lr)
             with torch.no_grad():
-                total_loss += mean_losses if self.seed_metrics else losses
+                total_loss += mean_losses if self.original_metrics else losses
                 correct += (logits.argmax(-1) == yb).sum(1)
             batches, last = step + 1, index.shape[1]
         self.optimizer.write_back(lr)
-        return [epoch_metrics(total_loss[k], correct[k], self.n, batches, last, self.seed_metrics)
+        return [epoch_metrics(total_loss[k], correct[k], self.n, batches, last, self.original_metrics)
                 for k in range(self.runs)]
 
 
@@ -246,7 +246,7 @@ def _check(cfgs: Sequence[RunConfig]) -> None:
         raise ConfigError(f"runs of one stack may differ only in {', '.join(PER_RUN_FIELDS)}; "
                           f"group them with stack_groups() or train them apart")
     if any(cfg.origin != "trained" for cfg in cfgs):
-        raise ConfigError("an imported run is read from the store, never trained; import it first (mnistlib import-seed)")
+        raise ConfigError("an imported run is read from the store, never trained; import it first (mnistlib import-original)")
 
 
 def train_stack(cfgs: Sequence[RunConfig], *, store: RunStore | None = None, data: MNISTArrays | None = None,

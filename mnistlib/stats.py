@@ -1,4 +1,4 @@
-"""Statistics of run histories: the seed's statistic, health, bands across seeds, exact tests.
+"""Statistics of run histories: the original's statistic, health, bands across seeds, exact tests.
 
 Everything here reads per-epoch history tables (columns ``epoch`` and :data:`METRICS`), never a
 model or the run store, so it is cheap to import and easy to test on made-up histories.
@@ -15,8 +15,8 @@ import pandas as pd
 METRICS = ["train_loss", "train_acc", "test_loss", "test_acc"]
 MEAN_COLUMNS = ["mean_train_loss", "mean_test_loss", "mean_train_acc", "mean_test_acc"]
 STAT_COLUMNS = [*MEAN_COLUMNS, "best_test_acc", "min_test_loss"]
-# The seed's statistic: the mean over epochs 20-49 (entries [20:50] of its 51-entry lists, 30 values).
-SEED_WINDOW = (20, 49)
+# The original's statistic: the mean over epochs 20-49 (entries [20:50] of its 51-entry lists, 30 values).
+ORIGINAL_WINDOW = (20, 49)
 # Test accuracy (%) at or below which a run is at chance: MNIST's largest class share is 11.35% (the
 # ones of the test set), and this leaves room for a network that answers two or three classes.
 CHANCE_ACC = 20.0
@@ -28,15 +28,28 @@ _WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test 
           "mean_train_acc": "mean training accuracy (%)", "mean_test_acc": "mean test accuracy (%)",
           "best_test_acc": "best test accuracy (%)", "best_epoch": "best epoch", "min_test_loss": "lowest test loss",
           "min_loss_epoch": "epoch of lowest loss", "final_test_acc": "final test accuracy (%)",
-          "diff_test_acc": "ours − the seed's test accuracy (points)", "gap": "training − test accuracy (points)",
-          "window": "epochs averaged", "epochs": "epochs"}
+          "final_train_acc": "final training accuracy (%)", "final_train_loss": "final training loss",
+          "diff_test_acc": "ours − the original's test accuracy (points)", "gap": "training − test accuracy (points)",
+          "window": "epochs averaged", "epochs": "epochs", "lambda": "λ", "weight_decay": "λ", "noise_std": "noise std",
+          "adds": "over the step before (points)", "collapsed": "collapsed",
+          "min_test_loss_epoch": "epoch of the lowest test loss", "end_test_loss": "test loss at the end",
+          "test_loss_rise_pct": "test loss at the end against its lowest (%)",
+          "train_loss_at_min": "training loss at the lowest test loss", "end_train_loss": "training loss at the end",
+          "train_loss_kept_falling": "training loss kept falling", "turned_upward": "test loss turns upward",
+          "a": "model", "b": "against", "diff": "difference (points)", "smallest_possible_p": "smallest possible p",
+          "a_min": "model's lowest (%)", "a_max": "model's highest (%)", "b_min": "the other's lowest (%)",
+          "b_max": "the other's highest (%)", "ranges_overlap": "ranges overlap", "differ": "differ at the 0.05 level",
+          "separable": "enough seeds for the 0.05 level", "lr": "learning rate", "batch_size": "batch size",
+          "momentum": "momentum", "schedule": "learning-rate schedule", "warmup_epochs": "warm-up epochs",
+          "shift": "random shift (pixels)", "rotate": "random rotation (degrees)", "scale": "random scaling",
+          "noise_mode": "noise drawn", "loss": "loss"}
 
 
 def column_text(name: str) -> str:
-    """A column's header for readers: 'mean test accuracy (%)' for mean_test_acc, 'the seed's …' for seed_*,
+    """A column's header for readers: 'mean test accuracy (%)' for mean_test_acc, 'the original's …' for original_*,
     '± …' for a *_std column."""
-    if name.startswith("seed_"):
-        return "the seed's " + column_text(name[len("seed_"):])
+    if name.startswith("original_"):
+        return "the original's " + column_text(name[len("original_"):])
     if name.endswith("_std"):
         return "± " + column_text(name[:-len("_std")])
     return _WORDS.get(name, name.replace("_", " "))
@@ -106,7 +119,7 @@ def health(history: pd.DataFrame) -> Health:
     return Health(State.AT_CHANCE)
 
 
-def run_statistics(history: pd.DataFrame, window: tuple[int, int] = SEED_WINDOW) -> dict:
+def run_statistics(history: pd.DataFrame, window: tuple[int, int] = ORIGINAL_WINDOW) -> dict:
     """Means of each metric over epochs ``window`` (inclusive, 1-based), best test accuracy
     (and its epoch), lowest test loss (and its epoch)."""
     lo, hi = window

@@ -7,7 +7,9 @@ had formats: format 1. The formats:
 1. names hashed every field (some only when set), and a ``config.json`` without ``model_revision``
    meant revision 1;
 2. a run's identity is its fields away from their defaults (:func:`mnistlib.naming.identity`), and
-   every ``config.json`` states its model revision.
+   every ``config.json`` states its model revision;
+3. the original's names: loss ``softmax_then_cross_entropy``, protocol ``original`` and origin
+   ``original-checkpoint`` (they were ``seed_softmax_ce``, ``seed`` and ``seed-checkpoint``).
 
 The first command that writes to an older store upgrades it (:func:`ensure_current`), under a
 store-wide lock, so of several processes sharing the store (Dask workers on a network file
@@ -34,7 +36,7 @@ from .files import load_checkpoint, save_checkpoint, write_json
 from .naming import run_name
 from .runconfig import RunConfig
 
-FORMAT = 2
+FORMAT = 3
 STORE_FILE = "store.json"
 MARK = "store_format"  # the key of config.json that holds its run's format
 UPGRADING = ".upgrade-"  # the prefix of the folders an upgrade writes and discards
@@ -44,8 +46,17 @@ def _format_1_to_2(values: dict) -> dict:
     return {"model_revision": 1, **values}
 
 
+RENAMED_3 = {"loss": {"seed_softmax_ce": "softmax_then_cross_entropy"}, "protocol": {"seed": "original"},
+             "origin": {"seed-checkpoint": "original-checkpoint"}}
+
+
+def _format_2_to_3(values: dict) -> dict:
+    return {key: RENAMED_3.get(key, {}).get(value, value) if isinstance(value, str) else value
+            for key, value in values.items()}
+
+
 # STEPS[n] turns a format-n config.json mapping into format n + 1. Each step is idempotent.
-STEPS: dict[int, Callable[[dict], dict]] = {1: _format_1_to_2}
+STEPS: dict[int, Callable[[dict], dict]] = {1: _format_1_to_2, 2: _format_2_to_3}
 
 
 def convert(values: dict, version: int) -> dict:

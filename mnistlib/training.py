@@ -40,7 +40,7 @@ from .stats import State
 
 EVAL_BATCH = 1000
 EpochCallback = Callable[[Run, dict], None]
-LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "seed_softmax_ce": "softmax, then cross-entropy (the seed's)"}
+LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "softmax_then_cross_entropy": "softmax, then cross-entropy (the original's)"}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -55,9 +55,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def loss_function(kind: str, reduction: str = "sum") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Summed loss over a batch ('none': one loss per sample). 'seed_softmax_ce' applies softmax
-    before cross-entropy, as the seed's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612."""
-    if kind == "seed_softmax_ce":
+    """Summed loss over a batch ('none': one loss per sample). 'softmax_then_cross_entropy' applies softmax
+    before cross-entropy, as the original's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612."""
+    if kind == "softmax_then_cross_entropy":
         return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction=reduction)
     return lambda logits, y: F.cross_entropy(logits, y, reduction=reduction)
 
@@ -84,23 +84,23 @@ def lr_factor(cfg: RunConfig, step: int, steps_per_epoch: int) -> float:
 
 
 def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batches: int, last: int,
-                  seed_metrics: bool) -> tuple[float, float]:
-    """(mean loss, accuracy %) of an epoch from its sums. ``seed_metrics``: ``total_loss`` sums
+                  original_metrics: bool) -> tuple[float, float]:
+    """(mean loss, accuracy %) of an epoch from its sums. ``original_metrics``: ``total_loss`` sums
     per-batch mean losses, and accuracy is correct / (batches × size of the last batch), as the
-    seed's code computed them; otherwise per-sample sums over ``n`` samples."""
-    if seed_metrics:
+    original's code computed them; otherwise per-sample sums over ``n`` samples."""
+    if original_metrics:
         return total_loss.item() / batches, 100.0 * correct.item() / (batches * last)
     return total_loss.item() / n, 100.0 * correct.item() / n
 
 
 def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
                     batch_size: int, shuffle: torch.Generator, noise: Callable | None = None,
-                    lr_at: Callable[[int], float] | None = None, seed_metrics: bool = False) -> tuple[float, float]:
+                    lr_at: Callable[[int], float] | None = None, original_metrics: bool = False) -> tuple[float, float]:
     """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples.
 
     ``noise``: a function applied to each training batch (augmentation, noise injection).
     ``lr_at``: the learning rate for the epoch's i-th step; None keeps the optimizer's.
-    ``seed_metrics``: compute them as the seed's code did: the mean of the per-batch mean losses, and
+    ``original_metrics``: compute them as the original's code did: the mean of the per-batch mean losses, and
     correct / (batches × size of the last batch) (equal to ours when the batch divides the set).
     """
     model.train()
@@ -120,10 +120,10 @@ def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.O
         mean_loss.backward()
         optimizer.step()
         with torch.no_grad():  # accumulate on the device: no host sync per step, no autograd
-            total_loss += mean_loss if seed_metrics else loss
+            total_loss += mean_loss if original_metrics else loss
             correct += (logits.argmax(1) == yb).sum()
         batches, last = step + 1, len(yb)
-    return epoch_metrics(total_loss, correct, len(data.y_train), batches, last, seed_metrics)
+    return epoch_metrics(total_loss, correct, len(data.y_train), batches, last, original_metrics)
 
 
 @torch.no_grad()
@@ -142,7 +142,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
 
 def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
     """The run's training and test tensors on ``device`` (its subsets, padded and normalized)."""
-    # The seed picks the images only of a stratified subset; elsewhere runs of different seeds share
+    # The original picks the images only of a stratified subset; elsewhere runs of different seeds share
     # one copy (and a stack of them gathers its batches from it).
     by_seed = cfg.subset_mode == "stratified" and bool(cfg.train_subset or cfg.test_subset)
     return prepared(arrays, str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode,
@@ -174,9 +174,9 @@ class Job:
 
     def resume(self, state: dict | None) -> list[dict]:
         """Load a checkpoint's state and return its history; without one, the history so far: empty,
-        or for the seed's protocol its epoch-0 row (the untrained model, evaluated without a step)."""
+        or for the original's protocol its epoch-0 row (the untrained model, evaluated without a step)."""
         if state is None:
-            return [self.evaluate(0, time.perf_counter(), train=None)] if self.cfg.protocol == "seed" else []
+            return [self.evaluate(0, time.perf_counter(), train=None)] if self.cfg.protocol == "original" else []
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.shuffle.set_state(state["rng"]["shuffle"])
@@ -196,7 +196,7 @@ class Job:
         """Train one epoch and evaluate it: the history row of ``epoch``."""
         cfg, start = self.cfg, time.perf_counter()
         metrics = train_one_epoch(self.model, self.train_data, self.optimizer, self.loss_sum, cfg.batch_size,
-                                  self.shuffle, self.augment, self.lr_at(epoch), seed_metrics=cfg.protocol == "seed")
+                                  self.shuffle, self.augment, self.lr_at(epoch), original_metrics=cfg.protocol == "original")
         return self.evaluate(epoch, start, train=metrics)
 
     def evaluate(self, epoch: int, start: float, train: tuple[float, float] | None) -> dict:
@@ -271,7 +271,7 @@ def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | 
         return stored
     if cfg.origin != "trained":
         raise ConfigError(f"{run_name(cfg)}: an imported run ({cfg.origin}) is read from the store, never trained; "
-                          f"import it first (mnistlib import-seed)")
+                          f"import it first (mnistlib import-original)")
     lock = store.lock(cfg)
     try:
         lock.acquire(timeout=0)
@@ -306,7 +306,7 @@ def _train_locked(cfg: RunConfig, store: RunStore, data: MNISTArrays | None, pro
 
 
 def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None) -> pd.DataFrame:
-    """Test loss and accuracy of a run's stored checkpoints (the seed's ``test`` mode).
+    """Test loss and accuracy of a run's stored checkpoints (the original's ``test`` mode).
 
     ``which``: 'all' (per-epoch checkpoints if kept, plus best and last), 'last' or 'best'.
     Also written to ``<run>/test_eval.csv``.

@@ -29,7 +29,7 @@ from .augment import add_noise
 from .data import MEAN, PAD, STD, MNISTArrays, load_mnist, to_tensor
 from .errors import ConfigError, RunStoreError
 from .runs import Run, RunStore, summarize
-from .stats import SEED_WINDOW, STAT_COLUMNS, column_text
+from .stats import ORIGINAL_WINDOW, STAT_COLUMNS, column_text
 from .training import test_predictions
 
 METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
@@ -72,12 +72,12 @@ class _View:
 
 
 class RunExplorer(_View):
-    """Choose stored runs and a metric; the curves, and the seed's statistics over the epoch
+    """Choose stored runs and a metric; the curves, and the original's statistics over the epoch
     window of the range slider, recomputed as it moves."""
 
     def __init__(self, runs: Sequence[str] | None = None, *, store: RunStore | None = None,
                  selected: Sequence[str] | None = None, metric: str = "test_acc",
-                 window: tuple[int, int] = SEED_WINDOW, labels: dict[str, str] | None = None):
+                 window: tuple[int, int] = ORIGINAL_WINDOW, labels: dict[str, str] | None = None):
         self.store = store or RunStore()
         names = list(runs) if runs is not None else [p.name for p in self.store.runs()]
         if not names:
@@ -106,7 +106,7 @@ class RunExplorer(_View):
         return {self.labels[name]: self._runs[name] for name in self.runs.value}
 
     def statistics(self) -> pd.DataFrame:
-        """The seed's statistics of the selected runs over the slider's epoch window."""
+        """The original's statistics of the selected runs over the slider's epoch window."""
         return summarize(self.chosen(), tuple(self.window.value))
 
     def figure(self) -> Figure:

@@ -9,9 +9,9 @@ import pytest
 
 WIDGET_PAGES = {"01_architecture": ["data-explorer"], "04_noise_injection": ["noise-preview-live"],
                 "05_summary": ["run-explorer", "mistakes", "confusion"],
-                "07_reproducing_the_seed": ["seed-lenet5-mistakes", "our-lenet5-mistakes"]}
+                "07_reproducing_the_original": ["original-lenet5-mistakes", "our-lenet5-mistakes"]}
 WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 1, "05_summary": 3,
-                 "07_reproducing_the_seed": 2}  # Image widgets per page
+                 "07_reproducing_the_original": 2}  # Image widgets per page
 
 
 def chromium_or_skip() -> str:

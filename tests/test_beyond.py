@@ -1,4 +1,4 @@
-"""Beyond the seed: the grid, and the analysis that turns runs into tables and sentences."""
+"""Beyond the original: the grid, and the analysis that turns runs into tables and sentences."""
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ from mnistlib.naming import config_hash
 from mnistlib.notebook import check_parameters
 from mnistlib.cluster import train_many
 from mnistlib.runs import HISTORY_COLUMNS, Run
-from mnistlib.seed import SEED_LOSS_FLOOR
+from mnistlib.original import ORIGINAL_LOSS_FLOOR
 
 
 def fake_run(test_acc, train_acc=None, test_loss=None, train_loss=None, **config) -> Run:
@@ -31,26 +31,26 @@ def flat_acc(value, n=10, wobble=0.0):
     return np.full(n, value) + wobble * np.sin(np.arange(n))
 
 
-def test_default_grid_sizes_and_reuse_of_the_seed_runs():
+def test_default_grid_sizes_and_reuse_of_the_original_runs():
     settings = check_parameters(profile="full")
     grid = settings.beyond
     assert {g: len(r) for g, r in grid.items()} == {"variance": 15, "lambda_sweep": 16, "long": 2, "activations": 4,
-                                                    "seed_settings": 2, "recipe": 9}
+                                                    "original_settings": 2, "recipe": 9}
     lambdas = sorted({wd for _, wd in grid["lambda_sweep"]})
     assert len(lambdas) >= 8 and lambdas[0] == 1e-6 and lambdas[-1] == 1e-1
     assert {c.epochs for c in grid["long"].values()} == {150}
-    seed_hashes = {config_hash(c) for c in flat(settings.grid).values()}
-    # seed 0 of the variance runs, sigmoid, λ=1e-4..1e-2 are the seed grid's own runs: trained once
-    assert config_hash(grid["variance"][("LeNet5", 0)]) in seed_hashes
-    assert config_hash(grid["lambda_sweep"][("LeNet5", 1e-2)]) in seed_hashes
-    assert config_hash(grid["activations"]["sigmoid (the seed)"]) in seed_hashes
+    original_hashes = {config_hash(c) for c in flat(settings.grid).values()}
+    # seed 0 of the variance runs, sigmoid, λ=1e-4..1e-2 are the original grid's own runs: trained once
+    assert config_hash(grid["variance"][("LeNet5", 0)]) in original_hashes
+    assert config_hash(grid["lambda_sweep"][("LeNet5", 1e-2)]) in original_hashes
+    assert config_hash(grid["activations"]["sigmoid (the original's)"]) in original_hashes
     assert grid["activations"]["sigmoid, LeCun's F6 tanh(2x/3)"].model == "LeNet5-lecun"
     first_step = RECIPE_STEPS[0][0]
     assert all(grid["recipe"][(first_step, s)] == grid["variance"][("LeNet5", s)] for s in range(3))
     last = grid["recipe"][(RECIPE_STEPS[-1][0], 0)]
     assert last.model == "LeNet5" and last.epochs == 50  # the architecture and the 50-epoch budget stay
-    seed_cfg = grid["seed_settings"][0.0]
-    assert seed_cfg.loss == "seed_softmax_ce" and seed_cfg.momentum == 0.6
+    original_cfg = grid["original_settings"][0.0]
+    assert original_cfg.loss == "softmax_then_cross_entropy" and original_cfg.momentum == 0.6
 
 
 def test_full_grid_is_one_parameter_away():
@@ -129,19 +129,19 @@ def test_turning_point_marks_the_upturn_or_says_none():
     assert not flat_turn["turned_upward"] and flat_turn["min_test_loss_epoch"] == 150
 
 
-def test_the_seed_settings_against_ours():
-    floor = np.full(10, SEED_LOSS_FLOOR + 0.01)
-    seed_plain = fake_run(flat_acc(98.6), train_loss=floor)
+def test_the_original_settings_against_ours():
+    floor = np.full(10, ORIGINAL_LOSS_FLOOR + 0.01)
+    original_plain = fake_run(flat_acc(98.6), train_loss=floor)
     chance = fake_run(flat_acc(11.35))
     fine = fake_run(flat_acc(98.0))
     ours = {0.0: fake_run(flat_acc(98.9)), 1e-2: chance}
-    found = beyond.seed_settings({0.0: seed_plain, 1e-2: chance}, ours, (1, 10))
+    found = beyond.original_settings({0.0: original_plain, 1e-2: chance}, ours, (1, 10))
     assert found.above_floor and found.collapses and found.ours_collapses
-    assert found.lowest_train_loss == pytest.approx(SEED_LOSS_FLOOR + 0.01)
+    assert found.lowest_train_loss == pytest.approx(ORIGINAL_LOSS_FLOOR + 0.01)
     assert (found.mean_test_acc, found.ours_mean_test_acc) == (pytest.approx(98.6), pytest.approx(98.9))
-    found = beyond.seed_settings({0.0: seed_plain, 1e-2: chance}, {**ours, 1e-2: fine}, (1, 10))
+    found = beyond.original_settings({0.0: original_plain, 1e-2: chance}, {**ours, 1e-2: fine}, (1, 10))
     assert found.collapses and not found.ours_collapses
-    below = beyond.seed_settings({0.0: fake_run(flat_acc(98.6), train_loss=floor - 0.1), 1e-2: fine}, ours, (1, 10))
+    below = beyond.original_settings({0.0: fake_run(flat_acc(98.6), train_loss=floor - 0.1), 1e-2: fine}, ours, (1, 10))
     assert not below.above_floor and not below.collapses
 
 
@@ -166,7 +166,7 @@ def test_answers_are_numbers_and_verdicts():
         "lambda_sweep": {("LeNet5", wd): fake_run(flat_acc(acc)) for wd, acc in ((1e-4, 99.0), (1e-2, 11.35))},
         "long": {"LeNet5": fake_run(flat_acc(98, 30))},
         "activations": {"sigmoid": fake_run(flat_acc(98.9)), "ReLU": fake_run(flat_acc(99.2))},
-        "seed_settings": {0.0: fake_run(flat_acc(98.6)), 1e-2: fake_run(flat_acc(11.35))},
+        "original_settings": {0.0: fake_run(flat_acc(98.6)), 1e-2: fake_run(flat_acc(11.35))},
         "recipe": {(steps[0], s): fake_run([50, 99.0 + 0.1 * s]) for s in range(3)},
     }
     answers = beyond.answers(groups, (1, 10), target=99.05).set_index(["question", "finding"]).value
@@ -175,7 +175,7 @@ def test_answers_are_numbers_and_verdicts():
     assert answers["λ sweep, LeNet-5", "best λ"] == 1e-4
     assert answers["λ sweep, LeNet-5", "smallest λ that collapses"] == 1e-2
     assert answers["activations", "ReLU: mean test accuracy (%)"] == pytest.approx(99.2)
-    assert answers["the seed's settings", "λ = 1e-2"] == "collapses"
+    assert answers["the original's settings", "λ = 1e-2"] == "collapses"
     assert answers["best LeNet-5 recipe", "target 99.05%"] == "met"
     assert answers["30 epochs, LeNet-5", "test loss turns upward"] == "no"
 

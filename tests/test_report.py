@@ -9,6 +9,7 @@ import nbformat
 import pytest
 
 from browser import WIDGET_PAGES, check_pages, chromium_or_skip
+from pages import seeds_that_are_not_random_seeds, unreadable_tables
 from mnistlib import RunStore
 from mnistlib.errors import ConfigError, MnistlibError
 from mnistlib.notebook import setup_notebook
@@ -91,14 +92,14 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
     answers = pd.read_csv(index.parent / "beyond-answers.csv").set_index(["question", "finding"]).value
     questions = set(answers.index.get_level_values("question"))
     assert questions == {"variance across seeds", "λ sweep, LeNet-5", "λ sweep, CustomMLP_6", "6 epochs, LeNet-5",
-                         "6 epochs, CustomMLP_6", "activations", "the seed's settings", "best LeNet-5 recipe"}
-    assert answers["variance across seeds", "seeds"] == "5" and answers["the seed's settings", "λ = 1e-2"] in (
+                         "6 epochs, CustomMLP_6", "activations", "the original's settings", "best LeNet-5 recipe"}
+    assert answers["variance across seeds", "seeds"] == "5" and answers["the original's settings", "λ = 1e-2"] in (
         "trains", "collapses")
-    headline = json.loads((index.parent / "headlines" / "06_beyond_the_seed.json").read_text())
+    headline = json.loads((index.parent / "headlines" / "06_beyond_the_original.json").read_text())
     best = answers["best LeNet-5 recipe", "step"]
     assert headline["best recipe"] == best
     for table in ("beyond-variance", "beyond-lambda-sweep", "beyond-long", "beyond-activations",
-                  "beyond-seed-settings", "beyond-recipe"):
+                  "beyond-original-settings", "beyond-recipe"):
         assert (index.parent / f"{table}.csv").exists(), table
     summary = nbformat.read(index.parent / "05_summary.ipynb", as_version=4)
     shown = json.dumps([o for c in summary.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
@@ -110,14 +111,14 @@ def test_reproduction_notebook_answers_from_runs(smoke_report):
 
     index, _ = smoke_report
     collapses = pd.read_csv(index.parent / "reproduce-collapse.csv")
-    published = collapses[collapses.source == "the seed's published run"]
+    published = collapses[collapses.source == "the original's published run"]
     assert published["collapse epoch"].tolist() == [45]
-    assert (collapses.source == "our protocol").sum() == 3 and (index.parent / "reproduce-seed-settings.csv").exists()
-    headline = json.loads((index.parent / "headlines" / "07_reproducing_the_seed.json").read_text())
+    assert (collapses.source == "our protocol").sum() == 3 and (index.parent / "reproduce-original-settings.csv").exists()
+    headline = json.loads((index.parent / "headlines" / "07_reproducing_the_original.json").read_text())
     assert headline["CustomMLP_1 runs that collapse, our protocol"] == "0 of 3"
-    assert headline["test digits the seed's LeNet-5 gets wrong"] == 118  # its logged 98.82%
-    seed_runs = pd.read_csv(index.parent / "seed-runs.csv").set_index("run")
-    assert len(seed_runs) == 34 and seed_runs["collapse epoch"].dropna().to_dict() == {"CustomMLP_1": 45}
+    assert headline["test digits the original's LeNet-5 gets wrong"] == 118  # its logged 98.82%
+    original_runs = pd.read_csv(index.parent / "original-runs.csv").set_index("run")
+    assert len(original_runs) == 34 and original_runs["collapse epoch"].dropna().to_dict() == {"CustomMLP_1": 45}
 
 
 def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_report):
@@ -279,7 +280,7 @@ def test_committed_notebooks_have_no_outputs_and_no_logic():
 
 
 def test_a_users_own_grid_from_yaml(tmp_path):
-    """The README's example: any notebook parameter from a YAML file, a grid unlike the seed's (the
+    """The README's example: any notebook parameter from a YAML file, a grid unlike the original's (the
     summary alone: the smoke report runs every notebook from a params file through the command line)."""
     from mnistlib.report import load_params_file
 
@@ -291,7 +292,7 @@ def test_a_users_own_grid_from_yaml(tmp_path):
                progress=False, workers=0, log=lambda line: None)
     headline = json.loads((tmp_path / "r" / "smoke" / "headlines" / "05_summary.json").read_text())
     assert headline["runs"] == 4  # LeNet-5, one MLP, one λ, one noise level
-    claims = (tmp_path / "r" / "smoke" / "seed-claims.csv").read_text()
+    claims = (tmp_path / "r" / "smoke" / "original-claims.csv").read_text()
     assert "λ = 1e-2" not in claims  # claims about runs outside the grid are left out
 
 
@@ -355,3 +356,22 @@ def test_one_picture_per_view(smoke_report, tmp_path):
     assert without_js - with_js == 3
     if webassets.installed():
         assert count((index.parent / "05_summary.html").read_text()) == with_js
+
+
+def test_seed_means_only_a_random_seed_and_tables_speak_words(smoke_report):
+    """No page calls the original "the seed"; headers are words, cells no Python values, contents numbered once."""
+    index, _ = smoke_report
+    pages = sorted(index.parent.glob("*.html"))
+    assert len(pages) == len(NOTEBOOKS) + 1
+    assert not [found for page in pages for found in seeds_that_are_not_random_seeds(page)]
+    assert not [found for page in pages for found in unreadable_tables(page)]
+
+
+def test_the_page_checks_can_fail(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text('<nav class="mnistlib-toc"><ol><li>1. Variance</li></ol></nav><p>as the seed report says, '
+                    'over 5 seeds</p><table><tr><th>mean_test_acc</th></tr><tr><td>True</td></tr></table>'
+                    '<script>var seed_report = 1;</script>')
+    assert len(unreadable_tables(page)) == 3
+    (found,) = seeds_that_are_not_random_seeds(page)  # the script's and the 5 seeds' are not counted
+    assert "as the seed report says" in found

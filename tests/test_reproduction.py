@@ -1,10 +1,10 @@
-"""Notebook 7's grid and analysis: collapse detection, spread against the seed, the sentences."""
+"""Notebook 7's grid and analysis: collapse detection, spread against the original, the sentences."""
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from mnistlib import RunConfig, seed
+from mnistlib import RunConfig, original
 from mnistlib.notebook import check_parameters
 from mnistlib.naming import config_hash
 from mnistlib.reproduction import batch_effect, collapse_counts, collapse_table, spread_table
@@ -19,13 +19,13 @@ def history(acc, loss=None):
 
 
 def fake_run(acc, model="LeNet5", seed_=0):
-    return Run(RunConfig.preset("seed", model=model, seed=seed_, epochs=len(acc) - 1), Path("/nowhere"), history(acc))
+    return Run(RunConfig.preset("original", model=model, seed=seed_, epochs=len(acc) - 1), Path("/nowhere"), history(acc))
 
 
 def test_collapse_epoch():
-    assert health(seed.history("CustomMLP_1")).collapse_epoch == 45  # the seed's own late collapse
-    assert health(seed.history("LeNet5")).collapse_epoch is None
-    at_chance = health(seed.history("LeNet-5, λ=1e-2"))  # never learned: at chance, not collapsed
+    assert health(original.history("CustomMLP_1")).collapse_epoch == 45  # the original's own late collapse
+    assert health(original.history("LeNet5")).collapse_epoch is None
+    at_chance = health(original.history("LeNet-5, λ=1e-2"))  # never learned: at chance, not collapsed
     assert at_chance.collapse_epoch is None and at_chance.state.value == "at chance"
     assert health(history([10, 60, 90, 15, 95, 12, 11])).collapse_epoch == 5  # the stretch that ends the run
     assert health(history([10, 60, 90, 15, 95])).collapse_epoch is None
@@ -34,14 +34,14 @@ def test_collapse_epoch():
 def test_grid_sizes_and_reuse():
     settings = check_parameters(profile="full")
     grid = settings.reproduce
-    assert {g: len(r) for g, r in grid.items()} == {"seed_protocol": 9, "our_protocol": 3, "batch_10_settings": 2}
-    assert all(c.protocol == "seed" and c.batch_size == 10 for c in grid["seed_protocol"].values())
-    assert grid["batch_10_settings"][0.0] == grid["seed_protocol"][("LeNet5", 0)]  # trained once
-    seed_grid_hashes = {config_hash(c) for g in settings.grid.values() for c in g.values()}
-    assert config_hash(grid["our_protocol"][("CustomMLP_1", 0)]) in seed_grid_hashes
+    assert {g: len(r) for g, r in grid.items()} == {"original_protocol": 9, "our_protocol": 3, "batch_10_settings": 2}
+    assert all(c.protocol == "original" and c.batch_size == 10 for c in grid["original_protocol"].values())
+    assert grid["batch_10_settings"][0.0] == grid["original_protocol"][("LeNet5", 0)]  # trained once
+    original_grid_hashes = {config_hash(c) for g in settings.grid.values() for c in g.values()}
+    assert config_hash(grid["our_protocol"][("CustomMLP_1", 0)]) in original_grid_hashes
     everything = check_parameters(profile="full", reproduce="all", reproduce_seeds=4).reproduce
-    assert len(everything["all_seed_runs"]) == 34 and len(everything["seed_protocol"]) == 12
-    noisy = everything["all_seed_runs"]["CustomMLP_5, noise 0.2"]
+    assert len(everything["all_original_runs"]) == 34 and len(everything["original_protocol"]) == 12
+    noisy = everything["all_original_runs"]["CustomMLP_5, noise 0.2"]
     assert (noisy.noise_std, noisy.noise_mode, noisy.model) == (0.2, "fixed", "CustomMLP_5")
 
 
@@ -54,12 +54,12 @@ def test_bad_parameters(kwargs, match):
         check_parameters(profile="smoke", **kwargs)
 
 
-def test_spread_table_places_the_seed_inside_or_outside():
-    published = seed.history("LeNet5")
+def test_spread_table_places_the_original_inside_or_outside():
+    published = original.history("LeNet5")
     close = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((-0.1, 0.1))]
     table = spread_table({"LeNet5": close}, (20, 49))
     assert table.loc[("LeNet-5", "mean test accuracy (%)"), "inside"]
-    assert table.loc[("LeNet-5", "mean test accuracy (%)"), "the seed's"] == pytest.approx(98.589, abs=1e-3)
+    assert table.loc[("LeNet-5", "mean test accuracy (%)"), "the original's"] == pytest.approx(98.589, abs=1e-3)
     far = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((1.0, 1.2))]
     table = spread_table({"LeNet5": far}, (20, 49))
     row = table.loc[("LeNet-5", "mean test accuracy (%)")]
@@ -68,7 +68,7 @@ def test_spread_table_places_the_seed_inside_or_outside():
 
 
 def test_collapse_table_and_counts():
-    table = collapse_table({"published": [("seed's", seed.history("CustomMLP_1"))],
+    table = collapse_table({"published": [("the original's", original.history("CustomMLP_1"))],
                             "ours": [("seed 0", history([10, 90, 95])), ("seed 1", history([10, 90, 12]))]})
     assert table.collapsed.tolist() == [True, False, True]
     counts = collapse_counts(table)
@@ -78,14 +78,14 @@ def test_collapse_table_and_counts():
 
 def test_batch_effect_follows_the_numbers():
     table = pd.DataFrame({"mean_test_acc": [98.5, 94.2]}, index=["batch 10, λ=0", "batch 64, λ=0"])
-    effect = batch_effect(table, seed.table().loc["LeNet-5"])
+    effect = batch_effect(table, original.table().loc["LeNet-5"])
     assert (effect.at_10, effect.at_64, effect.explains) == (98.5, 94.2, True)
     assert round(effect.published, 2) == 98.59
-    assert not batch_effect(table.assign(mean_test_acc=[94.3, 94.2]), seed.table().loc["LeNet-5"]).explains
+    assert not batch_effect(table.assign(mean_test_acc=[94.3, 94.2]), original.table().loc["LeNet-5"]).explains
 
 
 def test_the_report_pretrains_every_grid_without_labels_colliding():
-    """The runner merges the seed's, notebook 6's and notebook 7's runs by label: none may hide another."""
+    """The runner merges the original's, notebook 6's and notebook 7's runs by label: none may hide another."""
     from mnistlib.grids import flat, flat_beyond
 
     settings = check_parameters(profile="full")
@@ -93,13 +93,13 @@ def test_the_report_pretrains_every_grid_without_labels_colliding():
     assert sum(len(p) for p in parts) == len({label for p in parts for label in p})
 
 
-def test_only_the_seeds_recorded_curves_are_drawn_in_its_style():
+def test_only_the_originals_recorded_curves_are_drawn_in_its_style():
     from mnistlib import plots
 
-    curves = {"the seed's published run: published": seed.history("CustomMLP_1"),
-              "the seed's protocol (ours): seed 0": history([10, 90, 95]),
-              "the seed's protocol (ours): seed 1": history([10, 90, 12])}
-    fig = plots.plot_histories(curves, recorded=["the seed's published run: published"])
+    curves = {"the original's published run: published": original.history("CustomMLP_1"),
+              "the original's protocol (ours): seed 0": history([10, 90, 95]),
+              "the original's protocol (ours): seed 1": history([10, 90, 12])}
+    fig = plots.plot_histories(curves, recorded=["the original's published run: published"])
     lines = fig.axes[0].get_lines()
     assert [line.get_linestyle() for line in lines] == ["--", "-", "-"]
     assert len({line.get_color() for line in lines[1:]}) == 2  # our runs tell apart in the legend

@@ -70,9 +70,9 @@ def test_stacked_sgd_is_torch_sgd_per_run():
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
 
 
-SMALL = dict(TINY, train_subset=400)  # the seed's protocol: batch 10, so 40 steps an epoch
+SMALL = dict(TINY, train_subset=400)  # the original's protocol: batch 10, so 40 steps an epoch
 CASES = {
-    "seed protocol, fixed noise, weight decay": [RunConfig.preset("seed", model="LeNet5", epochs=2, seed=s,
+    "the original's protocol, fixed noise, weight decay": [RunConfig.preset("original", model="LeNet5", epochs=2, seed=s,
                                                                   weight_decay=wd, noise_std=ns, **SMALL)
                                                  for s, wd, ns in ((0, 0, 0), (1, 0.01, 0), (2, 0, 0.2))],
     "batch 64, shifts, cosine": [RunConfig(model="CustomMLP_1", epochs=3, seed=s, shift=sh, schedule="cosine",
@@ -94,7 +94,7 @@ def test_a_stacked_run_matches_the_run_trained_alone(mnist, tmp_path, case):
 
 @pytest.mark.filterwarnings("ignore:.*at chance")
 def test_an_interrupted_stack_resumes_bit_identical(mnist, tmp_path):
-    cfgs = [RunConfig.preset("seed", model="LeNet5", epochs=3, seed=s, weight_decay=wd, **SMALL)
+    cfgs = [RunConfig.preset("original", model="LeNet5", epochs=3, seed=s, weight_decay=wd, **SMALL)
             for s, wd in ((0, 0.0), (1, 0.001))]
     whole = train_stack(cfgs, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
     store = RunStore(tmp_path / "cut")
@@ -142,12 +142,12 @@ def test_runs_of_one_stack_must_share_everything_but_their_own_data_and_decay():
     assert stack_key(base) == stack_key(RunConfig(model="LeNet5", epochs=2, seed=3, weight_decay=1e-3, noise_std=0.2,
                                                   noise_mode="fixed", shift=2, rotate=5, scale=0.1, name="x"))
     for other in (dict(model="LeNet5-tanh"), dict(epochs=3), dict(batch_size=10), dict(lr=0.1), dict(momentum=0.6),
-                  dict(loss="seed_softmax_ce"), dict(schedule="cosine"), dict(train_subset=100), dict(protocol="seed")):
+                  dict(loss="softmax_then_cross_entropy"), dict(schedule="cosine"), dict(train_subset=100), dict(protocol="original")):
         assert stack_key(base) != stack_key(RunConfig(**{"model": "LeNet5", "epochs": 2, **other})), other
     with pytest.raises(ConfigError, match="may differ only in"):
         train_stack([base, RunConfig(model="CustomMLP_6", epochs=2)])
     with pytest.raises(ConfigError, match="imported run"):
-        train_stack([RunConfig.preset("seed", origin="seed-checkpoint")] * 2)
+        train_stack([RunConfig.preset("original", origin="original-checkpoint")] * 2)
 
 
 def test_stack_groups():

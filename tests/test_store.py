@@ -1,6 +1,7 @@
-"""The versioned run store: a store an earlier mnistlib wrote (tests/fixtures/store_format1, made by
-the code of commit 1006edd) is upgraded by the first command that writes, every run reused and none
-retrained, and a kill at any moment of the upgrade leaves a store the next command finishes."""
+"""The versioned run store: a store an earlier mnistlib wrote (tests/fixtures/store_format1, made by the
+code of commit 1006edd; store_format2, by that of 8e9aef5) is upgraded by the first command that writes,
+every run reused and none retrained, and a kill at any moment of the upgrade leaves a store the next
+command finishes."""
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from mnistlib.errors import RunStoreError, StoreFormatError
 from mnistlib.storeformat import FORMAT, MARK, STORE_FILE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_format1"
+FIXTURE_2 = Path(__file__).parent / "fixtures" / "store_format2"
 TINY = dict(train_subset=200, test_subset=100, subset_mode="stratified")
 # The fixture's runs: folder name under format 1 -> the same run's config today.
 FINISHED = {
@@ -27,11 +29,12 @@ FINISHED = {
     "mlp8-e2-n200-ntest100-stratified-4008d974": RunConfig(model="mlp:8", epochs=2, **TINY),  # continued
     "mlp8-lr0.05-e2-n200-ntest100-cosine-stratified-f8d3ecd9": RunConfig(model="mlp:8", epochs=2, schedule="cosine",
                                                                           lr=0.05, **TINY),
-    "mlp8-e1-n200-ntest100-stratified-seedprotocol-6ec5f130": RunConfig.preset("seed", model="mlp:8", epochs=1, **TINY),
+    "mlp8-e1-n200-ntest100-stratified-seedprotocol-6ec5f130": RunConfig.preset("original", model="mlp:8", epochs=1,
+                                                                                **TINY),
     "mlp8-e2-seed1-n200-ntest100-stratified-f1a1fb45": RunConfig(model="mlp:8", epochs=2, seed=1, save_every_epoch=True,
                                                                  **TINY),
-    "lenet5-seedprotocol-imported-c617bbed": RunConfig.preset("seed", model="LeNet5", epochs=50,
-                                                              origin="seed-checkpoint"),
+    "lenet5-seedprotocol-imported-c617bbed": RunConfig.preset("original", model="LeNet5", epochs=50,
+                                                              origin="original-checkpoint"),
 }
 INTERRUPTED = ("mlp8-e3-seed2-n200-ntest100-stratified-bca93f34", RunConfig(model="mlp:8", epochs=3, seed=2, **TINY))
 
@@ -91,6 +94,26 @@ def test_the_first_writer_upgrades_and_every_run_is_reused(tmp_path, monkeypatch
     locks = {p.name for p in (root / ".locks").iterdir()}
     assert not {f"{old.rsplit('-', 1)[1]}.lock" for old in FINISHED} & locks  # named by the old hashes: gone
     assert main(["upgrade", "--runs-dir", str(root)]) == 0  # nothing left to do
+
+
+def test_a_format_2_store_takes_the_originals_names(tmp_path, monkeypatch, mnist):
+    """Format 3 renamed the original's loss, protocol and origin (they said "seed"): part of the runs'
+    identities, so their folders, configs and continued_from follow."""
+    root = Path(shutil.copytree(FIXTURE_2, tmp_path / "runs"))
+    no_training(monkeypatch)
+    store = RunStore(root)
+    template = train(RunConfig(model="mlp:8", epochs=1, **TINY), store=store, data=mnist, progress=False)
+    assert template.path.name == "mlp8-e1-n200-ntest100-stratified-d321989c"  # untouched by the renames
+    short, long = (train(RunConfig.preset("original", model="mlp:8", epochs=e, **TINY), store=store, data=mnist,
+                         progress=False) for e in (1, 2))
+    for run in (short, long):
+        assert "-originalprotocol-" in run.path.name and run.config.loss == "softmax_then_cross_entropy"
+        old = next(FIXTURE_2.glob(f"mlp8-e{run.config.epochs}-*-seedprotocol-*"))
+        pd.testing.assert_frame_equal(run.history, pd.read_csv(old / "history.csv"), check_dtype=False)
+    assert json.loads((long.path / "run.json").read_text())["continued_from"] == short.name
+    imported = store.find(RunConfig.preset("original", model="CustomMLP_6", epochs=50, origin="original-checkpoint"))
+    assert imported.finished and imported.path.name.startswith("custommlp_6-originalprotocol-imported-")
+    assert len(store.runs()) == 4 and json.loads((root / STORE_FILE).read_text()) == {"format": FORMAT}
 
 
 def test_an_interrupted_run_resumes_after_the_upgrade(tmp_path, monkeypatch, mnist):

@@ -24,7 +24,7 @@ def metrics(run):
 
 
 def test_lenet_beats_chance_on_a_subset(mnist, tmp_path):
-    # The seed's sigmoid LeNet-5 sits on a plateau at first: at lr 0.1, 190 steps clear it.
+    # The original's sigmoid LeNet-5 sits on a plateau at first: at lr 0.1, 190 steps clear it.
     run = train(RunConfig(model="LeNet5", epochs=3, lr=0.1, train_subset=4000, test_subset=1000,
                           subset_mode="stratified"), store=RunStore(tmp_path), data=mnist, progress=False)
     assert run.finished and run.health.state is State.OK and str(run.health) == "ok"
@@ -46,8 +46,8 @@ def test_same_seed_same_history_different_seed_differs(mnist, tmp_path):
 @pytest.mark.parametrize("extra", [dict(model="LeNet5", noise_mode="per-batch", train_subset=600),
                                    dict(noise_mode="fixed"),
                                    dict(shift=2, rotate=10, scale=0.1, schedule="cosine", warmup_epochs=1),
-                                   dict(protocol="seed", noise_mode="fixed", loss="seed_softmax_ce")],
-                         ids=["LeNet-5, noise per batch", "fixed noise", "augmented, cosine, warm-up", "seed protocol"])
+                                   dict(protocol="original", noise_mode="fixed", loss="softmax_then_cross_entropy")],
+                         ids=["LeNet-5, noise per batch", "fixed noise", "augmented, cosine, warm-up", "the original's protocol"])
 def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
     cfg = RunConfig(**{"model": "CustomMLP_6", "epochs": 4, "noise_std": 0.1, **TINY, **extra})
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
@@ -127,8 +127,8 @@ def test_divergence_is_recorded_not_raised(mnist, tmp_path):
                for w in caught)
 
 
-def test_seed_loss_has_the_softmax_floor(mnist, tmp_path):
-    run = train(RunConfig(model="CustomMLP_6", epochs=2, loss="seed_softmax_ce", **TINY), store=RunStore(tmp_path),
+def test_the_originals_loss_has_the_softmax_floor(mnist, tmp_path):
+    run = train(RunConfig(model="CustomMLP_6", epochs=2, loss="softmax_then_cross_entropy", **TINY), store=RunStore(tmp_path),
                 data=mnist, progress=False)
     floor = math.log(math.e + 9) - 1
     assert floor == pytest.approx(1.4612, abs=1e-4)

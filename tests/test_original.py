@@ -1,4 +1,4 @@
-"""The seed's record (histories, table), its checkpoints imported, and its protocol runnable."""
+"""The original's record (histories, table), its checkpoints imported, and its protocol runnable."""
 import json
 import shutil
 from pathlib import Path
@@ -7,54 +7,53 @@ import pandas as pd
 import pytest
 import torch
 
-from mnistlib import ConfigError, RunConfig, RunStore, seed, train
+from mnistlib import ConfigError, RunConfig, RunStore, original, train
 from mnistlib.cli import main
 from mnistlib.models import LeNet5, build_model
 from mnistlib.naming import config_hash
 from mnistlib.runs import continues
-from mnistlib.seedimport import (
-    SEED_C3,
-    SeedCheckpointError,
-    import_seed,
-    load_seed_checkpoint,
+from mnistlib.originalimport import (
+    ORIGINAL_C3,
+    OriginalCheckpointError,
+    import_original,
+    load_original_checkpoint,
 )
 from mnistlib.training import evaluate_checkpoints
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "checkpoints"
-CHECKPOINTS = SHARED if SHARED.is_dir() else seed.RECORD  # CI has ../shared; the package ships the same two
+CHECKPOINTS = original.RECORD  # the original's LeNet-5 and CustomMLP_6, shipped with mnistlib
 TINY = dict(train_subset=600, test_subset=300, subset_mode="stratified")
 
 
 # ----------------------------------------------------------------------------- the record
 
 def test_histories_are_the_34_published_runs_with_epoch_0():
-    table = seed.histories()
+    table = original.histories()
     assert table.run.nunique() == 34
     assert (table.groupby("run").epoch.agg(list) == pd.Series([list(range(51))] * 34,
                                                                index=sorted(table.run.unique()))).all()
-    assert seed.runs().label.is_unique
-    names = seed.runs().set_index("label").run
+    assert original.runs().label.is_unique
+    names = original.runs().set_index("label").run
     assert names["LeNet-5, λ=1e-4"] == "LeNet5_weight_decay_0.0001"
     assert names["CustomMLP_5, noise 0.2"] == "CustomMLP_5_insert_noise_s0.2_m0.0"
     assert "CustomMLP_2, noise 0.2" not in names
 
 
-def test_table_from_histories_matches_what_the_seed_printed_but_its_typo():
-    """Every printed value is within one unit of its last digit (the seed rounded and truncated)."""
-    mismatches = seed.printed_mismatches()
+def test_table_from_histories_matches_what_the_original_printed_but_its_typo():
+    """Every printed value is within one unit of its last digit (the original rounded and truncated)."""
+    mismatches = original.printed_mismatches()
     assert mismatches[["run", "column"]].values.tolist() == [["LeNet-5", "mean_test_loss"]]
     assert mismatches.typo.iloc[0].startswith("printed 1.459")
-    assert seed.table().loc["LeNet-5", "mean_test_loss"] == pytest.approx(1.4759, abs=1e-4)
-    assert seed.table().loc["LeNet-5", "mean_test_loss"] > seed.SEED_LOSS_FLOOR
+    assert original.table().loc["LeNet-5", "mean_test_loss"] == pytest.approx(1.4759, abs=1e-4)
+    assert original.table().loc["LeNet-5", "mean_test_loss"] > original.ORIGINAL_LOSS_FLOOR
     # the check is real: a value off by two units of its last digit is reported
-    assert len(seed.printed_mismatches(tolerance_digits=0)) > 1
+    assert len(original.printed_mismatches(tolerance_digits=0)) > 1
 
 
-def test_the_seed_statistic_is_epochs_20_to_49():
-    history = seed.history("CustomMLP_1")
-    assert seed.statistics().loc["CustomMLP_1", "mean_test_acc"] == pytest.approx(
+def test_the_originals_statistic_is_epochs_20_to_49():
+    history = original.history("CustomMLP_1")
+    assert original.statistics().loc["CustomMLP_1", "mean_test_acc"] == pytest.approx(
         history.test_acc[(history.epoch >= 20) & (history.epoch <= 49)].mean())
-    assert round(seed.statistics().loc["CustomMLP_1", "mean_test_acc"], 2) == 68.15
+    assert round(original.statistics().loc["CustomMLP_1", "mean_test_acc"], 2) == 68.15
 
 
 # ----------------------------------------------------------------------------- import
@@ -62,43 +61,43 @@ def test_the_seed_statistic_is_epochs_20_to_49():
 def test_c3_orders_are_the_same_connections():
     from mnistlib.models import C3_TABLE
 
-    assert [set(a) for a in SEED_C3] == [set(b) for b in C3_TABLE]
+    assert [set(a) for a in ORIGINAL_C3] == [set(b) for b in C3_TABLE]
 
 
 @pytest.mark.parametrize("name", ["LeNet5", "CustomMLP_6"])
-def test_imported_checkpoint_reproduces_the_seed_log(name, mnist, tmp_path):
-    """mnistlib's own evaluation of the converted weights gives the seed's last logged test values."""
+def test_imported_checkpoint_reproduces_the_originals_log(name, mnist, tmp_path):
+    """mnistlib's own evaluation of the converted weights gives the original's last logged test values."""
     store = RunStore(tmp_path / "runs")
-    (run,) = import_seed(CHECKPOINTS / f"{name}_model_0050.pt", store)
-    assert run.config.origin == "seed-checkpoint" and run.config.protocol == "seed" and run.finished
+    (run,) = import_original(CHECKPOINTS / f"{name}_model_0050.pt", store)
+    assert run.config.origin == "original-checkpoint" and run.config.protocol == "original" and run.finished
     assert run.config.batch_size == 10 and run.config.momentum == 0.6 and len(run.history) == 51
-    logged = seed.history(name).iloc[-1]
+    logged = original.history(name).iloc[-1]
     table = evaluate_checkpoints(run, "last", data=mnist)
     assert round(table.test_acc.iloc[0], 4) == round(logged.test_acc, 4)
     assert round(table.test_loss.iloc[0], 4) == round(logged.test_loss, 4)
-    pd.testing.assert_frame_equal(run.history[seed.METRICS], seed.history(name)[seed.METRICS], check_dtype=False)
-    assert import_seed(CHECKPOINTS / f"{name}_model_0050.pt", store)[0].path == run.path  # imported once
+    pd.testing.assert_frame_equal(run.history[original.METRICS], original.history(name)[original.METRICS], check_dtype=False)
+    assert import_original(CHECKPOINTS / f"{name}_model_0050.pt", store)[0].path == run.path  # imported once
 
 
-def test_lecun_f6_gives_other_numbers_on_the_seed_weights(mnist):
-    """The seed's weights need the seed's F6, A·tanh(x): with LeCun's tanh(2x/3) accuracy drops (98.80)."""
-    _, _, weights = load_seed_checkpoint(CHECKPOINTS / "LeNet5_model_0050.pt")
+def test_lecun_f6_gives_other_numbers_on_the_originals_weights(mnist):
+    """The original's weights need the original's F6, A·tanh(x): with LeCun's tanh(2x/3) accuracy drops (98.80)."""
+    _, _, weights = load_original_checkpoint(CHECKPOINTS / "LeNet5_model_0050.pt")
     from mnistlib.data import to_tensor
 
     x, y = to_tensor(mnist.test_images), torch.as_tensor(mnist.test_labels)
     accs = {}
-    for f6 in ("seed", "lecun"):
+    for f6 in ("original", "lecun"):
         model = LeNet5(f6=f6)
         model.load_state_dict(weights)
         with torch.no_grad():
             accs[f6] = (torch.cat([model(b).argmax(1) for b in x.split(1000)]) == y).float().mean().item() * 100
-    assert round(accs["seed"], 2) == 98.82 and round(accs["lecun"], 2) == 98.80
+    assert round(accs["original"], 2) == 98.82 and round(accs["lecun"], 2) == 98.80
 
 
 def test_cli_import_then_test(capsys, mnist, scratch_folders):
-    assert main(["import-seed", str(CHECKPOINTS)]) == 0
+    assert main(["import-original", str(CHECKPOINTS)]) == 0
     out = capsys.readouterr().out
-    assert out.count("seedprotocol-imported") == 2 and "test acc 98.82%" in out
+    assert out.count("originalprotocol-imported") == 2 and "test acc 98.82%" in out
     lenet = next(line.split()[0] for line in out.splitlines() if "LeNet5" in line)
     assert main(["test", lenet, "--which", "last"]) == 0
     assert "98.8200" in capsys.readouterr().out
@@ -120,9 +119,9 @@ def _resave(path: Path, change) -> None:
 
 @pytest.mark.parametrize("damage, match", [
     (lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]), "unreadable as a PyTorch checkpoint"),
-    (lambda p: torch.save([1, 2, 3], p), "not a seed checkpoint: a list"),
+    (lambda p: torch.save([1, 2, 3], p), "not a checkpoint of the original: a list"),
     (lambda p: _resave(p, lambda s: {k: v for k, v in s.items() if k != "total_tst_acc"}),
-     "not a seed checkpoint: a dict without 'total_tst_acc'"),
+     "not a checkpoint of the original: a dict without 'total_tst_acc'"),
     (lambda p: _resave(p, lambda s: {**s, "model": {**s["model"], "c6.weight": torch.zeros(1)}}),
      "unknown weight 'c6.weight'"),
     (lambda p: _resave(p, lambda s: {**s, "model": {k: v for k, v in s["model"].items() if k != "c5.bias"}}),
@@ -136,20 +135,20 @@ def test_bad_checkpoints_are_one_line_errors_and_import_nothing(tmp_path, capsys
     good = _copy(tmp_path, "CustomMLP_6_model_0050.pt")  # a good file beside the bad one: not imported either
     damage(_copy(tmp_path))
     store = tmp_path / "runs"
-    with pytest.raises(SeedCheckpointError, match=match):
-        import_seed(good.parent, RunStore(store))
+    with pytest.raises(OriginalCheckpointError, match=match):
+        import_original(good.parent, RunStore(store))
     assert not store.exists() or not any(store.iterdir())
-    code = main(["import-seed", str(good.parent), "--runs-dir", str(store)])
+    code = main(["import-original", str(good.parent), "--runs-dir", str(store)])
     err = capsys.readouterr().err
     assert code != 0 and len(err.strip().splitlines()) == 1 and "LeNet5_model_0050.pt" in err
     assert not store.exists() or not any(store.iterdir())
 
 
 def test_a_folder_without_checkpoints(tmp_path):
-    with pytest.raises(SeedCheckpointError, match="no \\*_model_NNNN.pt files"):
-        import_seed(tmp_path)
-    with pytest.raises(SeedCheckpointError, match="not named like a seed checkpoint"):
-        import_seed(shutil.copy(CHECKPOINTS / "LeNet5_model_0050.pt", tmp_path / "lenet.pt"))
+    with pytest.raises(OriginalCheckpointError, match="no \\*_model_NNNN.pt files"):
+        import_original(tmp_path)
+    with pytest.raises(OriginalCheckpointError, match="not named like a checkpoint of the original"):
+        import_original(shutil.copy(CHECKPOINTS / "LeNet5_model_0050.pt", tmp_path / "lenet.pt"))
 
 
 def test_weights_only_loading_refuses_code(tmp_path):
@@ -159,55 +158,55 @@ def test_weights_only_loading_refuses_code(tmp_path):
 
     path = tmp_path / "LeNet5_model_0050.pt"
     torch.save({"model": Payload()}, path)
-    with pytest.raises(SeedCheckpointError, match="unreadable as a PyTorch checkpoint"):
-        import_seed(path, RunStore(tmp_path / "runs"))
+    with pytest.raises(OriginalCheckpointError, match="unreadable as a PyTorch checkpoint"):
+        import_original(path, RunStore(tmp_path / "runs"))
 
 
 def test_an_imported_run_is_never_taken_for_a_trained_one(tmp_path):
     store = RunStore(tmp_path / "runs")
-    (run,) = import_seed(CHECKPOINTS / "CustomMLP_6_model_0050.pt", store)
-    trained = RunConfig.preset("seed", model="CustomMLP_6")
+    (run,) = import_original(CHECKPOINTS / "CustomMLP_6_model_0050.pt", store)
+    trained = RunConfig.preset("original", model="CustomMLP_6")
     assert config_hash(trained) != config_hash(run.config) and store.find(trained) is None
-    assert not continues(RunConfig.preset("seed", model="CustomMLP_6", epochs=60), run.config)
-    assert store.shorter(RunConfig.preset("seed", model="CustomMLP_6", epochs=60)) is None
+    assert not continues(RunConfig.preset("original", model="CustomMLP_6", epochs=60), run.config)
+    assert store.shorter(RunConfig.preset("original", model="CustomMLP_6", epochs=60)) is None
     with pytest.raises(ConfigError, match="never trained"):
-        train(RunConfig.preset("seed", model="CustomMLP_6", epochs=60, origin="seed-checkpoint"), store=store)
+        train(RunConfig.preset("original", model="CustomMLP_6", epochs=60, origin="original-checkpoint"), store=store)
 
 
 # ----------------------------------------------------------------------------- the protocol and F6
 
-def test_seed_protocol_preset_and_overrides():
-    cfg = RunConfig.preset("seed", model="CustomMLP_1")
-    assert (cfg.batch_size, cfg.momentum, cfg.loss, cfg.noise_mode) == (10, 0.6, "seed_softmax_ce", "fixed")
-    assert RunConfig.preset("seed", batch_size=20).batch_size == 20
-    assert RunConfig.from_dict({"protocol": "seed", "momentum": 0.9}).momentum == 0.9
-    assert RunConfig.from_dict({"protocol": "seed"}).batch_size == 10
-    assert RunConfig().protocol == "mnistlib" and config_hash(RunConfig()) != config_hash(RunConfig.preset("seed"))
+def test_original_protocol_preset_and_overrides():
+    cfg = RunConfig.preset("original", model="CustomMLP_1")
+    assert (cfg.batch_size, cfg.momentum, cfg.loss, cfg.noise_mode) == (10, 0.6, "softmax_then_cross_entropy", "fixed")
+    assert RunConfig.preset("original", batch_size=20).batch_size == 20
+    assert RunConfig.from_dict({"protocol": "original", "momentum": 0.9}).momentum == 0.9
+    assert RunConfig.from_dict({"protocol": "original"}).batch_size == 10
+    assert RunConfig().protocol == "mnistlib" and config_hash(RunConfig()) != config_hash(RunConfig.preset("original"))
     with pytest.raises(ConfigError, match="protocol must be one of"):
         RunConfig(protocol="lecun")
 
 
-def test_cli_train_protocol_seed(capsys, scratch_folders):
-    code = main(["train", "--protocol", "seed", "--model", "CustomMLP_6", "--epochs", "2", "--batch-size", "20",
+def test_cli_train_protocol_original(capsys, scratch_folders):
+    code = main(["train", "--protocol", "original", "--model", "CustomMLP_6", "--epochs", "2", "--batch-size", "20",
                  "--train-subset", "600", "--test-subset", "300", "--subset-mode", "stratified", "--no-progress"])
     out, err = capsys.readouterr()
     assert code == 0, err
     config = json.loads((Path(out.split()[0]) / "config.json").read_text())
     assert (config["protocol"], config["batch_size"], config["momentum"], config["loss"]) == \
-        ("seed", 20, 0.6, "seed_softmax_ce")
+        ("original", 20, 0.6, "softmax_then_cross_entropy")
 
 
-def test_seed_protocol_records_epoch_0(mnist, tmp_path):
+def test_original_protocol_records_epoch_0(mnist, tmp_path):
     """(Its resume is tested with the others' in test_training.test_resume_equals_uninterrupted.)"""
-    cfg = RunConfig.preset("seed", model="CustomMLP_6", epochs=3, **TINY)
+    cfg = RunConfig.preset("original", model="CustomMLP_6", epochs=3, **TINY)
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
     assert whole.history.epoch.tolist() == [0, 1, 2, 3] and whole.finished and whole.epochs_done == 3
     assert abs(whole.history.test_acc.iloc[0] - 10) < 10  # the untrained model: about chance
-    assert (whole.history.train_loss > seed.SEED_LOSS_FLOOR).all()
+    assert (whole.history.train_loss > original.ORIGINAL_LOSS_FLOOR).all()
 
 
-def test_seed_metrics_are_the_seeds_formulas():
-    """Mean of per-batch mean losses; correct / (batches × last batch size), as the seed's code."""
+def test_original_metrics_are_the_originals_formulas():
+    """Mean of per-batch mean losses; correct / (batches × last batch size), as the original's code."""
     from mnistlib.data import TensorData
     from mnistlib.training import loss_function, train_one_epoch
 
@@ -220,17 +219,17 @@ def test_seed_metrics_are_the_seeds_formulas():
         model = build_model("CustomMLP_6")
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # no step: the same model for every batch
         results[flag] = train_one_epoch(model, data, optimizer, loss_function("cross_entropy"), 10,
-                                        torch.Generator().manual_seed(0), seed_metrics=flag)
+                                        torch.Generator().manual_seed(0), original_metrics=flag)
         with torch.no_grad():
             logits = model(x)
         correct = (logits.argmax(1) == y).sum().item()
-    # batches of 10, 10, 5: ours divides by 25 images; the seed's by 3 batches × 5
+    # batches of 10, 10, 5: ours divides by 25 images; the original's by 3 batches × 5
     assert results[False][1] == pytest.approx(100 * correct / 25)
     assert results[True][1] == pytest.approx(100 * correct / 15)
     assert results[True][0] != pytest.approx(results[False][0], rel=1e-9)
 
 
-def test_f6_is_the_seeds_and_lecuns_is_a_named_variant():
+def test_f6_is_the_originals_and_lecuns_is_a_named_variant():
     x = torch.linspace(-3, 3, 7)
     assert torch.allclose(build_model("LeNet5").f6[1](x), 1.7159 * torch.tanh(x))
     assert torch.allclose(build_model("LeNet5-lecun").f6[1](x), 1.7159 * torch.tanh(x * 2 / 3))

@@ -1,15 +1,15 @@
-"""The seed's record: its 34 published histories, its 13-row table, and its claims checked on ours.
+"""The original's record: its 34 published histories, its 13-row table, and its claims checked on ours.
 
-    >>> from mnistlib import seed
-    >>> seed.table().loc["LeNet-5", "mean_test_acc"]     # computed from its histories
+    >>> from mnistlib import original
+    >>> original.table().loc["LeNet-5", "mean_test_acc"]     # computed from its histories
     98.59...
-    >>> seed.history("LeNet5").epoch.tolist()[:3]
+    >>> original.history("LeNet5").epoch.tolist()[:3]
     [0, 1, 2]
 
-The histories come from the seed's own checkpoints (see ``seed_record/seed_histories.csv``,
-whose first line gives the source); every "ours vs the seed's" number in the report is taken
-from them with the seed's own statistic (:data:`SEED_WINDOW`: epochs 20–49). The table the
-seed printed is kept as :data:`PRINTED`, only to check that the histories reproduce it.
+The histories come from the original's own checkpoints (see ``original_record/histories.csv``,
+whose first line gives the source); every "ours vs the original's" number in the report is taken
+from them with the original's own statistic (:data:`ORIGINAL_WINDOW`: epochs 20–49). The table the
+original printed is kept as :data:`PRINTED`, only to check that the histories reproduce it.
 """
 from __future__ import annotations
 
@@ -21,16 +21,16 @@ import pandas as pd
 
 from .models import MODELS
 from .naming import run_label
-from .stats import CHANCE_ACC, METRICS, SEED_WINDOW, STAT_COLUMNS, run_statistics
+from .stats import CHANCE_ACC, METRICS, ORIGINAL_WINDOW, STAT_COLUMNS, run_statistics
 
-RECORD = Path(__file__).parent / "seed_record"
+RECORD = Path(__file__).parent / "original_record"
 SOURCE = "github.com/DRMBSGN/MNIST-Classification, model/*_model_0050.pt"
-SEED_LOSS_FLOOR = math.log(math.e + 9) - 1  # softmax applied twice: the seed's lowest possible loss
-SEED_WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2)
-SEED_NOISE_STDS = (0.1, 0.2, 0.3)
-MLP_NAMES = tuple(f"CustomMLP_{i}" for i in range(6, 0, -1))  # the seed's table order
+ORIGINAL_LOSS_FLOOR = math.log(math.e + 9) - 1  # softmax applied twice: the original's lowest possible loss
+ORIGINAL_WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2)
+ORIGINAL_NOISE_STDS = (0.1, 0.2, 0.3)
+MLP_NAMES = tuple(f"CustomMLP_{i}" for i in range(6, 0, -1))  # the original's table order
 
-# The table as the seed's report printed it (text, so the printed precision is kept):
+# The table as the original's report printed it (text, so the printed precision is kept):
 # label -> train loss, test loss, train acc %, test acc %; best test accuracy and lowest test loss
 # are stated for two runs only.
 _PRINTED_TEXT = pd.DataFrame.from_dict({
@@ -58,40 +58,40 @@ TYPOS = {("LeNet-5", "mean_test_loss"): "printed 1.459, below the 1.4612 floor t
 @lru_cache(maxsize=1)
 def histories() -> pd.DataFrame:
     """All 34 published runs, one row per (run, epoch 0–50): run, model, weight_decay, noise_std,
-    epoch, train_loss, train_acc, test_loss, test_acc (losses on the seed's softmax-then-CE scale)."""
-    table = pd.read_csv(RECORD / "seed_histories.csv", comment="#")
+    epoch, train_loss, train_acc, test_loss, test_acc (losses on the original's softmax-then-CE scale)."""
+    table = pd.read_csv(RECORD / "histories.csv", comment="#")
     table["label"] = [run_label(m, wd, s) for m, wd, s in zip(table.model, table.weight_decay, table.noise_std)]
     return table
 
 
 def runs() -> pd.DataFrame:
-    """One row per published run: run (the seed's name), label, model, weight_decay, noise_std."""
+    """One row per published run: run (the original's name), label, model, weight_decay, noise_std."""
     return (histories()[["run", "label", "model", "weight_decay", "noise_std"]].drop_duplicates("run")
             .reset_index(drop=True))
 
 
 def history(run: str) -> pd.DataFrame:
-    """One published run's history, by the seed's run name or the report's label: epoch and the
+    """One published run's history, by the original's run name or the report's label: epoch and the
     four metrics, 51 rows (epoch 0 is the untrained model)."""
     table = histories()
     rows = table[(table.run == run) | (table.label == run)]
     if rows.empty:
-        raise KeyError(f"the seed published no run {run!r}; its runs: {', '.join(runs().run)}")
+        raise KeyError(f"the original published no run {run!r}; its runs: {', '.join(runs().run)}")
     return rows[["epoch", *METRICS]].reset_index(drop=True)
 
 
-def statistics(window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
-    """The seed's statistics of all 34 runs, indexed by label, in the seed's file order: the means
+def statistics(window: tuple[int, int] = ORIGINAL_WINDOW) -> pd.DataFrame:
+    """The original's statistics of all 34 runs, indexed by label, in the original's file order: the means
     over ``window``, best test accuracy, lowest test loss, and the model and regularizer."""
     rows = []
     for _, run in runs().iterrows():
-        rows.append({"run": run.label, "seed run": run.run, "model": run.model, "weight_decay": run.weight_decay,
+        rows.append({"run": run.label, "the original's run": run.run, "model": run.model, "weight_decay": run.weight_decay,
                      "noise_std": run.noise_std, **run_statistics(history(run.run), window)})
     return pd.DataFrame(rows).set_index("run")
 
 
-def table(window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
-    """The seed's 13-row results table, computed from its histories with its own statistic, in its
+def table(window: tuple[int, int] = ORIGINAL_WINDOW) -> pd.DataFrame:
+    """The original's 13-row results table, computed from its histories with its own statistic, in its
     order; columns as :data:`PRINTED` (best accuracy and lowest loss for every run)."""
     stats = statistics(window)
     return stats.loc[list(PRINTED.index), STAT_COLUMNS]
@@ -99,7 +99,7 @@ def table(window: tuple[int, int] = SEED_WINDOW) -> pd.DataFrame:
 
 def printed_mismatches(tolerance_digits: int = 1) -> pd.DataFrame:
     """Where :func:`table` and the printed table differ by more than ``tolerance_digits`` units of
-    the printed value's last digit (the seed both rounded and truncated): label, column, printed,
+    the printed value's last digit (the original both rounded and truncated): label, column, printed,
     computed, and the known typo explanation if any."""
     computed = table()
     rows = []
@@ -112,35 +112,34 @@ def printed_mismatches(tolerance_digits: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["run", "column", "printed", "computed", "typo"])
 
 
-# The seed's per-layer counts for LeNet-5 (its section 모델 구조 설명), keyed by our layer names.
-SEED_LENET_LAYERS = {"c1": 156, "c3": 1516, "c5": 48120, "f6.0": 10164, "f7": 850, "total": 60806}
+# The original's per-layer counts for LeNet-5 (its section 모델 구조 설명), keyed by our layer names.
+ORIGINAL_LENET_LAYERS = {"c1": 156, "c3": 1516, "c5": 48120, "f6.0": 10164, "f7": 850, "total": 60806}
 
 
 # ----------------------------------------------------------------------------- its conclusions, checked
 
-def beside_seed(summary: pd.DataFrame) -> pd.DataFrame:
+def beside_original(summary: pd.DataFrame) -> pd.DataFrame:
     """Our four means, best test accuracy and lowest test loss (``summary``: a
-    :func:`mnistlib.runs.summarize` table), with the seed's published values beside them (``seed_*``;
-    its best accuracy and lowest loss exist for two runs only) and our minus the seed's mean test
+    :func:`mnistlib.runs.summarize` table), with the original's published values beside them (``original_*``;
+    its best accuracy and lowest loss exist for two runs only) and our minus the original's mean test
     accuracy (``diff_test_acc``)."""
     ours = summary[STAT_COLUMNS + ["health"]].copy()
     ours["health"] = [h.state.value for h in ours.health]  # 'ok', 'at chance', 'collapsed', 'diverged'
-    seed = table().add_prefix("seed_")
-    joined = ours.join(seed, how="left")
-    joined["diff_test_acc"] = joined.mean_test_acc - joined.seed_mean_test_acc
+    joined = ours.join(table().add_prefix("original_"), how="left")
+    joined["diff_test_acc"] = joined.mean_test_acc - joined.original_mean_test_acc
     return joined
 
 
 def _claim(claim: str, holds: bool | None, **evidence) -> dict:
-    return {"the seed says": claim, "evidence": evidence,
+    return {"the original says": claim, "evidence": evidence,
             "verdict": "not tested" if holds is None else ("holds" if holds else "does not hold")}
 
 
-def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.DataFrame:
-    """The seed's conclusions as rows: the claim (its words), the verdict on our runs, and the
+def check_original_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.DataFrame:
+    """The original's conclusions as rows: the claim (its words), the verdict on our runs, and the
     evidence, a mapping of what was compared to its value (numbers, or the name of a run).
 
-    ``table``: seed statistics indexed by the seed's labels ('LeNet-5', 'CustomMLP_6',
+    ``table``: statistics indexed by the original's labels ('LeNet-5', 'CustomMLP_6',
     'LeNet-5, λ=1e-4', 'LeNet-5, noise 0.2', ...). Claims about runs missing from the table
     are left out.
     """
@@ -148,7 +147,7 @@ def check_seed_claims(table: pd.DataFrame, gap_tolerance: float = 0.2) -> pd.Dat
 
 
 def _architecture_claims(table: pd.DataFrame) -> list[dict]:
-    """The seed's claims about LeNet-5 against the MLPs, and among the MLPs."""
+    """The original's claims about LeNet-5 against the MLPs, and among the MLPs."""
     acc, loss = table.mean_test_acc, table.mean_test_loss
     rows = []
     mlps = [m for m in MLP_NAMES if m in table.index]
@@ -178,7 +177,7 @@ def _architecture_claims(table: pd.DataFrame) -> list[dict]:
 
 
 def _regularizer_claims(table: pd.DataFrame, gap_tolerance: float) -> list[dict]:
-    """The seed's claims about weight decay and noise injection on LeNet-5."""
+    """The original's claims about weight decay and noise injection on LeNet-5."""
     acc, lenet = table.mean_test_acc, "LeNet-5"
     rows = []
     wds = [label for label in table.index if label.startswith("LeNet-5, λ=")]

@@ -1,15 +1,15 @@
-"""``mnistlib import-seed``: the seed's published checkpoints as runs in the run store.
+"""``mnistlib import-original``: the original's published checkpoints as runs in the run store.
 
-    >>> from mnistlib.seedimport import import_seed
-    >>> runs = import_seed("../shared/seed/checkpoints")      # a folder, or one *_model_0050.pt file
+    >>> from mnistlib.originalimport import import_original
+    >>> runs = import_original("../shared/original/checkpoints")      # a folder, or one *_model_0050.pt file
     >>> runs[0].config.origin
-    'seed-checkpoint'
+    'original-checkpoint'
 
-Each ``<run>_model_0050.pt`` of the seed (a dict: ``epoch``, ``model``, ``opimizer`` [sic] and the
+Each ``<run>_model_0050.pt`` of the original (a dict: ``epoch``, ``model``, ``opimizer`` [sic] and the
 four history lists) becomes a finished run: its weights converted into mnistlib's model (C3's 16
 separate convolutions into one :class:`~mnistlib.models.SparseConv2d`, each kernel moved to its
 input map; ``fc6.0``/``fc7.0`` to ``f6.0``/``f7``; the MLPs' ``layers.input_1``/``hidden_j`` in
-order), its 51-entry history (epoch 0 is the untrained model), and a config of the seed's protocol
+order), its 51-entry history (epoch 0 is the untrained model), and a config of the original's protocol
 whose ``origin`` says it was imported, so it is never reused as, or continued into, a trained run.
 Files are loaded with ``weights_only=True`` on the CPU; every problem is one line naming the file,
 and a run is written to a temporary folder and renamed, so nothing half-imported stays.
@@ -32,9 +32,9 @@ from .runconfig import RunConfig
 from .files import save_checkpoint, write_json
 from .runs import HISTORY_COLUMNS, Run, RunStore, write_config
 
-PACKAGED = Path(__file__).parent / "seed_record"  # the seed's LeNet-5 and CustomMLP_6, shipped with mnistlib
-# The seed's C3: output map o is a Conv2d over these S2 maps, in this order (its kernel's channels).
-SEED_C3 = ((0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1), (0, 1, 2, 3), (1, 2, 3, 4),
+PACKAGED = Path(__file__).parent / "original_record"  # the original's LeNet-5 and CustomMLP_6, shipped with mnistlib
+# The original's C3: output map o is a Conv2d over these S2 maps, in this order (its kernel's channels).
+ORIGINAL_C3 = ((0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1), (0, 1, 2, 3), (1, 2, 3, 4),
            (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2), (0, 1, 3, 4), (1, 2, 4, 5), (2, 3, 5, 0),
            (0, 1, 2, 3, 4, 5))
 HISTORY_KEYS = {"train_loss": "total_trn_loss", "train_acc": "total_trn_acc", "test_loss": "total_tst_loss",
@@ -43,20 +43,20 @@ FILE_NAME = re.compile(r"^(?P<model>LeNet5|CustomMLP_\d)(?:_weight_decay_(?P<wd>
                        r"(?:_insert_noise_s(?P<std>[0-9.]+)_m(?P<mean>-?[0-9.]+))?_model_(?P<epoch>\d+)\.pt$")
 
 
-class SeedCheckpointError(MnistlibError):
-    """A file that is not a usable seed checkpoint; the message names the file and the problem."""
+class OriginalCheckpointError(MnistlibError):
+    """A file that is not a usable checkpoint of the original; the message names the file and the problem."""
 
 
-def _fail(path: Path, problem: str) -> SeedCheckpointError:
-    return SeedCheckpointError(f"{path}: {problem}")
+def _fail(path: Path, problem: str) -> OriginalCheckpointError:
+    return OriginalCheckpointError(f"{path}: {problem}")
 
 
 def parse_name(path: Path) -> dict:
-    """RunConfig fields from a seed checkpoint's file name ('LeNet5_weight_decay_0.001_model_0050.pt')."""
+    """RunConfig fields from the file name of a checkpoint of the original ('LeNet5_weight_decay_0.001_model_0050.pt')."""
     match = FILE_NAME.match(path.name)
     if match is None or match["model"] not in MODELS:
-        raise _fail(path, "not named like a seed checkpoint (<LeNet5|CustomMLP_k>[_weight_decay_λ]"
-                          "[_insert_noise_sSTD_mMEAN]_model_NNNN.pt); keep the seed's file names")
+        raise _fail(path, "not named like a checkpoint of the original (<LeNet5|CustomMLP_k>[_weight_decay_λ]"
+                          "[_insert_noise_sSTD_mMEAN]_model_NNNN.pt); keep the original's file names")
     return {"model": match["model"], "weight_decay": float(match["wd"] or 0),
             "noise_std": float(match["std"] or 0), "noise_mean": float(match["mean"] or 0)}
 
@@ -74,7 +74,7 @@ def read_checkpoint(path: Path) -> dict:
     missing = [key for key in ("model", *HISTORY_KEYS.values()) if not isinstance(state, dict) or key not in state]
     if missing:
         what = f"a {type(state).__name__}" if not isinstance(state, dict) else f"a dict without {missing[0]!r}"
-        raise _fail(path, f"not a seed checkpoint: {what} (expected 'model' and the lists "
+        raise _fail(path, f"not a checkpoint of the original: {what} (expected 'model' and the lists "
                           f"{', '.join(HISTORY_KEYS.values())})")
     return state
 
@@ -86,14 +86,14 @@ def _lenet_state(path: Path, weights: dict) -> dict:
             if f"{theirs}.{part}" in weights:
                 converted[f"{ours}.{part}"] = weights.pop(f"{theirs}.{part}")
     kernels, biases = [], []
-    for o, (ours, theirs) in enumerate(zip(C3_TABLE, SEED_C3)):
+    for o, (ours, theirs) in enumerate(zip(C3_TABLE, ORIGINAL_C3)):
         weight, bias = weights.pop(f"c3.{o}.weight", None), weights.pop(f"c3.{o}.bias", None)
         if weight is None or bias is None:
             raise _fail(path, f"missing weight c3.{o}.{'weight' if weight is None else 'bias'} "
-                              f"(a seed LeNet-5 has c3.0 to c3.15)")
+                              f"(the original's LeNet-5 has c3.0 to c3.15)")
         if tuple(weight.shape) != (1, len(theirs), 5, 5) or tuple(bias.shape) != (1,):
             raise _fail(path, f"wrong shape for c3.{o}: {tuple(weight.shape)}, expected (1, {len(theirs)}, 5, 5)")
-        # our SparseConv2d keeps map o's kernels in increasing input-map order; the seed's follow SEED_C3
+        # our SparseConv2d keeps map o's kernels in increasing input-map order; the original's follow ORIGINAL_C3
         kernels += [weight[0, theirs.index(i)] for i in sorted(ours)]
         biases.append(bias)
     converted["c3.weight"], converted["c3.bias"] = torch.stack(kernels), torch.cat(biases)
@@ -108,14 +108,14 @@ def _mlp_state(weights: dict) -> dict:
 
 
 def convert_weights(path: Path, model: str, weights: dict) -> dict:
-    """The seed's state dict as mnistlib's ``model`` state dict; unknown keys, missing keys and
-    wrong shapes are each a one-line SeedCheckpointError naming ``path``."""
+    """The original's state dict as mnistlib's ``model`` state dict; unknown keys, missing keys and
+    wrong shapes are each a one-line OriginalCheckpointError naming ``path``."""
     if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
         raise _fail(path, "its 'model' entry is not a state dict of tensors")
     weights = dict(weights)
     converted = _lenet_state(path, weights) if model == "LeNet5" else _mlp_state(weights)
     if weights:
-        raise _fail(path, f"unknown weight {sorted(weights)[0]!r} for a seed {model} checkpoint")
+        raise _fail(path, f"unknown weight {sorted(weights)[0]!r} for a checkpoint of the original's {model}")
     expected = build_model(model).state_dict()
     for key, tensor in expected.items():
         if key not in converted:
@@ -136,14 +136,14 @@ def _history(path: Path, state: dict) -> pd.DataFrame:
     return history[HISTORY_COLUMNS]
 
 
-def load_seed_checkpoint(path: str | Path) -> tuple[RunConfig, pd.DataFrame, dict]:
-    """(config, history, converted weights) of one seed checkpoint; nothing is written."""
+def load_original_checkpoint(path: str | Path) -> tuple[RunConfig, pd.DataFrame, dict]:
+    """(config, history, converted weights) of one checkpoint of the original; nothing is written."""
     path = Path(path)
     fields = parse_name(path)
     state = read_checkpoint(path)
     history = _history(path, state)
     weights = convert_weights(path, fields["model"], state["model"])
-    cfg = RunConfig.preset("seed", **fields, epochs=int(history.epoch.iloc[-1]), origin="seed-checkpoint")
+    cfg = RunConfig.preset("original", **fields, epochs=int(history.epoch.iloc[-1]), origin="original-checkpoint")
     return cfg, history, weights
 
 
@@ -161,7 +161,7 @@ def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame,
             "epoch": int(history.epoch.iloc[-1]), "config": cfg.to_dict(), "model": weights,
             "history": history.to_dict("records")})
         write_json(tmp / "run.json", {
-            "state": "finished", "origin": "imported from the seed's published checkpoint", "source": source.name,
+            "state": "finished", "origin": "imported from the original's published checkpoint", "source": source.name,
             "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(), "epochs_done": cfg.epochs,
             "model_revision": model_revision(cfg.model),
             "imported": datetime.now(timezone.utc).isoformat(timespec="seconds")})
@@ -180,18 +180,18 @@ def checkpoint_files(source: str | Path | None = None) -> list[Path]:
     if source.is_file():
         return [source]
     if not source.is_dir():
-        raise SeedCheckpointError(f"{source}: no such file or folder; give a folder of the seed's "
+        raise OriginalCheckpointError(f"{source}: no such file or folder; give a folder of the original's "
                                   f"*_model_0050.pt files or one such file")
     files = sorted(source.glob("*_model_[0-9]*.pt"))
     if not files:
-        raise SeedCheckpointError(f"{source}: no *_model_NNNN.pt files (the seed's checkpoints) in this folder")
+        raise OriginalCheckpointError(f"{source}: no *_model_NNNN.pt files (the original's checkpoints) in this folder")
     return files
 
 
-def import_seed(source: str | Path | None = None, store: RunStore | None = None) -> list[Run]:
-    """Import every seed checkpoint of ``source`` (see :func:`checkpoint_files`); all are checked
+def import_original(source: str | Path | None = None, store: RunStore | None = None) -> list[Run]:
+    """Import every checkpoint of the original in ``source`` (see :func:`checkpoint_files`); all are checked
     (read and converted) before the first is written, so a bad file imports nothing."""
     store = store or RunStore()
-    loaded = [(path, load_seed_checkpoint(path)) for path in checkpoint_files(source)]
+    loaded = [(path, load_original_checkpoint(path)) for path in checkpoint_files(source)]
     store.writable()
     return [_write(store, path, *parts) for path, parts in loaded]

@@ -1,13 +1,13 @@
-"""The seed's whole grid under its own protocol: its 34 published runs (seed 0, batch 10, momentum
+"""The original's whole grid under its own protocol: its 34 published runs (seed 0, batch 10, momentum
 0.6, 50 epochs on full MNIST), trained from an empty run store the way ``mnistlib report`` trains
 them with ``reproduce: all``: stacked, on a LocalCluster of one single-threaded worker per core.
 
-    python benchmarks/bench_seed_grid.py                   # about an hour on 2 cores
-    python benchmarks/bench_seed_grid.py --profile smoke   # a check that it runs, seconds
+    python benchmarks/bench_original_grid.py                   # about an hour on 2 cores
+    python benchmarks/bench_original_grid.py --profile smoke   # a check that it runs, seconds
 
 Prints the wall time, each stack's time as the workers report it, and how busy the workers were
 (from the runs' own run.json, as in bench_cluster.py); results also go to
-``benchmarks/results/bench_seed_grid.json``. ``--runs-dir`` keeps the trained runs (it must be
+``benchmarks/results/bench_original_grid.json``. ``--runs-dir`` keeps the trained runs (it must be
 empty, or the time is not from an empty store); by default they go to a temporary folder.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--profile", default="full", help="the report profile whose epochs and data to use (full)")
     parser.add_argument("--runs-dir", help="an empty folder to keep the runs in (default: a temporary one)")
     args = parser.parse_args()
-    runs = check_parameters(profile=args.profile, reproduce="all").reproduce["all_seed_runs"]
+    runs = check_parameters(profile=args.profile, reproduce="all").reproduce["all_original_runs"]
     with tempfile.TemporaryDirectory() as tmp:
         runs_dir = Path(args.runs_dir or tmp)
         if runs_dir.exists() and any(runs_dir.iterdir()):
@@ -50,11 +50,11 @@ def main() -> None:
         seconds = time.perf_counter() - start
         busy = busy_seconds(str(runs_dir))
     workers = min(cores(), len(runs))
-    print(f"\nthe seed's {len(runs)} runs, {args.profile} profile, from an empty store on {workers} workers; {machine()}")
+    print(f"\nthe original's {len(runs)} runs, {args.profile} profile, from an empty store on {workers} workers; {machine()}")
     print(f"  wall time {seconds / 60:.1f} min; stacks busy {busy / 60:.1f} worker-min, "
           f"workers idle {1 - busy / (seconds * workers):.1%} of the wall time")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_seed_grid.json").write_text(json.dumps(
+    (RESULTS / "bench_original_grid.json").write_text(json.dumps(
         {"machine": machine(), "profile": args.profile, "runs": len(runs), "workers": workers, "seconds": seconds,
          "busy_seconds": busy, "log": lines}, indent=1))
 
