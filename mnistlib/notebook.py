@@ -193,22 +193,23 @@ def readable(value: Any) -> Any:
     return "–" if value is None else value
 
 
-def format_table(table: pd.DataFrame):
+def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None):
     """A DataFrame styled for reading: headers (columns and index) in words with units, truth values
     as yes or no, losses to 4 places, accuracies and differences in points to 2, missing values as
-    '–', nothing cut short."""
+    '–', nothing cut short. ``formats``: header (in words) -> format string, over those defaults."""
     table = table.copy()
     for column in table.columns:
         if table[column].dtype == bool or table[column].dtype == object:
             table[column] = table[column].map(readable)
     table = table.rename(columns=lambda c: column_text(c) if isinstance(c, str) else c)
     table.index = table.index.set_names([column_text(n) if isinstance(n, str) else n for n in table.index.names])
-    formats = {}
+    chosen = {}
     for column in table.columns:
         if isinstance(column, str) and pd.api.types.is_float_dtype(table[column]):
-            formats[column] = ("{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column)
-                               else "{:g}")
-    return table.style.format(na_rep="–").format(formats, na_rep="–")
+            chosen[column] = ("{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column)
+                              else "{:g}")
+    # One call: Styler.format with a mapping resets every column it does not name to the default.
+    return table.style.format({**chosen, **(formats or {})}, na_rep="–")
 
 
 def format_spread(spread: pd.DataFrame) -> pd.DataFrame:

@@ -148,6 +148,13 @@ def with_contents(page: str) -> str:
                                   f'<ul>{links}</ul></nav>', 1)
 
 
+def short_title(path: Path) -> str:
+    """A notebook's title up to its colon, for the navigation bar: '1. Architecture'."""
+    import nbformat
+
+    return _title(nbformat.read(path, as_version=4), path).split(":", 1)[0]
+
+
 def _title(nb, path: Path) -> str:
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -198,7 +205,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     if workers != 0:
         _pretrain(settings, notebooks, workers, scheduler, progress, log)
     params.update(profile=profile, progress=False, reports_dir=str(root))
-    nav = [{"href": p.with_suffix(".html").name, "title": p.stem} for p in notebooks]
+    nav = [{"href": p.with_suffix(".html").name, "title": short_title(p)} for p in notebooks]
     widgets_js = webassets.copy_to(out)
     if widgets_js is None:
         log("note: widget JavaScript not installed (python -m mnistlib.webassets); the HTML shows widgets' "

@@ -71,7 +71,7 @@ class Run:
 
     @property
     def epochs_done(self) -> int:
-        """The last finished epoch (a seed-protocol history also has an epoch-0 row)."""
+        """The last finished epoch (a history of the original's protocol also has an epoch-0 row)."""
         return int(self.history.epoch.iloc[-1]) if len(self.history) else 0
 
     @property
