@@ -13,7 +13,8 @@ The modules, each named for what it owns:
   and torchvision's download; ``data``: ``load_mnist`` (source order, cache), tensors, subsets, batches.
 - ``models``: LeNet-5 with the sparse C3 table, the MLPs, the registry of named presets and revisions.
 - ``runconfig``: ``RunConfig``, the record of a run's settings; ``naming``: a run's identity (hash),
-  folder name and the labels readers see; ``augment``: noise, shifts, rotation and scaling.
+  folder name and the labels readers see; ``augment``: noise, shifts, rotation and scaling of training
+  images; ``perturb``: test images perturbed on purpose, the same way for every model.
 - ``original``: the original report's record (its 34 histories, its table, its claims);
   ``originalimport``: its checkpoints as runs in the store.
 - ``storeformat``: the run store's format and its upgrade; ``runs``: the run store itself.
@@ -33,7 +34,7 @@ fails on one that runs up this list). Each module's first docstring line says it
     1. _version, errors, paths, stats, webassets
     2. checks, files, sources, models
     3. data, runconfig
-    4. augment, naming
+    4. augment, naming, perturb
     5. original, storeformat
     6. runs
     7. training, grids, originalimport, export

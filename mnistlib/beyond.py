@@ -117,7 +117,8 @@ class OriginalSettings:
     ours_collapses: bool          # λ = 1e-2 with ours
 
 
-def original_settings(runs: Mapping[float, Run], ours: Mapping[float, Run], window: tuple[int, int]) -> OriginalSettings:
+def original_settings(runs: Mapping[float, Run], ours: Mapping[float, Run],
+                      window: tuple[int, int]) -> OriginalSettings:
     """The original's settings' runs (``runs``: λ -> Run) against ours (``ours``: λ -> Run), at λ 0 and 1e-2."""
     plain = runs[0.0].history
     return OriginalSettings(
@@ -163,7 +164,8 @@ def recipe(table: pd.DataFrame, target: float = RECIPE_TARGET) -> Recipe:
     best = table.final_test_acc.idxmax()
     row = table.loc[best]
     return Recipe(best=best, final_test_acc=float(row.final_test_acc), final_test_acc_std=float(row.final_test_acc_std),
-                  seeds=int(row.seeds), epochs=int(row.epochs), template_final_test_acc=float(table.final_test_acc.iloc[0]),
+                  seeds=int(row.seeds), epochs=int(row.epochs),
+                  template_final_test_acc=float(table.final_test_acc.iloc[0]),
                   target=target, met=bool(row.final_test_acc >= target))
 
 
@@ -180,8 +182,9 @@ def answers(groups: Mapping[str, Mapping], window: tuple[int, int], target: floa
     variance = by_model(groups["variance"])
     spread = across_seeds(variance, window)
     for model, r in spread.iterrows():
-        rows += _rows("variance across seeds", {f"{display_name(model)} mean test accuracy (%)": r.mean_test_acc,
-                                                f"{display_name(model)} standard deviation (points)": r.mean_test_acc_std})
+        name = display_name(model)
+        rows += _rows("variance across seeds", {f"{name} mean test accuracy (%)": r.mean_test_acc,
+                                                f"{name} standard deviation (points)": r.mean_test_acc_std})
     rows += _rows("variance across seeds", {"seeds": int(spread.seeds.min())})
     tests = compare_pairs(variance, window, [("LeNet5", "CustomMLP_6"), ("LeNet5", "CustomMLP_5"),
                                              ("CustomMLP_5", "CustomMLP_6")])

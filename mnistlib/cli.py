@@ -3,6 +3,7 @@
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
     mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # notebook 6's LeNet-5 recipe
     mnistlib test RUN                                   # evaluate the run's checkpoints
+    mnistlib test RUN --noise 0.3 --shift 2 --rotate 15 # ... on perturbed test images
     mnistlib graph RUN                                  # loss/accuracy figure of one run
     mnistlib compare RUN RUN ... --out NAME             # test curves and statistics table
     mnistlib params LeNet5                              # per-layer parameter table
@@ -130,12 +131,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_test(args) -> int:
+    from .perturb import Perturbation
     from .training import evaluate_checkpoints
 
+    perturbation = Perturbation(noise=args.noise, shift=args.shift, rotate=args.rotate, seed=args.perturbation_seed)
     run = _store(args).load(args.run)
-    table = evaluate_checkpoints(run, args.which, data=_data(args))
+    table = evaluate_checkpoints(run, args.which, data=_data(args), perturbation=perturbation)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"written: {run.path / 'test_eval.csv'}")
+    name = "test_eval.csv" if perturbation.clean else f"test_eval-{perturbation.name()}.csv"
+    print(f"written: {run.path / name}")
     return 0
 
 
@@ -290,9 +294,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub, common)
 
-    p = sub.add_parser("test", parents=[common], help="evaluate a run's stored checkpoints on the test set")
+    p = sub.add_parser("test", parents=[common], help="evaluate a run's stored checkpoints on the test set "
+                                                     "(accuracy, loss, calibration), as it is or perturbed")
     p.add_argument("run", help="run folder, name or unique prefix")
     p.add_argument("--which", default="all", choices=["all", "last", "best"])
+    p.add_argument("--noise", type=float, default=0.0, metavar="STD",
+                   help="Gaussian noise on the test images, std in normalized units (1.0 ≈ 0.31 of the pixel range)")
+    p.add_argument("--shift", type=int, default=0, metavar="K", help="shift each test image by exactly K pixels "
+                                                                     "(0-8) in one of the eight compass directions")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="D",
+                   help="rotate each test image by exactly D degrees (0-90), clockwise or anticlockwise")
+    p.add_argument("--perturbation-seed", type=int, default=0, metavar="N", help="random seed of the perturbation")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("graph", parents=[common], help="loss and accuracy curves of one run")

@@ -184,7 +184,8 @@ def _mlp_spec(i: int, widths: tuple[int, ...], original_count: int) -> ModelSpec
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec for spec in [
-        # LeNet-5 is revision 2: F6 is the original's 1.7159·tanh(x). Runs of revision 1 (LeCun's F6) belong to LeNet5-lecun.
+        # LeNet-5 is revision 2: F6 is the original's 1.7159·tanh(x); runs of revision 1 (LeCun's F6)
+        # belong to LeNet5-lecun.
         ModelSpec("LeNet5", LeNet5, 60806, "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(x) (the original)", 2),
         ModelSpec("LeNet5-lecun", lambda: LeNet5(f6="lecun"), 60806,
                   "LeNet-5, sigmoid after pooling, F6 1.7159·tanh(2x/3) (LeCun et al. 1998)"),

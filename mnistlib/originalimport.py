@@ -11,12 +11,19 @@ separate convolutions into one :class:`~mnistlib.models.SparseConv2d`, each kern
 input map; ``fc6.0``/``fc7.0`` to ``f6.0``/``f7``; the MLPs' ``layers.input_1``/``hidden_j`` in
 order), its 51-entry history (epoch 0 is the untrained model), and a config of the original's protocol
 whose ``origin`` says it was imported, so it is never reused as, or continued into, a trained run.
-Files are loaded with ``weights_only=True`` on the CPU; every problem is one line naming the file,
-and a run is written to a temporary folder and renamed, so nothing half-imported stays.
+Files are loaded with ``weights_only=True`` on the CPU; every problem is one line naming the file
+(a weight that is not finite among them: such a file is not a trained model), and a run is written to
+a temporary folder and renamed, so nothing half-imported stays.
+
+mnistlib ships the original's eight checkpoints it has (its seven LeNet-5 runs and CustomMLP_6) in
+``original_record/``, slimmed (:func:`slim_checkpoint`: the optimizer state dropped, the weights and
+histories kept); ``original_record/checkpoints.json`` records each original file's size and sha256
+beside the shipped file's, and a run imported from a shipped file records the original's.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 import tempfile
@@ -27,16 +34,17 @@ import pandas as pd
 import torch
 
 from .errors import MnistlibError
+from .files import save_checkpoint, write_json
 from .models import C3_TABLE, MODELS, build_model, model_revision
 from .runconfig import RunConfig
-from .files import save_checkpoint, write_json
 from .runs import HISTORY_COLUMNS, Run, RunStore, write_config
 
-PACKAGED = Path(__file__).parent / "original_record"  # the original's LeNet-5 and CustomMLP_6, shipped with mnistlib
+PACKAGED = Path(__file__).parent / "original_record"  # the original's checkpoints, shipped with mnistlib
+MANIFEST = PACKAGED / "checkpoints.json"
 # The original's C3: output map o is a Conv2d over these S2 maps, in this order (its kernel's channels).
 ORIGINAL_C3 = ((0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1), (0, 1, 2, 3), (1, 2, 3, 4),
-           (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2), (0, 1, 3, 4), (1, 2, 4, 5), (2, 3, 5, 0),
-           (0, 1, 2, 3, 4, 5))
+               (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2), (0, 1, 3, 4), (1, 2, 4, 5), (2, 3, 5, 0),
+               (0, 1, 2, 3, 4, 5))
 HISTORY_KEYS = {"train_loss": "total_trn_loss", "train_acc": "total_trn_acc", "test_loss": "total_tst_loss",
                 "test_acc": "total_tst_acc"}
 FILE_NAME = re.compile(r"^(?P<model>LeNet5|CustomMLP_\d)(?:_weight_decay_(?P<wd>[0-9.e-]+))?"
@@ -122,6 +130,9 @@ def convert_weights(path: Path, model: str, weights: dict) -> dict:
             raise _fail(path, f"missing weight for {key} of {model}")
         if converted[key].shape != tensor.shape:
             raise _fail(path, f"wrong shape for {key}: {tuple(converted[key].shape)}, {model} has {tuple(tensor.shape)}")
+        if not torch.isfinite(converted[key]).all():
+            raise _fail(path, f"weight {key} holds values that are not finite (NaN or infinite): not a trained "
+                              f"model, so nothing was imported")
     return {key: converted[key].float().contiguous() for key in expected}
 
 
@@ -162,8 +173,7 @@ def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame,
             "history": history.to_dict("records")})
         write_json(tmp / "run.json", {
             "state": "finished", "origin": "imported from the original's published checkpoint", "source": source.name,
-            "source_sha256": hashlib.sha256(source.read_bytes()).hexdigest(), "epochs_done": cfg.epochs,
-            "model_revision": model_revision(cfg.model),
+            **_provenance(source), "epochs_done": cfg.epochs, "model_revision": model_revision(cfg.model),
             "imported": datetime.now(timezone.utc).isoformat(timespec="seconds")})
         if target.exists():  # an unfinished folder of this config (an import cannot leave one): replace it
             shutil.rmtree(target)
@@ -174,14 +184,34 @@ def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame,
     return store.load(target)
 
 
+def _provenance(source: Path) -> dict:
+    """The file's sha256, and the original file's when it is one mnistlib ships slimmed."""
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    shipped = json.loads(MANIFEST.read_text())["files"].get(source.name, {})
+    original = {"original_sha256": shipped["original_sha256"]} if shipped.get("sha256") == digest else {}
+    return {"source_sha256": digest, **original}
+
+
+def slim_checkpoint(source: str | Path, dest: str | Path) -> dict:
+    """Write ``dest``: the checkpoint ``source`` of the original without its optimizer state (what an
+    import needs: the epoch, the weights and the four histories), after checking that it imports.
+    Returns its manifest entry: the original's and the slim file's size and sha256."""
+    source, dest = Path(source), Path(dest)
+    load_original_checkpoint(source)
+    state = read_checkpoint(source)
+    save_checkpoint(dest, {key: state[key] for key in ("epoch", "model", *HISTORY_KEYS.values()) if key in state})
+    return {"original_bytes": source.stat().st_size, "original_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            "bytes": dest.stat().st_size, "sha256": hashlib.sha256(dest.read_bytes()).hexdigest()}
+
+
 def checkpoint_files(source: str | Path | None = None) -> list[Path]:
-    """The ``*_model_NNNN.pt`` files of a folder (or the one file given); None: the packaged two."""
+    """The ``*_model_NNNN.pt`` files of a folder (or the one file given); None: those mnistlib ships."""
     source = Path(source) if source is not None else PACKAGED
     if source.is_file():
         return [source]
     if not source.is_dir():
         raise OriginalCheckpointError(f"{source}: no such file or folder; give a folder of the original's "
-                                  f"*_model_0050.pt files or one such file")
+                                      f"*_model_0050.pt files or one such file")
     files = sorted(source.glob("*_model_[0-9]*.pt"))
     if not files:
         raise OriginalCheckpointError(f"{source}: no *_model_NNNN.pt files (the original's checkpoints) in this folder")

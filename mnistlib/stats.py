@@ -175,3 +175,24 @@ def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) ->
             "train_loss_at_min": float(train[low]), "end_train_loss": float(train.iloc[-1]),
             "train_loss_kept_falling": train_fell, "turned_upward": turned,
             "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
+
+
+def calibration(confidence, correct, bins: int = 15) -> dict:
+    """How honest a model's confidence is, from each answer's confidence (its largest softmax
+    probability, 0 to 1) and whether it was right: the expected calibration error over ``bins``
+    equal-width confidence bins (the bins' |accuracy − mean confidence| weighted by their share of the
+    answers), the mean confidence on right and on wrong answers, and the bins themselves, for a
+    reliability diagram. Accuracies, confidences and the error in percent (points)."""
+    confidence, correct = np.asarray(confidence, float), np.asarray(correct, bool)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)  # bin b holds [b/bins, (b+1)/bins); 1.0 the last
+    table = pd.DataFrame({"bin": which, "confidence": confidence, "correct": correct}).groupby("bin").agg(
+        answers=("correct", "size"), accuracy=("correct", "mean"), confidence=("confidence", "mean"))
+    table = table.reindex(range(bins))
+    table.insert(0, "upper", (np.arange(bins) + 1) / bins)
+    table.insert(0, "lower", np.arange(bins) / bins)
+    table["answers"] = table.answers.fillna(0).astype(int)
+    table[["accuracy", "confidence"]] *= 100
+    gaps = (table.accuracy - table.confidence).abs() * table.answers / max(len(confidence), 1)
+    mean = lambda values: float(values.mean() * 100) if len(values) else float("nan")  # noqa: E731
+    return {"ece": float(gaps.sum()), "confidence_right": mean(confidence[correct]),
+            "confidence_wrong": mean(confidence[~correct]), "bins": table}

@@ -34,9 +34,10 @@ from .errors import ConfigError, RunHealthWarning, RunStoreError
 from .files import atomic_write, load_checkpoint
 from .models import build_model, predict_proba
 from .naming import run_name
+from .perturb import Perturbation, perturb
 from .runconfig import RunConfig
 from .runs import Run, RunStore
-from .stats import State
+from .stats import State, calibration
 
 EVAL_BATCH = 1000
 EpochCallback = Callable[[Run, dict], None]
@@ -140,13 +141,49 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
     return total_loss / len(y), 100.0 * correct / len(y)
 
 
-def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
-    """The run's training and test tensors on ``device`` (its subsets, padded and normalized)."""
+@torch.no_grad()
+def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
+                     batch_size: int = EVAL_BATCH) -> dict:
+    """``test_loss`` and ``test_acc`` (%) of ``model`` on (x, y), in eval mode, and how honest its
+    confidence is (:func:`mnistlib.stats.calibration`: ``ece``, ``confidence_right``, ``confidence_wrong``,
+    ``bins``); the confidence of an answer is its largest softmax probability of the model's logits."""
+    loss_sum = loss_sum or loss_function("cross_entropy")
+    model.eval()
+    total_loss, confidence, correct = 0.0, [], []
+    for xb, yb in iterate_batches(x, y, batch_size):
+        logits = model(xb)
+        total_loss += loss_sum(logits, yb).item()
+        top, predicted = torch.softmax(logits, dim=1).max(dim=1)
+        confidence.append(top.cpu())
+        correct.append((predicted == yb).cpu())
+    confidence, correct = torch.cat(confidence).numpy(), torch.cat(correct).numpy()
+    return {"test_loss": total_loss / len(y), "test_acc": 100.0 * float(correct.mean()),
+            **calibration(confidence, correct)}
+
+
+def _subsets(cfg: RunConfig) -> tuple:
     # The original picks the images only of a stratified subset; elsewhere runs of different seeds share
     # one copy (and a stack of them gathers its batches from it).
     by_seed = cfg.subset_mode == "stratified" and bool(cfg.train_subset or cfg.test_subset)
-    return prepared(arrays, str(device), cfg.train_subset, cfg.test_subset, cfg.subset_mode,
-                    cfg.seed if by_seed else 0)
+    return cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else 0
+
+
+def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
+    """The run's training and test tensors on ``device`` (its subsets, padded and normalized)."""
+    return prepared(arrays, str(device), *_subsets(cfg))
+
+
+def perturbed_images(cfg: RunConfig, arrays: MNISTArrays, device: torch.device,
+                perturbation: Perturbation = Perturbation()) -> torch.Tensor:
+    """The run's test images on ``device``, perturbed (:mod:`mnistlib.perturb`): made once per setting,
+    so every model evaluated on it sees the very same images."""
+    return _perturbed(arrays, str(device), *_subsets(cfg), perturbation)
+
+
+@functools.lru_cache(maxsize=4)
+def _perturbed(arrays: MNISTArrays, device: str, train_subset, test_subset, subset_mode, seed,
+               perturbation: Perturbation) -> torch.Tensor:
+    return perturb(prepared(arrays, device, train_subset, test_subset, subset_mode, seed).x_test, perturbation)
 
 
 @functools.lru_cache(maxsize=1)
@@ -305,11 +342,13 @@ def _train_locked(cfg: RunConfig, store: RunStore, data: MNISTArrays | None, pro
     return store.finish(path, status)
 
 
-def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None) -> pd.DataFrame:
-    """Test loss and accuracy of a run's stored checkpoints (the original's ``test`` mode).
+def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None,
+                         perturbation: Perturbation = Perturbation()) -> pd.DataFrame:
+    """Test loss, accuracy and calibration of a run's stored checkpoints (the original's ``test`` mode),
+    on its test images as they are or perturbed (:class:`mnistlib.perturb.Perturbation`).
 
-    ``which``: 'all' (per-epoch checkpoints if kept, plus best and last), 'last' or 'best'.
-    Also written to ``<run>/test_eval.csv``.
+    ``which``: 'all' (per-epoch checkpoints if kept, plus best and last), 'last' or 'best'. Also written
+    to ``<run>/test_eval.csv``, or, perturbed, beside it to ``test_eval-<perturbation>.csv``.
     """
     folder = run.path / "checkpoints"
     if which == "all":
@@ -322,17 +361,22 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
     if not paths:
         raise RunStoreError(f"{folder}: no checkpoints; train the run first (mnistlib train ...)")
     device = resolve_device(run.config.device)
-    tensors = run_tensors(run.config, data if data is not None else load_mnist(), device)
+    arrays = data if data is not None else load_mnist()
+    x = perturbed_images(run.config, arrays, device, perturbation)
+    y = run_tensors(run.config, arrays, device).y_test
     model = build_model(run.config.model).to(device)
     loss_sum = loss_function(run.config.loss)
     rows = []
     for path in paths:
         state = load_checkpoint(path, map_location=device)
         model.load_state_dict(state["model"])
-        test_loss, test_acc = evaluate(model, tensors.x_test, tensors.y_test, loss_sum)
-        rows.append({"checkpoint": path.stem, "epoch": state["epoch"], "test_loss": test_loss, "test_acc": test_acc})
+        found = evaluate_details(model, x, y, loss_sum)
+        rows.append({"checkpoint": path.stem, "epoch": state["epoch"],
+                     **{key: found[key] for key in ("test_loss", "test_acc", "ece", "confidence_right",
+                                                    "confidence_wrong")}})
     table = pd.DataFrame(rows)
-    atomic_write(run.path / "test_eval.csv", lambda f: table.to_csv(f, index=False))
+    name = "test_eval.csv" if perturbation.clean else f"test_eval-{perturbation.name()}.csv"
+    atomic_write(run.path / name, lambda f: table.to_csv(f, index=False))
     return table
 
 

@@ -97,8 +97,8 @@ def test_lecun_f6_gives_other_numbers_on_the_originals_weights(mnist):
 def test_cli_import_then_test(capsys, mnist, scratch_folders):
     assert main(["import-original", str(CHECKPOINTS)]) == 0
     out = capsys.readouterr().out
-    assert out.count("originalprotocol-imported") == 2 and "test acc 98.82%" in out
-    lenet = next(line.split()[0] for line in out.splitlines() if "LeNet5" in line)
+    assert out.count("originalprotocol-imported") == 8 and "test acc 98.82%" in out  # the 7 LeNet-5 and CustomMLP_6
+    lenet = next(line.split()[0] for line in out.splitlines() if "/lenet5-originalprotocol-imported-" in line)
     assert main(["test", lenet, "--which", "last"]) == 0
     assert "98.8200" in capsys.readouterr().out
     assert main(["graph", lenet]) == 0
@@ -149,6 +149,46 @@ def test_a_folder_without_checkpoints(tmp_path):
         import_original(tmp_path)
     with pytest.raises(OriginalCheckpointError, match="not named like a checkpoint of the original"):
         import_original(shutil.copy(CHECKPOINTS / "LeNet5_model_0050.pt", tmp_path / "lenet.pt"))
+
+
+def test_weights_that_are_not_finite_are_refused_and_nothing_is_imported(tmp_path, capsys):
+    bad = _copy(tmp_path)
+    _resave(bad, lambda s: {**s, "model": {**s["model"], "c1.weight": torch.full_like(s["model"]["c1.weight"], float("nan"))}})
+    good = _copy(tmp_path, "CustomMLP_6_model_0050.pt")
+    with pytest.raises(OriginalCheckpointError, match="weight c1.weight holds values that are not finite"):
+        import_original(good.parent, RunStore(tmp_path / "runs"))
+    assert not RunStore(tmp_path / "runs").runs()
+    assert main(["import-original", str(bad), "--runs-dir", str(tmp_path / "runs")]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "original" / "checkpoints"
+
+
+def test_the_shipped_checkpoints_are_the_originals_slimmed(tmp_path):
+    """Each shipped file is what the manifest says; a run imported from one records the original file's
+    sha256; and where the original files are at hand (../shared), each imports to the same weights and
+    history as its slim copy."""
+    import hashlib
+
+    from mnistlib.originalimport import MANIFEST
+
+    manifest = json.loads(MANIFEST.read_text())["files"]
+    shipped = sorted(p.name for p in original.RECORD.glob("*_model_0050.pt"))
+    assert shipped == sorted(manifest) and len(shipped) == 8
+    for name in shipped:
+        assert hashlib.sha256((original.RECORD / name).read_bytes()).hexdigest() == manifest[name]["sha256"]
+    (run,) = import_original(original.RECORD / "LeNet5_weight_decay_0.01_model_0050.pt", RunStore(tmp_path))
+    status = json.loads((run.path / "run.json").read_text())
+    assert status["original_sha256"] == manifest["LeNet5_weight_decay_0.01_model_0050.pt"]["original_sha256"]
+    if not SHARED.is_dir():
+        pytest.skip("the original's files (../shared/original/checkpoints) are not here")
+    for name in shipped:
+        assert hashlib.sha256((SHARED / name).read_bytes()).hexdigest() == manifest[name]["original_sha256"]
+        _, history, weights = load_original_checkpoint(SHARED / name)
+        _, slim_history, slim_weights = load_original_checkpoint(original.RECORD / name)
+        pd.testing.assert_frame_equal(history, slim_history)
+        assert all(torch.equal(weights[k], slim_weights[k]) for k in weights)
 
 
 def test_weights_only_loading_refuses_code(tmp_path):

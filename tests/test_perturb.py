@@ -1,0 +1,118 @@
+"""Test images perturbed on purpose, and calibration: exact shifts and rotations, seeded and the same
+for every model, nothing changed by a clean setting, and an expected calibration error that tells an
+honest model from an over-confident one."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mnistlib import RunConfig, RunStore
+from mnistlib.cli import main
+from mnistlib.data import BACKGROUND
+from mnistlib.errors import ConfigError
+from mnistlib.perturb import DIRECTIONS, Perturbation, perturb, rotate_exactly, shift_exactly
+from mnistlib.stats import calibration
+from mnistlib.training import perturbed_images
+
+
+def dot_images(n: int) -> torch.Tensor:
+    """n blank 32x32 images with one bright pixel at (16, 16)."""
+    x = torch.full((n, 1, 32, 32), BACKGROUND)
+    x[:, 0, 16, 16] = 2.0
+    return x
+
+
+@pytest.mark.parametrize("pixels", [1, 3, 8])
+def test_a_shift_moves_each_image_exactly_k_pixels_in_a_compass_direction(pixels):
+    moved = shift_exactly(dot_images(400), pixels, torch.Generator().manual_seed(0))
+    where = [tuple((image[0] == 2.0).nonzero()[0].tolist()) for image in moved]
+    steps = {((r - 16) // pixels, (c - 16) // pixels) for r, c in where}
+    assert steps == set(DIRECTIONS)  # every image moved by exactly k, and all eight directions drawn
+    assert all(abs(r - 16) in (0, pixels) and abs(c - 16) in (0, pixels) for r, c in where)
+    assert (moved == 2.0).sum() == 400 and moved.min() == BACKGROUND  # nothing else changed
+
+
+def test_a_rotation_turns_each_image_by_exactly_d_degrees_one_way_or_the_other():
+    x = torch.full((64, 1, 32, 32), BACKGROUND)
+    x[:, 0, 4:10, 14:18] = 2.0  # a bar above the centre
+    turned = rotate_exactly(x, 90.0, torch.Generator().manual_seed(0))
+    senses = set()
+    for image, original in zip(turned, x):
+        for k in (1, -1):
+            if torch.allclose(image, torch.rot90(original, k, dims=(1, 2)), atol=1e-4):
+                senses.add(k)
+    assert senses == {1, -1}
+
+
+def test_noise_has_the_std_asked_for_and_a_clean_setting_changes_nothing():
+    x = dot_images(200)
+    noisy = perturb(x, Perturbation(noise=0.3))
+    assert (noisy - x).std().item() == pytest.approx(0.3, rel=0.02) and abs((noisy - x).mean().item()) < 0.01
+    clean = Perturbation(noise=0, shift=0, rotate=0)
+    assert clean.clean and clean.name() == "clean" and perturb(x, clean) is x
+    assert Perturbation(noise=0.3, shift=2, rotate=15).name() == "noise0.3-shift2-rotate15"
+    assert Perturbation(shift=2, seed=1).name() == "shift2-seed1"
+
+
+@pytest.mark.parametrize("values, match", [({"noise": -1}, "noise must be >= 0"), ({"shift": 9}, "shift must be <= 8"),
+                                           ({"shift": 1.5}, "shift must be an integer"),
+                                           ({"rotate": 91}, "rotate must be <= 90")])
+def test_bad_values_are_one_line(values, match, capsys):
+    with pytest.raises(ConfigError, match=match):
+        Perturbation(**values)
+    flags = [f"--{key}={value}" for key, value in values.items() if key != "shift" or value != 1.5]
+    if flags:  # the command line refuses them before looking for the run
+        assert main(["test", "any-run", *flags]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and match in err
+
+
+def test_every_model_sees_the_same_perturbed_images(mnist):
+    tiny = dict(train_subset=200, test_subset=300, subset_mode="stratified")
+    p = Perturbation(noise=0.5, shift=2, rotate=20)
+    lenet, mlp = RunConfig(model="LeNet5", **tiny), RunConfig(model="CustomMLP_6", lr=0.1, **tiny)
+    a, b = perturbed_images(lenet, mnist, torch.device("cpu"), p), perturbed_images(mlp, mnist, torch.device("cpu"), p)
+    assert torch.equal(a, b)
+    from mnistlib.training import _perturbed
+
+    _perturbed.cache_clear()  # made again from nothing: the same draws
+    assert torch.equal(perturbed_images(lenet, mnist, torch.device("cpu"), p), a)
+    other = perturbed_images(lenet, mnist, torch.device("cpu"), Perturbation(noise=0.5, shift=2, rotate=20, seed=1))
+    assert not torch.equal(other, a)
+    clean = perturbed_images(lenet, mnist, torch.device("cpu"), Perturbation())
+    assert not torch.equal(clean, a) and clean.shape == a.shape
+
+
+def test_calibration_tells_an_honest_model_from_an_overconfident_one():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.1, 1.0, 200_000)
+    honest = calibration(confidence, rng.uniform(size=confidence.size) < confidence)
+    assert honest["ece"] < 0.5  # points: right as often as it says
+    assert honest["confidence_right"] > honest["confidence_wrong"]
+    overconfident = calibration(np.full(10_000, 0.99), rng.uniform(size=10_000) < 0.6)
+    assert overconfident["ece"] == pytest.approx(39, abs=1.5)
+    bins = overconfident["bins"]
+    assert len(bins) == 15 and bins.answers.sum() == 10_000 and bins.answers.iloc[-1] == 10_000
+
+
+def test_the_original_checkpoint_tested_clean_and_perturbed(mnist, tmp_path, capsys):
+    """Clean, the imported original gives its logged accuracy; perturbed, a file of its own beside
+    test_eval.csv, and the same numbers twice."""
+    from mnistlib import original
+    from mnistlib.originalimport import import_original
+
+    store = RunStore(tmp_path / "runs")
+    (run,) = import_original(original.RECORD / "LeNet5_model_0050.pt", store)
+    runs_dir = ["--runs-dir", str(tmp_path / "runs")]
+    assert main(["test", run.name, "--which", "last", *runs_dir]) == 0
+    clean = pd.read_csv(run.path / "test_eval.csv")
+    assert round(clean.test_acc.iloc[0], 2) == 98.82 and 0 <= clean.ece.iloc[0] < 100
+    capsys.readouterr()
+    outputs = []
+    for _ in range(2):
+        assert main(["test", run.name, "--which", "last", "--noise", "1.0", "--shift", "2", *runs_dir]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and "test_eval-noise1-shift2.csv" in outputs[0]
+    noisy = pd.read_csv(run.path / "test_eval-noise1-shift2.csv")
+    assert noisy.test_acc.iloc[0] < clean.test_acc.iloc[0]
+    pd.testing.assert_frame_equal(pd.read_csv(run.path / "test_eval.csv"), clean)  # never written over
