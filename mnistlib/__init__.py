@@ -21,8 +21,8 @@ The modules, each named for what it owns:
 - ``stats``: statistics of histories, a run's health, bands across seeds, the exact permutation test.
 - ``training``: one epoch, one evaluation, ``train`` tied to the store; ``stacking``: runs of one
   architecture trained as one model; ``cluster``: a report's runs on Dask.
-- ``grids``: the report's parameters and every grid of runs they ask for; ``beyond``,
-  ``reproduction``: notebooks 6 and 7's findings as numbers and verdicts; ``plots``: figures;
+- ``grids``: the report's parameters and every grid of runs they ask for; ``regularizers``, ``beyond``,
+  ``reproduction``: notebooks 3–4, 6 and 7's findings as numbers and verdicts; ``plots``: figures;
   ``widgets``: the interactive views; ``export``: TensorBoard event files.
 - ``notebook``: what the notebooks call; ``report``: papermill, HTML and the index; ``publish``: the
   executed report copied into ``docs/`` with its provenance and headlines; ``webassets``: the widgets'
@@ -38,7 +38,7 @@ fails on one that runs up this list). Each module's first docstring line says it
     5. original, storeformat
     6. runs
     7. training, grids, originalimport, export
-    8. stacking, beyond, reproduction, plots
+    8. stacking, beyond, reproduction, regularizers, plots
     9. cluster, widgets
     10. notebook, report, publish
     11. cli

@@ -265,6 +265,21 @@ def _add_train(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def _add_test(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("test", parents=[common], help="evaluate a run's stored checkpoints on the test set "
+                                                     "(accuracy, loss, calibration), as it is or perturbed")
+    p.add_argument("run", help="run folder, name or unique prefix")
+    p.add_argument("--which", default="all", choices=["all", "last", "best"])
+    p.add_argument("--noise", type=float, default=0.0, metavar="STD",
+                   help="Gaussian noise on the test images, std in normalized units (1.0 ≈ 0.31 of the pixel range)")
+    p.add_argument("--shift", type=int, default=0, metavar="K", help="shift each test image by exactly K pixels "
+                                                                     "(0-8) in one of the eight compass directions")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="D",
+                   help="rotate each test image by exactly D degrees (0-90), clockwise or anticlockwise")
+    p.add_argument("--perturbation-seed", type=int, default=0, metavar="N", help="random seed of the perturbation")
+    p.set_defaults(func=cmd_test)
+
+
 def _add_report(sub) -> None:
     p = sub.add_parser("report", help="execute the notebooks into reports/<profile>/index.html")
     p.add_argument("--profile", default="full", help="full (default: all data, 50 epochs per run, as the original), quick or smoke")
@@ -294,18 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub, common)
 
-    p = sub.add_parser("test", parents=[common], help="evaluate a run's stored checkpoints on the test set "
-                                                     "(accuracy, loss, calibration), as it is or perturbed")
-    p.add_argument("run", help="run folder, name or unique prefix")
-    p.add_argument("--which", default="all", choices=["all", "last", "best"])
-    p.add_argument("--noise", type=float, default=0.0, metavar="STD",
-                   help="Gaussian noise on the test images, std in normalized units (1.0 ≈ 0.31 of the pixel range)")
-    p.add_argument("--shift", type=int, default=0, metavar="K", help="shift each test image by exactly K pixels "
-                                                                     "(0-8) in one of the eight compass directions")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="D",
-                   help="rotate each test image by exactly D degrees (0-90), clockwise or anticlockwise")
-    p.add_argument("--perturbation-seed", type=int, default=0, metavar="N", help="random seed of the perturbation")
-    p.set_defaults(func=cmd_test)
+    _add_test(sub, common)
 
     p = sub.add_parser("graph", parents=[common], help="loss and accuracy curves of one run")
     p.add_argument("run")

@@ -26,7 +26,7 @@ from IPython.display import Image, display
 from . import paths, original
 from .data import MNISTArrays, load_mnist
 from .errors import ConfigError, RunHealthWarning
-from .grids import PROFILES, ReportParameters, Settings, flat
+from .grids import ORIGINAL_GROUPS, PROFILES, ReportParameters, Settings
 from .naming import grid_label
 from .plots import save_figure
 from .runconfig import RunConfig
@@ -76,7 +76,8 @@ class NotebookContext:
             log.write(line + "\n")
 
     def runs(self, group: str) -> dict[str, Run]:
-        """All runs of one group of the original's grid ('baseline', 'mlp', 'weight_decay', 'noise')."""
+        """All runs of one group of the original's grid ('baseline', 'mlp', 'weight_decay', 'noise',
+        'fixed_noise')."""
         if group not in self.grid:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.grid)}")
         return {label: self.run(label, cfg) for label, cfg in self.grid[group].items()}
@@ -113,8 +114,8 @@ class NotebookContext:
         return groups
 
     def all_runs(self) -> dict[str, Run]:
-        """Every run of the original's grid, in the original's table order."""
-        return {label: self.run(label, cfg) for label, cfg in flat(self.grid).items()}
+        """The original's 13 runs, in the original's table order."""
+        return {label: self.run(label, cfg) for group in ORIGINAL_GROUPS for label, cfg in self.grid[group].items()}
 
     def config(self, **fields) -> RunConfig:
         """A RunConfig with this report's shared settings plus ``fields``."""

@@ -237,6 +237,25 @@ def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, see
     return fig
 
 
+def perturbed_digits(images: torch.Tensor, labels: Sequence[int], answers: Mapping[str, Sequence[int]],
+                     title: str | None = None) -> Figure:
+    """Normalized digits (N, 1, 32, 32) as a model gets them, each with its true class and every model's
+    answer under it (a wrong answer in red)."""
+    with plt.rc_context(IMAGE_STYLE):
+        fig, axes = plt.subplots(1, len(images), figsize=(len(images) * 1.05, 1.5 + 0.22 * len(answers)),
+                                 layout="constrained", squeeze=False)
+        for k, (ax, image) in enumerate(zip(axes[0], images.cpu())):
+            ax.imshow(image[0].numpy(), cmap="gray_r", vmin=BACKGROUND, vmax=WHITE)
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(f"true {int(labels[k])}", fontsize=8)
+            for row, (name, answer) in enumerate(answers.items()):
+                ax.text(0.5, -0.12 - 0.2 * row, f"{name}: {int(answer[k])}", transform=ax.transAxes, ha="center",
+                        va="top", fontsize=7, color="black" if int(answer[k]) == int(labels[k]) else "crimson")
+        if title:
+            fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def plot_vs_original(table: pd.DataFrame, ours: str = "mean_test_acc", original: str = "original_mean_test_acc",
                  title: str = "mean test accuracy, ours vs the original's") -> Figure:
     """Horizontal bars, one pair per run: our statistic beside the original's."""
@@ -294,6 +313,74 @@ def plot_sweep(table: pd.DataFrame, title: str = "weight decay sweep") -> Figure
         ax_gap.set_title("training − test gap")
         ax_acc.legend(fontsize=8)
         fig.suptitle(title)
+    return fig
+
+
+PERTURBATION_AXES = {"noise": "test noise std (normalized units)", "shift": "shift of the test images (pixels)",
+                     "rotate": "rotation of the test images (degrees)"}
+
+
+def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashed: Sequence[str] = (),
+                    title: str | None = None) -> Figure:
+    """Test accuracy against a perturbation's strength, one panel per axis ('noise', 'shift', 'rotate')
+    and one line per run of a :func:`mnistlib.regularizers.robustness` table (a panel uses the rows
+    where the other two are 0); runs in ``dashed`` (the original's) are dashed."""
+    with plt.rc_context(STYLE):
+        fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), layout="constrained", squeeze=False)
+        for ax, axis in zip(panels[0], axes):
+            others = [a for a in PERTURBATION_AXES if a != axis]
+            part = table[(table[others] == 0).all(axis=1)]
+            for run, curve in part.groupby("run", sort=False):
+                curve = curve.sort_values(axis)
+                ax.plot(curve[axis], curve.test_acc, "o-" if run not in dashed else "o--", markersize=3, label=run)
+            ax.set_xlabel(PERTURBATION_AXES[axis])
+            ax.set_ylabel("test accuracy (%)")
+        handles, labels = panels[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside right upper", fontsize=7)  # beside the panels, never over a curve
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_reliability(bins: Mapping[str, pd.DataFrame], title: str | None = None) -> Figure:
+    """Reliability diagrams side by side: accuracy against mean confidence in each confidence bin
+    (:func:`mnistlib.stats.calibration`), the diagonal where a model is as right as it is sure."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(bins), figsize=(2.9 * len(bins), 3.2), layout="constrained", squeeze=False,
+                                 sharey=True)
+        for ax, (label, table) in zip(axes[0], bins.items()):
+            used = table[table.answers > 0]
+            ax.plot([0, 100], [0, 100], ":", color="gray", linewidth=1)
+            ax.bar((used.lower + used.upper) / 2 * 100, used.accuracy, width=100 / len(table) * 0.9,
+                   color="tab:blue", alpha=0.7)
+            ax.plot(used.confidence, used.accuracy, "o", color="tab:red", markersize=3)
+            ax.set_title(label, fontsize=9)
+            ax.set_xlabel("confidence (%)")
+            ax.set_xlim(0, 100)
+            ax.set_ylim(0, 100)
+        axes[0][0].set_ylabel("accuracy in the bin (%)")
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_against_lambda(table: pd.DataFrame, columns: Mapping[str, str], title: str | None = None) -> Figure:
+    """One panel per column of ``table`` (``columns``: column -> axis label) against ``λ`` (a log axis;
+    λ = 0 drawn at the left edge), one line per ``model``."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(columns), figsize=(4.6 * len(columns), 3.6), layout="constrained",
+                                 squeeze=False)
+        smallest = table.loc[table["lambda"] > 0, "lambda"].min()
+        x = table["lambda"].where(table["lambda"] > 0, smallest / 10)  # λ = 0 one decade below the smallest
+        for ax, (column, label) in zip(axes[0], columns.items()):
+            for model, part in table.assign(x=x).groupby("model", sort=False):
+                ax.plot(part.x, part[column], "o-", markersize=3, label=model)
+            ax.set_xscale("log")
+            ax.set_xlabel("weight decay λ (λ = 0 at the left)")
+            ax.set_ylabel(label)
+        axes[0][0].legend(fontsize=8)
+        if title:
+            fig.suptitle(title)
     return fig
 
 

@@ -42,7 +42,10 @@ _WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test 
           "separable": "enough seeds for the 0.05 level", "lr": "learning rate", "batch_size": "batch size",
           "momentum": "momentum", "schedule": "learning-rate schedule", "warmup_epochs": "warm-up epochs",
           "shift": "random shift (pixels)", "rotate": "random rotation (degrees)", "scale": "random scaling",
-          "noise_mode": "noise drawn", "loss": "loss"}
+          "noise_mode": "noise drawn", "loss": "loss", "test_acc": "test accuracy (%)", "test_loss": "test loss",
+          "ece": "calibration error (points)", "confidence_right": "mean confidence when right (%)",
+          "confidence_wrong": "mean confidence when wrong (%)", "l2_norm": "L2 norm of the weights",
+          "near_zero": "weights within 0.001 of zero (%)", "weights": "weights"}
 
 
 def column_text(name: str) -> str:

@@ -380,6 +380,13 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
     return table
 
 
+def load_model(run: Run, which: str = "last", device: str | torch.device = "cpu") -> nn.Module:
+    """A stored run's model with the weights of its checkpoint ``which`` ('last', 'best', 'epoch_007')."""
+    model = build_model(run.config.model).to(device)
+    model.load_state_dict(load_checkpoint(run.checkpoint(which), map_location=device)["model"])
+    return model.eval()
+
+
 @torch.no_grad()
 def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last") -> dict:
     """A stored run's checkpoint on the run's own test set: {'index' (into the MNIST test set),
@@ -387,9 +394,7 @@ def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "la
     arrays = data if data is not None else load_mnist()
     cfg = run.config
     index = subset_indices(arrays.test_labels, cfg.test_subset, cfg.subset_mode, cfg.seed)
-    state = load_checkpoint(run.checkpoint(which))
-    model = build_model(cfg.model)
-    model.load_state_dict(state["model"])
+    model = load_model(run, which)
     x = to_tensor(arrays.test_images[index])
     proba = torch.cat([predict_proba(model, xb) for xb in x.split(EVAL_BATCH)])
     return {"index": index, "label": arrays.test_labels[index].astype(np.int64), "proba": proba.numpy()}

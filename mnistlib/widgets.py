@@ -14,7 +14,7 @@ notebook's saved widget state shows them as they were left.
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -28,9 +28,11 @@ from . import plots
 from .augment import add_noise
 from .data import MEAN, PAD, STD, MNISTArrays, load_mnist, to_tensor
 from .errors import ConfigError, RunStoreError
+from .perturb import Perturbation
+from .runconfig import RunConfig
 from .runs import Run, RunStore, summarize
 from .stats import ORIGINAL_WINDOW, STAT_COLUMNS, column_text
-from .training import test_predictions
+from .training import load_model, perturbed_images, run_tensors, test_predictions
 
 METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
            "training loss": "train_loss", "training − test accuracy": "gap"}
@@ -285,3 +287,49 @@ class DataExplorer(_View):
         self.stats.value = (f"{len(self.indices()):,} images of {self.digit.value} in the {self.split.value} set "
                             f"({len(labels):,} in all); page {self.page.value + 1} of {self.page.max + 1}. Model input: "
                             f"pad {PAD} black pixels per side, scale to [0, 1], subtract {MEAN}, divide by {STD}.")
+
+
+class PerturbationViewer(_View):
+    """Pick a perturbation of the test images (noise, a shift, a rotation) and its strength: the digits
+    as the models get them, each with every model's answer (:mod:`mnistlib.perturb`; nothing is trained)."""
+
+    RANGES = {"noise": (0.0, 1.5, 0.1), "shift": (0, 8, 1), "rotate": (0, 90, 5)}  # min, max, step
+
+    def __init__(self, runs: Mapping[str, Run], data: MNISTArrays | None = None, *, on: RunConfig | None = None,
+                 kind: str = "noise", strength: float = 1.0, n: int = 8, seed: int = 0):
+        if kind not in self.RANGES:
+            raise ConfigError(f"kind must be one of {', '.join(self.RANGES)}; got {kind!r}")
+        self.arrays = data if data is not None else load_mnist()
+        self.on, self.n, self.seed = on or next(iter(runs.values())).config, n, seed
+        self.models = {label: load_model(run) for label, run in runs.items()}
+        self.kind = w.ToggleButtons(options=list(self.RANGES), value=kind, description="perturbation")
+        low, high, step = self.RANGES[kind]
+        self.strength = w.FloatSlider(value=strength, min=low, max=high, step=step, description="strength",
+                                      continuous_update=False)
+        self.image = _image()
+        self.kind.observe(lambda change: self._rescale(), names="value")
+        self._watch(self.strength)
+        self.widget = w.VBox([w.HBox([self.kind, self.strength]), self.image])
+        self.update()
+
+    def _rescale(self) -> None:
+        low, high, step = self.RANGES[self.kind.value]
+        self.strength.min, self.strength.max, self.strength.step = low, high, step
+        self.update()
+
+    def perturbation(self) -> Perturbation:
+        """The perturbation the controls describe."""
+        value = self.strength.value
+        return Perturbation(seed=self.seed, **{self.kind.value: int(value) if self.kind.value == "shift" else value})
+
+    @torch.no_grad()
+    def figure(self) -> Figure:
+        x = perturbed_images(self.on, self.arrays, torch.device("cpu"), self.perturbation())[:self.n]
+        y = run_tensors(self.on, self.arrays, torch.device("cpu")).y_test[:self.n]
+        answers = {label: model(x).argmax(1).numpy() for label, model in self.models.items()}
+        units = {"noise": "std", "shift": "pixels", "rotate": "degrees"}[self.kind.value]
+        return plots.perturbed_digits(x, y.numpy(), answers, title=f"test digits, {self.kind.value} "
+                                                                   f"{self.strength.value:g} {units}")
+
+    def update(self) -> None:
+        self.image.value = png(self.figure())

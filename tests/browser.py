@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-WIDGET_PAGES = {"01_architecture": ["data-explorer"], "04_noise_injection": ["noise-preview-live"],
+WIDGET_PAGES = {"01_architecture": ["data-explorer"], "04_noise_injection": ["noise-preview-live", "perturbation-viewer"],
                 "05_summary": ["run-explorer", "mistakes", "confusion"],
                 "07_reproducing_the_original": ["original-lenet5-mistakes", "our-lenet5-mistakes"]}
-WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 1, "05_summary": 3,
+WIDGET_IMAGES = {"01_architecture": 1, "04_noise_injection": 2, "05_summary": 3,
                  "07_reproducing_the_original": 2}  # Image widgets per page
 
 

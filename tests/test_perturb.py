@@ -116,3 +116,39 @@ def test_the_original_checkpoint_tested_clean_and_perturbed(mnist, tmp_path, cap
     noisy = pd.read_csv(run.path / "test_eval-noise1-shift2.csv")
     assert noisy.test_acc.iloc[0] < clean.test_acc.iloc[0]
     pd.testing.assert_frame_equal(pd.read_csv(run.path / "test_eval.csv"), clean)  # never written over
+
+
+def test_weight_table_counts_norms_and_near_zeros():
+    from mnistlib.models import build_model
+    from mnistlib.regularizers import weight_table
+
+    model = build_model("mlp:4")
+    with torch.no_grad():
+        model.layers[0].weight.fill_(0.0)
+        model.layers[0].weight[0, :4] = torch.tensor([3.0, 4.0, 0.0005, -0.0005])
+        model.layers[2].weight.fill_(1.0)
+    table = weight_table(model)
+    assert list(table.index) == ["layers.0", "layers.2", "all"]
+    assert table.loc["layers.0", "weights"] == 4 * 1024 and table.loc["layers.0", "l2_norm"] == pytest.approx(5.0)
+    assert table.loc["layers.0", "near_zero"] == pytest.approx(100 * (4 * 1024 - 2) / (4 * 1024))
+    assert table.loc["layers.2", "near_zero"] == 0 and table.loc["layers.2", "l2_norm"] == pytest.approx(40 ** 0.5)
+    assert table.loc["all", "l2_norm"] == pytest.approx((25 + 40) ** 0.5)
+
+
+def test_robustness_puts_every_run_on_the_same_images_and_finds_where_curves_cross(mnist, tmp_path):
+    from mnistlib import train
+    from mnistlib.regularizers import crossing, noise_levels, robustness
+
+    tiny = dict(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=200, subset_mode="stratified")
+    store = RunStore(tmp_path)
+    runs = {"plain": train(RunConfig(**tiny), store=store, data=mnist, progress=False),
+            "noisy": train(RunConfig(noise_std=1.0, **tiny), store=store, data=mnist, progress=False)}
+    table = robustness(runs, noise_levels([0, 1.0]), data=mnist)
+    assert len(table) == 4 and set(table.columns) >= {"run", "noise", "test_acc", "ece", "confidence_right"}
+    again = robustness(runs, noise_levels([0, 1.0]), data=mnist)
+    pd.testing.assert_frame_equal(table, again)
+    clean = table[table.noise == 0].set_index("run").test_acc
+    assert clean["plain"] == pytest.approx(runs["plain"].history.test_acc.iloc[-1])  # noise 0: the run's own number
+    made_up = pd.DataFrame({"run": ["a", "b"] * 3, "noise": [0, 0, 0.5, 0.5, 1.0, 1.0],
+                            "test_acc": [99, 98, 95, 96, 80, 90]})
+    assert crossing(made_up, "b", "a") == 0.5 and crossing(made_up, "a", "b") is None

@@ -138,8 +138,9 @@ def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_r
     # the noise slider is saved where the notebook left it: the largest std of the grid
     executed = nbformat.read(index.parent / "04_noise_injection.ipynb", as_version=4)
     state = executed.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    sliders = [m["state"] for m in state.values() if m["model_name"] == "FloatSliderModel"]
-    assert [s["value"] for s in sliders] == [0.3] and sliders[0]["description"] == "noise std"
+    sliders = {m["state"]["description"]: m["state"]["value"] for m in state.values()
+               if m["model_name"] == "FloatSliderModel"}
+    assert sliders == {"noise std": 0.3, "strength": 1.0}  # the noise preview, and the perturbation viewer
     if webassets.installed():
         bundle = (index.parent / "widgets" / "embed.js").read_text()
         assert "fonts.googleapis.com" not in bundle  # no request leaves the machine

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import mnistlib.plots as plots
-from mnistlib import RunConfig, RunStore, RunStoreError, train
+from mnistlib import ConfigError, RunConfig, RunStore, RunStoreError, train
 from mnistlib.widgets import DataExplorer, DigitInspector, NoisePreview, RunExplorer
 
 TINY = dict(train_subset=600, test_subset=300, subset_mode="stratified")
@@ -109,3 +109,21 @@ def test_digit_inspector_switches_runs(store, mnist):
     assert inspector.run.name == lenet.name and inspector.name == "LeNet"
     assert 100 * np.trace(inspector.confusion) / 300 == pytest.approx(lenet.history.test_acc.iloc[-1])
     assert "LeNet: mistakes with true 1" in inspector.figure()._suptitle.get_text()
+
+
+def test_perturbation_viewer_shows_the_digits_as_the_models_get_them(store, mnist):
+    from mnistlib.widgets import PerturbationViewer
+
+    runs = {run.config.model: run for run in map(store.load, store.runs())}
+    viewer = PerturbationViewer(runs, data=mnist, kind="noise", strength=0.5, n=4)
+    assert viewer.perturbation().noise == 0.5 and bytes(viewer.image.value).startswith(b"\x89PNG")
+    noisy = viewer.image.value
+    viewer.kind.value = "shift"
+    assert viewer.strength.max == 8 and viewer.strength.step == 1
+    viewer.strength.value = 3
+    assert viewer.perturbation().shift == 3 and viewer.perturbation().noise == 0 and viewer.image.value != noisy
+    viewer.kind.value = "rotate"
+    viewer.strength.value = 45
+    assert viewer.perturbation().rotate == 45
+    with pytest.raises(ConfigError, match="kind must be one of noise, shift, rotate"):
+        PerturbationViewer(runs, data=mnist, kind="blur")
