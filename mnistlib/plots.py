@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -320,6 +321,12 @@ PERTURBATION_AXES = {"noise": "test noise std (normalized units)", "shift": "shi
                      "rotate": "rotation of the test images (degrees)"}
 
 
+def _distinct_colors() -> list:
+    """Twenty colours, the ten strong ones first: a legend of up to twenty lines never repeats one."""
+    tab20 = matplotlib.colormaps["tab20"].colors
+    return list(tab20[::2]) + list(tab20[1::2])
+
+
 def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashed: Sequence[str] = (),
                     title: str | None = None) -> Figure:
     """Test accuracy against a perturbation's strength, one panel per axis ('noise', 'shift', 'rotate')
@@ -330,13 +337,15 @@ def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashe
         for ax, axis in zip(panels[0], axes):
             others = [a for a in PERTURBATION_AXES if a != axis]
             part = table[(table[others] == 0).all(axis=1)]
-            for run, curve in part.groupby("run", sort=False):
+            for (run, curve), color in zip(part.groupby("run", sort=False), _distinct_colors()):
                 curve = curve.sort_values(axis)
-                ax.plot(curve[axis], curve.test_acc, "o-" if run not in dashed else "o--", markersize=3, label=run)
+                ax.plot(curve[axis], curve.test_acc, "o-" if run not in dashed else "o--", markersize=3, label=run,
+                        color=color)
             ax.set_xlabel(PERTURBATION_AXES[axis])
             ax.set_ylabel("test accuracy (%)")
         handles, labels = panels[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside right upper", fontsize=7)  # beside the panels, never over a curve
+        # under the panels, never over a curve or the title
+        fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=2 if len(axes) == 1 else 4)
         if title:
             fig.suptitle(title)
     return fig
@@ -372,11 +381,12 @@ def plot_against_lambda(table: pd.DataFrame, columns: Mapping[str, str], title: 
                                  squeeze=False)
         smallest = table.loc[table["lambda"] > 0, "lambda"].min()
         x = table["lambda"].where(table["lambda"] > 0, smallest / 10)  # λ = 0 one decade below the smallest
+        xlabel = "weight decay λ" + (" (λ = 0 at the left)" if (table["lambda"] == 0).any() else "")
         for ax, (column, label) in zip(axes[0], columns.items()):
             for model, part in table.assign(x=x).groupby("model", sort=False):
                 ax.plot(part.x, part[column], "o-", markersize=3, label=model)
             ax.set_xscale("log")
-            ax.set_xlabel("weight decay λ (λ = 0 at the left)")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(label)
         axes[0][0].legend(fontsize=8)
         if title:

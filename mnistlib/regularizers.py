@@ -20,6 +20,7 @@ from .models import SparseConv2d
 from .perturb import Perturbation
 from .runconfig import RunConfig
 from .runs import Run
+from .stats import CHANCE_ACC, calibration_difference
 from .training import evaluate_details, load_model, loss_function, perturbed_images, run_tensors
 
 NEAR_ZERO = 1e-3  # a weight this small or smaller (in absolute value) counts as near zero
@@ -73,6 +74,35 @@ def reliability(runs: Mapping[str, Run], data: MNISTArrays | None = None, on: Ru
     x, y = _test_set(on or next(iter(runs.values())).config, data)
     return {label: evaluate_details(load_model(run, which), x, y, loss_function(run.config.loss))["bins"]
             for label, run in runs.items()}
+
+
+def honesty(runs: Mapping[str, Run], against: str, data: MNISTArrays | None = None, on: RunConfig | None = None,
+            which: str = "last", resamples: int = 1000) -> pd.DataFrame:
+    """Each run's calibration on the clean test set of ``on`` (default: the first run's config), set
+    against the run labelled ``against``: one row per run with test accuracy, calibration error, mean
+    confidence when right and when wrong, ``overconfidence`` (mean confidence minus accuracy, points:
+    above 0 over-confident, below under-confident), the change in calibration error from ``against``
+    with its paired bootstrap interval over the test images (:func:`mnistlib.stats.calibration_difference`),
+    and a ``verdict``: 'more honest' or 'less honest' when the interval excludes 0, else 'no different';
+    'at chance' for a run no better than chance (:data:`mnistlib.stats.CHANCE_ACC`)."""
+    if against not in runs:
+        raise KeyError(f"{against!r} is not one of the runs compared ({', '.join(runs)})")
+    data = data if data is not None else load_mnist()
+    x, y = _test_set(on or next(iter(runs.values())).config, data)
+    found = {label: evaluate_details(load_model(run, which), x, y, loss_function(run.config.loss))
+             for label, run in runs.items()}
+    rows = []
+    for label, details in found.items():
+        confidence, correct = details["answers"]
+        change = calibration_difference(found[against]["answers"], details["answers"], resamples=resamples)
+        # a run at chance answers (nearly) one class: its small error says nothing of honest confidence
+        verdict = ("at chance" if details["test_acc"] <= CHANCE_ACC else "more honest" if change["high"] < 0
+                   else "less honest" if change["low"] > 0 else "no different")
+        rows.append({"run": label, **{key: details[key] for key in DETAILS},
+                     "overconfidence": 100 * float(confidence.mean() - correct.mean()),
+                     "ece_change": change["difference"], "ece_change_low": change["low"],
+                     "ece_change_high": change["high"], "verdict": verdict if label != against else "–"})
+    return pd.DataFrame(rows).set_index("run")
 
 
 def weight_table(model: nn.Module) -> pd.DataFrame:

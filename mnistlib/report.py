@@ -4,7 +4,8 @@
     mnistlib report --profile full --params my.yaml # any notebook parameter from a YAML file
 
 Output, per profile: ``reports/<profile>/NN_name.ipynb`` (executed), ``NN_name.html``
-(self-contained: figures embedded, plumbing hidden), ``logs/NN_name.log`` and ``index.html``;
+(self-contained: figures embedded, plumbing hidden), ``logs/NN_name.log``, ``logs/training.log`` (each run: trained
+by this report, or reused from the store) and ``index.html``;
 figures under ``figures/<profile>/``. A failing notebook stops the report with one line naming
 it and its cell; its partial output and everything before it stay on disk.
 """
@@ -28,6 +29,7 @@ from .errors import ConfigError, MnistlibError
 from .grids import PROFILES, ReportParameters, flat, flat_beyond
 from .cluster import cores, train_many
 from .runconfig import read_yaml_mapping
+from .runs import RunStore
 
 KERNEL = "mnistlib"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -203,7 +205,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     kernel = ensure_kernel()
     load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
     if workers != 0:
-        _pretrain(settings, notebooks, workers, scheduler, progress, log)
+        _pretrain(settings, notebooks, workers, scheduler, progress, log, out)
     params.update(profile=profile, progress=False, reports_dir=str(root))
     nav = [{"href": p.with_suffix(".html").name, "title": short_title(p)} for p in notebooks]
     widgets_js = webassets.copy_to(out)
@@ -235,14 +237,30 @@ def _check_params(params: dict, notebooks: list[Path], declared: dict, log: Call
 
 
 def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: str | None, progress: bool,
-              log: Callable[[str], None]) -> None:
-    """Train the runs of every grid the notebooks declare, on a Dask cluster, before they execute."""
+              log: Callable[[str], None], out: Path) -> None:
+    """Train the runs of every grid the notebooks declare, on a Dask cluster, before they execute; say
+    in ``out/logs/training.log`` which runs this report trained and which it found stored."""
     grids = {"original": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
              "reproduce": flat_beyond(settings.reproduce)}
     used = set().union(*(notebook_grids(path) for path in notebooks))
-    train_many({label: cfg for name in grids if name in used for label, cfg in grids[name].items()}, workers,
-               data_dir=settings.folders["data_dir"], runs_dir=settings.folders["runs_dir"], log=log,
-               scheduler=scheduler, progress=progress)
+    configs = {label: cfg for name in grids if name in used for label, cfg in grids[name].items()}
+    store = RunStore(settings.folders["runs_dir"]).writable()  # upgrades a store of an earlier mnistlib first
+    stored = {label for label, cfg in configs.items() if (run := store.find(cfg)) is not None and run.finished}
+    lines: list[str] = []
+
+    def both(line: str) -> None:
+        lines.append(line)
+        log(line)
+
+    done: dict[str, str] = {}
+    try:
+        done = train_many(configs, workers, data_dir=settings.folders["data_dir"],
+                          runs_dir=settings.folders["runs_dir"], log=both, scheduler=scheduler, progress=progress)
+    finally:  # what this report trained and what it found stored, one line a run, even when training stopped
+        lines += [f"{label}: " + ("reused from the store" if label in stored else "trained by this report"
+                                  if label in done else "not trained (the report stopped)")
+                  + (f" ({done[label]})" if label in done else "") for label in configs]
+        (out / "logs" / "training.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _execute(path: Path, out: Path, parameters: dict, kernel: str, progress: bool, nav: list[dict],

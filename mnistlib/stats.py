@@ -45,7 +45,11 @@ _WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test 
           "noise_mode": "noise drawn", "loss": "loss", "test_acc": "test accuracy (%)", "test_loss": "test loss",
           "ece": "calibration error (points)", "confidence_right": "mean confidence when right (%)",
           "confidence_wrong": "mean confidence when wrong (%)", "l2_norm": "L2 norm of the weights",
-          "near_zero": "weights within 0.001 of zero (%)", "weights": "weights"}
+          "near_zero": "weights within 0.001 of zero (%)", "weights": "weights",
+          "overconfidence": "mean confidence minus accuracy (points)",
+          "ece_change": "calibration error change from λ = 0 (points)", "ece_change_low": "its 95% interval, low",
+          "ece_change_high": "its 95% interval, high", "verdict": "confidence",
+          "seeds": "random seeds", "inside": "the original's inside our range"}
 
 
 def column_text(name: str) -> str:
@@ -178,6 +182,36 @@ def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) ->
             "train_loss_at_min": float(train[low]), "end_train_loss": float(train.iloc[-1]),
             "train_loss_kept_falling": train_fell, "turned_upward": turned,
             "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
+
+
+def _ece_rows(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
+    """:func:`calibration`'s error (points) for each row of (resamples × answers) arrays, at once."""
+    rows, n = confidence.shape
+    which = np.minimum((confidence * bins).astype(int), bins - 1) + bins * np.arange(rows)[:, None]
+    count = np.bincount(which.ravel(), minlength=rows * bins)
+    gap = (np.bincount(which.ravel(), weights=correct.ravel().astype(float), minlength=rows * bins)
+           - np.bincount(which.ravel(), weights=confidence.ravel(), minlength=rows * bins))
+    # |accuracy − confidence| of a bin times its share of the answers is |Σ correct − Σ confidence| / n
+    return 100 * np.abs(gap).reshape(rows, bins).sum(axis=1) / n
+
+
+def calibration_difference(before: tuple, after: tuple, bins: int = 15, resamples: int = 1000,
+                           seed: int = 0, level: float = 0.95) -> dict:
+    """How much the calibration error changes from one model to another on the same test images.
+
+    ``before`` and ``after`` are each (confidence, correct) per test image, in the same image order.
+    Returns ``difference`` (after − before, points) and a paired bootstrap interval (``low``, ``high``)
+    at ``level``: the images are resampled with replacement, the same resample for both models. It
+    measures the test set's sampling noise only, not what another training seed would give."""
+    (c0, r0), (c1, r1) = ((np.asarray(c, float), np.asarray(r, bool)) for c, r in (before, after))
+    if c0.shape != c1.shape:
+        raise ValueError(f"the two models answered different test sets ({c0.size} and {c1.size} images)")
+    draw = np.random.default_rng(seed).integers(0, c0.size, size=(resamples, c0.size))
+    spread = _ece_rows(c1[draw], r1[draw], bins) - _ece_rows(c0[draw], r0[draw], bins)
+    tail = (1 - level) / 2 * 100
+    difference = float(_ece_rows(c1[None], r1[None], bins)[0] - _ece_rows(c0[None], r0[None], bins)[0])
+    return {"difference": difference, "low": float(np.percentile(spread, tail)),
+            "high": float(np.percentile(spread, 100 - tail))}
 
 
 def calibration(confidence, correct, bins: int = 15) -> dict:

@@ -146,7 +146,8 @@ def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_su
                      batch_size: int = EVAL_BATCH) -> dict:
     """``test_loss`` and ``test_acc`` (%) of ``model`` on (x, y), in eval mode, and how honest its
     confidence is (:func:`mnistlib.stats.calibration`: ``ece``, ``confidence_right``, ``confidence_wrong``,
-    ``bins``); the confidence of an answer is its largest softmax probability of the model's logits."""
+    ``bins``), and each image's ``answers`` (confidence, correct); the confidence of an answer is its
+    largest softmax probability of the model's logits."""
     loss_sum = loss_sum or loss_function("cross_entropy")
     model.eval()
     total_loss, confidence, correct = 0.0, [], []
@@ -158,7 +159,7 @@ def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_su
         correct.append((predicted == yb).cpu())
     confidence, correct = torch.cat(confidence).numpy(), torch.cat(correct).numpy()
     return {"test_loss": total_loss / len(y), "test_acc": 100.0 * float(correct.mean()),
-            **calibration(confidence, correct)}
+            **calibration(confidence, correct), "answers": (confidence, correct)}
 
 
 def _subsets(cfg: RunConfig) -> tuple:

@@ -11,7 +11,7 @@ from mnistlib.cli import main
 from mnistlib.data import BACKGROUND
 from mnistlib.errors import ConfigError
 from mnistlib.perturb import DIRECTIONS, Perturbation, perturb, rotate_exactly, shift_exactly
-from mnistlib.stats import calibration
+from mnistlib.stats import calibration, calibration_difference
 from mnistlib.training import perturbed_images
 
 
@@ -95,6 +95,23 @@ def test_calibration_tells_an_honest_model_from_an_overconfident_one():
     assert len(bins) == 15 and bins.answers.sum() == 10_000 and bins.answers.iloc[-1] == 10_000
 
 
+def test_a_change_in_calibration_error_comes_with_an_interval_that_tells_noise_from_a_difference():
+    rng = np.random.default_rng(1)
+    confidence = rng.uniform(0.5, 1.0, 5_000)
+    honest = (confidence, rng.uniform(size=confidence.size) < confidence)
+    same = calibration_difference(honest, honest, resamples=200)
+    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    twin = (confidence, rng.uniform(size=confidence.size) < confidence)  # as honest, other draws
+    noise = calibration_difference(honest, twin, resamples=200)
+    assert noise["low"] < 0 < noise["high"]
+    sure = (np.full(5_000, 0.99), honest[1])  # as often right, always 99% sure
+    worse = calibration_difference(honest, sure, resamples=200)
+    assert worse["difference"] == pytest.approx(calibration(*sure)["ece"] - calibration(*honest)["ece"])
+    assert 0 < worse["low"] < worse["difference"] < worse["high"]
+    with pytest.raises(ValueError, match="different test sets"):
+        calibration_difference(honest, (confidence[:10], honest[1][:10]))
+
+
 def test_the_original_checkpoint_tested_clean_and_perturbed(mnist, tmp_path, capsys):
     """Clean, the imported original gives its logged accuracy; perturbed, a file of its own beside
     test_eval.csv, and the same numbers twice."""
@@ -137,7 +154,7 @@ def test_weight_table_counts_norms_and_near_zeros():
 
 def test_robustness_puts_every_run_on_the_same_images_and_finds_where_curves_cross(mnist, tmp_path):
     from mnistlib import train
-    from mnistlib.regularizers import crossing, noise_levels, robustness
+    from mnistlib.regularizers import crossing, honesty, noise_levels, robustness
 
     tiny = dict(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=200, subset_mode="stratified")
     store = RunStore(tmp_path)
@@ -149,6 +166,11 @@ def test_robustness_puts_every_run_on_the_same_images_and_finds_where_curves_cro
     pd.testing.assert_frame_equal(table, again)
     clean = table[table.noise == 0].set_index("run").test_acc
     assert clean["plain"] == pytest.approx(runs["plain"].history.test_acc.iloc[-1])  # noise 0: the run's own number
+    found = honesty(runs, against="plain", data=mnist, resamples=100)
+    assert found.loc["plain", "ece_change"] == 0 and found.loc["plain", "verdict"] == "–"
+    assert found.loc["noisy", "verdict"] in {"more honest", "less honest", "no different", "at chance"}
+    assert found.loc["noisy", "ece_change_low"] <= found.loc["noisy", "ece_change"] <= found.loc["noisy", "ece_change_high"]
+    assert found.loc["noisy", "ece"] == pytest.approx(table.set_index(["run", "noise"]).loc[("noisy", 0), "ece"])
     made_up = pd.DataFrame({"run": ["a", "b"] * 3, "noise": [0, 0, 0.5, 0.5, 1.0, 1.0],
                             "test_acc": [99, 98, 95, 96, 80, 90]})
     assert crossing(made_up, "b", "a") == 0.5 and crossing(made_up, "a", "b") is None

@@ -57,6 +57,8 @@ def test_no_plumbing_on_the_page(smoke_report):
         assert "PosixPath" not in html and "<pandas." not in html, page.name
         assert not [p for p in machine_paths if p in html], page.name
     assert "reused from the store" in (index.parent / "logs" / "05_summary-runs.log").read_text()
+    trained = (index.parent / "logs" / "training.log").read_text()  # the report began from an empty store
+    assert "trained by this report (lenet5-" in trained and "reused from the store" not in trained
 
 
 def test_html_pages_are_self_contained_and_linked(smoke_report):
@@ -233,6 +235,8 @@ def test_failing_notebook_stops_the_report_and_keeps_what_came_before(smoke_repo
     assert not (out / "04_noise_injection.ipynb").exists() and not (out / "index.html").exists()
     log = (out / "logs" / "02_mlp_variants-runs.log").read_text()
     assert "reused from the store" in log and "trained in" not in log  # executing again did not retrain
+    trained = (out / "logs" / "training.log").read_text()
+    assert "LeNet-5: reused from the store (lenet5-" in trained and "trained by this report" not in trained
 
 
 def test_cli_report_errors(capsys, tmp_path):
