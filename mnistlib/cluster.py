@@ -15,6 +15,7 @@ README, Performance).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -180,24 +181,41 @@ def train_many(configs: Mapping[str, RunConfig], workers: int | None = None, *, 
     waits_for = _bases(todo)
     ready = {label: cfg for label, cfg in todo.items() if label not in waits_for}
     groups = stack_groups(ready, stack, parts=1 if scheduler else workers)
-    client, cluster = connect(scheduler, workers)
-    try:
-        where = scheduler or f"{workers} process{'es' if workers > 1 else ''} × {threads} thread{'s' if threads > 1 else ''}"
-        log(f"training {len(todo)} runs ({len(configs) - len(todo)} already stored or repeated) on {where}, "
-            f"{len(groups) + len(waits_for)} stack{'s' if len(groups) + len(waits_for) > 1 else ''}")
-        if client.dashboard_link and importlib.util.find_spec("bokeh"):
-            log(f"Dask dashboard: {client.dashboard_link}")
-        bar = _epoch_bar(client, todo, waits_for, store) if progress else None
-        futures = _submit(client, todo, groups, waits_for, (str(runs_dir) if runs_dir else None,
-                                                             str(data_dir) if data_dir else None, threads))
-        _collect(futures, todo, labels, done, log if bar is None else _above(bar, log))
-        if bar is not None:
-            bar.close()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with _environment_kept():
+        client, cluster = connect(scheduler, workers)
+        try:
+            where = scheduler or (f"{workers} process{'es' if workers > 1 else ''} × "
+                                  f"{threads} thread{'s' if threads > 1 else ''}")
+            stacks = len(groups) + len(waits_for)
+            log(f"training {len(todo)} runs ({len(configs) - len(todo)} already stored or repeated) on {where}, "
+                f"{stacks} stack{'s' if stacks > 1 else ''}")
+            if client.dashboard_link and importlib.util.find_spec("bokeh"):
+                log(f"Dask dashboard: {client.dashboard_link}")
+            bar = _epoch_bar(client, todo, waits_for, store) if progress else None
+            futures = _submit(client, todo, groups, waits_for, (str(runs_dir) if runs_dir else None,
+                                                                 str(data_dir) if data_dir else None, threads))
+            _collect(futures, todo, labels, done, log if bar is None else _above(bar, log))
+            if bar is not None:
+                bar.close()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     return done
+
+
+@contextlib.contextmanager
+def _environment_kept():
+    """Put this process's environment back as it was. A LocalCluster's nannies set OMP_NUM_THREADS=1
+    (and MKL_, OPENBLAS_) here, in the client's process, for the workers they spawn; left there, what
+    runs after training (the report's notebook kernels) would get one thread on a machine of many."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
 
 
 def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:

@@ -160,12 +160,13 @@ class Profile:
     subset_mode: str
     window: tuple[int, int]  # epochs averaged in the original's statistics
     description: str
+    perturbed_images: int | None = None  # test images of the perturbed-input analyses (None: the whole test set)
 
 
 PROFILES = {
     "full": Profile(50, None, None, "first", ORIGINAL_WINDOW, "full MNIST, 50 epochs per run, as the original"),
     "quick": Profile(6, 20_000, None, "stratified", (3, 6),
-                     "6 epochs on a stratified 20,000-image training subset, full test set"),
+                     "6 epochs on a stratified 20,000-image training subset, full test set", 2_000),
     "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only"),
 }
 

@@ -121,6 +121,17 @@ class NotebookContext:
         """A RunConfig with this report's shared settings plus ``fields``."""
         return RunConfig(**{**self.common, **fields})
 
+    def perturbed_on(self) -> RunConfig:
+        """The config whose test images the analyses of perturbed inputs use (notebooks 3, 4 and 6):
+        the report's, or in a profile with ``perturbed_images`` (quick) that many of them, so that
+        dozens of evaluations per notebook stay quick."""
+        images = PROFILES[self.profile].perturbed_images
+        return self.config(test_subset=images) if images and images < self.test_images() else self.config()
+
+    def test_images(self, config: RunConfig | None = None) -> int:
+        """How many test images ``config`` (default: the report's) evaluates on."""
+        return (config or self.config()).test_subset or len(self.arrays.test_labels)
+
     def show(self, fig, name: str, twin: bool = False, headline: bool = False) -> None:
         """Save ``fig`` as ``figures/<profile>/<notebook number>-<name>.png`` (a stable name), show
         that very file in the notebook (whatever the matplotlib backend), and close the figure.
@@ -159,7 +170,8 @@ class NotebookContext:
         rows = {"profile": f"{self.profile}: {p.description}", "epochs": self.common["epochs"],
                 "batch size": self.common["batch_size"],
                 "training images": self.common["train_subset"] or "all 60,000",
-                "test images": self.common["test_subset"] or "all 10,000",
+                "test images": self.common["test_subset"] or f"all {len(self.arrays.test_labels):,}",
+                "test images of the perturbed-input analyses": f"{self.test_images(self.perturbed_on()):,}",
                 "statistics window (epochs)": f"{self.window[0]}–{self.window[1]}",
                 "random seed": self.common["seed"], "data source": self.arrays.source,
                 "optimizer": optimizer_text(self.config())}

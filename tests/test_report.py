@@ -380,3 +380,12 @@ def test_the_page_checks_can_fail(tmp_path):
     assert len(unreadable_tables(page)) == 3
     (found,) = seeds_that_are_not_random_seeds(page)  # the script's and the 5 seeds' are not counted
     assert "as the seed report says" in found
+
+
+@pytest.mark.parametrize("profile, test_subset, images", [("quick", None, 2_000), ("smoke", None, 300),
+                                                           ("quick", 1_000, 1_000), ("full", None, 10_000)])
+def test_the_perturbed_input_analyses_use_the_profiles_share_of_the_test_set(profile, test_subset, images, tmp_path):
+    ctx = setup_notebook("04_noise_injection", profile=profile, test_subset=test_subset, runs_dir=str(tmp_path))
+    on = ctx.perturbed_on()
+    assert ctx.test_images(on) == images
+    assert on.epochs == ctx.config().epochs and on.train_subset == ctx.config().train_subset  # only the test set

@@ -1,5 +1,7 @@
 """Stacked training: each run of a stack gets the history it gets alone (within the stated
 tolerance), its own checkpoints, and a resume that is bit-identical to an uninterrupted stack."""
+import os
+
 import pandas as pd
 import pytest
 import torch
@@ -165,9 +167,11 @@ def test_stack_groups():
 
 def test_train_many_trains_stacks(mnist, tmp_path):
     cfgs = {f"seed {s}": RunConfig(model="CustomMLP_6", epochs=2, seed=s, **TINY) for s in range(4)}
-    lines = []
+    lines, before = [], dict(os.environ)
     names = train_many(cfgs, workers=2, runs_dir=tmp_path, log=lines.append)
     assert lines[0].endswith("2 stacks"), lines[0]
+    # the LocalCluster's OMP_NUM_THREADS=1 for its workers does not stay behind for what runs next
+    assert dict(os.environ) == before
     for label, cfg in cfgs.items():
         assert '"stack": 2' in (tmp_path / names[label] / "run.json").read_text()
         alone = train(cfg, store=RunStore(tmp_path / "alone"), data=mnist, progress=False)
