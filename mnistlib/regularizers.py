@@ -94,7 +94,8 @@ def honesty(runs: Mapping[str, Run], against: str, data: MNISTArrays | None = No
     rows = []
     for label, details in found.items():
         confidence, correct = details["answers"]
-        change = calibration_difference(found[against]["answers"], details["answers"], resamples=resamples)
+        change = (calibration_difference(found[against]["answers"], details["answers"], resamples=resamples)
+                  if label != against else {"difference": 0.0, "low": 0.0, "high": 0.0})
         # a run at chance answers (nearly) one class: its small error says nothing of honest confidence
         verdict = ("at chance" if details["test_acc"] <= CHANCE_ACC else "more honest" if change["high"] < 0
                    else "less honest" if change["low"] > 0 else "no different")

@@ -184,11 +184,17 @@ def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) ->
             "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
 
 
+def _bin_of(confidence: np.ndarray, bins: int) -> np.ndarray:
+    """Each answer's confidence bin: bin b holds [b/bins, (b+1)/bins), and 1.0 the last."""
+    return np.minimum((confidence * bins).astype(int), bins - 1)
+
+
 def _ece_rows(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
-    """:func:`calibration`'s error (points) for each row of (resamples × answers) arrays, at once."""
+    """:func:`calibration`'s error (points) for each row of (rows × answers) arrays, at once."""
     rows, n = confidence.shape
-    which = np.minimum((confidence * bins).astype(int), bins - 1) + bins * np.arange(rows)[:, None]
-    count = np.bincount(which.ravel(), minlength=rows * bins)
+    if n == 0:
+        return np.zeros(rows)
+    which = _bin_of(confidence, bins) + bins * np.arange(rows)[:, None]
     gap = (np.bincount(which.ravel(), weights=correct.ravel().astype(float), minlength=rows * bins)
            - np.bincount(which.ravel(), weights=confidence.ravel(), minlength=rows * bins))
     # |accuracy − confidence| of a bin times its share of the answers is |Σ correct − Σ confidence| / n
@@ -221,15 +227,13 @@ def calibration(confidence, correct, bins: int = 15) -> dict:
     answers), the mean confidence on right and on wrong answers, and the bins themselves, for a
     reliability diagram. Accuracies, confidences and the error in percent (points)."""
     confidence, correct = np.asarray(confidence, float), np.asarray(correct, bool)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)  # bin b holds [b/bins, (b+1)/bins); 1.0 the last
-    table = pd.DataFrame({"bin": which, "confidence": confidence, "correct": correct}).groupby("bin").agg(
+    table = pd.DataFrame({"bin": _bin_of(confidence, bins), "confidence": confidence, "correct": correct}).groupby("bin").agg(
         answers=("correct", "size"), accuracy=("correct", "mean"), confidence=("confidence", "mean"))
     table = table.reindex(range(bins))
     table.insert(0, "upper", (np.arange(bins) + 1) / bins)
     table.insert(0, "lower", np.arange(bins) / bins)
     table["answers"] = table.answers.fillna(0).astype(int)
     table[["accuracy", "confidence"]] *= 100
-    gaps = (table.accuracy - table.confidence).abs() * table.answers / max(len(confidence), 1)
     mean = lambda values: float(values.mean() * 100) if len(values) else float("nan")  # noqa: E731
-    return {"ece": float(gaps.sum()), "confidence_right": mean(confidence[correct]),
+    return {"ece": float(_ece_rows(confidence[None], correct[None], bins)[0]), "confidence_right": mean(confidence[correct]),
             "confidence_wrong": mean(confidence[~correct]), "bins": table}
