@@ -1,4 +1,4 @@
-"""Training-time augmentation: Gaussian noise, random shifts, rotation and scaling, and the per-batch
+"""Training-time augmentation: Gaussian noise, random shifts, rotation and scaling, elastic distortions, and the per-batch
 function a run's config asks for.
 
 Every function here acts on normalized (N, 1, 32, 32) batches and takes its own generator, so a
@@ -79,10 +79,58 @@ def random_affine(x: torch.Tensor, max_degrees: float, max_scale: float,
     return moved + BACKGROUND
 
 
-def augmentation(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, dict]:
-    """(training data, per-batch function, its generators by name) for shifts and noise.
+def _gaussian_kernel(sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A normalized 1-D Gaussian of standard deviation ``sigma`` pixels over ±3σ."""
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = torch.arange(-radius, radius + 1, device=device, dtype=dtype)
+    kernel = torch.exp(-offsets ** 2 / (2 * sigma ** 2))
+    return kernel / kernel.sum()
 
-    Shifts come first, then rotation/scaling, then noise, so the noise also covers the border. Each has its
+
+def elastic_displacement(n: int, height: int, width: int, alpha: float, sigma: float,
+                         generator: torch.Generator | None = None, device: torch.device | str = "cpu",
+                         dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Simard et al. (2003)'s random displacement fields, in pixels: (n, 2, H, W), channel 0 along x
+    (columns), 1 along y (rows). Each pixel's displacement is drawn uniform in [-1, 1], smoothed by a
+    Gaussian of ``sigma`` pixels (zeros beyond the border) and scaled by ``alpha``."""
+    field = torch.rand((n * 2, 1, height, width), generator=generator, device=device, dtype=dtype) * 2 - 1
+    kernel = _gaussian_kernel(sigma, field.device, dtype)
+    radius = len(kernel) // 2
+    field = F.conv2d(field, kernel.view(1, 1, -1, 1), padding=(radius, 0))  # along rows, then columns
+    field = F.conv2d(field, kernel.view(1, 1, 1, -1), padding=(0, radius))
+    return field.view(n, 2, height, width) * alpha
+
+
+def warp(x: torch.Tensor, displacement: torch.Tensor) -> torch.Tensor:
+    """Each image of ``x`` (N, C, H, W) resampled (bilinear) at its pixels moved by ``displacement``
+    (N, 2, H, W, in pixels, x then y): output pixel (i, j) reads input (i + dy, j + dx); from outside
+    the frame it reads the background."""
+    n, _, height, width = x.shape
+    rows = (torch.arange(height, device=x.device, dtype=x.dtype) * 2 + 1) / height - 1  # pixel centres in [-1, 1]
+    cols = (torch.arange(width, device=x.device, dtype=x.dtype) * 2 + 1) / width - 1
+    grid = torch.stack([cols.view(1, -1).expand(height, width), rows.view(-1, 1).expand(height, width)], -1)
+    scale = torch.tensor([2 / width, 2 / height], device=x.device, dtype=x.dtype)
+    grid = grid + displacement.permute(0, 2, 3, 1) * scale
+    moved = F.grid_sample(x - BACKGROUND, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved + BACKGROUND
+
+
+def random_elastic(x: torch.Tensor, alpha: float, sigma: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image of ``x`` (N, C, H, W) distorted by its own elastic field
+    (:func:`elastic_displacement`, :func:`warp`): Simard et al. (2003)'s distortions, which took their
+    convolutional network on MNIST from 99.2% (affine) to 99.6%; a new tensor."""
+    if alpha == 0:
+        return x
+    n, _, height, width = x.shape
+    return warp(x, elastic_displacement(n, height, width, alpha, sigma, generator, x.device, x.dtype))
+
+
+def augmentation(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable | None, dict]:
+    """(training data, per-batch function, its generators by name) for shifts, rotation and scaling,
+    elastic distortions and noise.
+
+    Shifts come first, then rotation/scaling, then elastic distortions, then noise, so the noise also covers the border. Each has its
     own generator (saved in checkpoints), so adding one never changes the other's draws.
     """
     generators: dict[str, torch.Generator] = {}
@@ -93,6 +141,9 @@ def augmentation(cfg: RunConfig, data: TensorData) -> tuple[TensorData, Callable
     if cfg.rotate or cfg.scale:
         affine_gen = generators["affine"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 3)
         steps.append(lambda xb: random_affine(xb, cfg.rotate, cfg.scale, affine_gen))
+    if cfg.elastic:
+        elastic_gen = generators["elastic"] = torch.Generator(device=data.device).manual_seed(cfg.seed + 4)
+        steps.append(lambda xb: random_elastic(xb, cfg.elastic, cfg.elastic_sigma, elastic_gen))
     if cfg.noise_std != 0 or cfg.noise_mean != 0:
         noise_gen = torch.Generator(device=data.device).manual_seed(cfg.seed + 1)
         if cfg.noise_mode == "fixed":

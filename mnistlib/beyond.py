@@ -12,7 +12,6 @@ from typing import Mapping
 
 import pandas as pd
 
-from .grids import RECIPE_TARGET
 from .naming import display_name
 from .runs import Run
 from .original import ORIGINAL_LOSS_FLOOR
@@ -129,53 +128,13 @@ def original_settings(runs: Mapping[float, Run], ours: Mapping[float, Run],
         collapses=not runs[1e-2].health.trains, ours_collapses=not ours[1e-2].health.trains)
 
 
-# ----------------------------------------------------------------------------- the recipe
-
-def ablation_table(runs: Mapping[tuple, Run]) -> pd.DataFrame:
-    """Per recipe step: final test accuracy mean ± std across seeds, best and training accuracy,
-    and what the step adds over the one before."""
-    rows = pd.DataFrame([{"step": step, "final_test_acc": r.history.test_acc.iloc[-1],
-                          "best_test_acc": r.history.test_acc.max(), "final_train_acc": r.history.train_acc.iloc[-1],
-                          "epochs": r.config.epochs} for (step, _seed), r in runs.items()])
-    table = rows.groupby("step", sort=False).agg(
-        seeds=("final_test_acc", "size"), final_test_acc=("final_test_acc", "mean"),
-        final_test_acc_std=("final_test_acc", "std"), best_test_acc=("best_test_acc", "mean"),
-        final_train_acc=("final_train_acc", "mean"), epochs=("epochs", "first"))
-    table["adds"] = table.final_test_acc.diff()
-    return table
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The best step of an :func:`ablation_table` against the course template and the target."""
-
-    best: str
-    final_test_acc: float
-    final_test_acc_std: float
-    seeds: int
-    epochs: int
-    template_final_test_acc: float
-    target: float
-    met: bool
-
-
-def recipe(table: pd.DataFrame, target: float = RECIPE_TARGET) -> Recipe:
-    """The best step (highest mean final test accuracy) and whether it reaches ``target``."""
-    best = table.final_test_acc.idxmax()
-    row = table.loc[best]
-    return Recipe(best=best, final_test_acc=float(row.final_test_acc), final_test_acc_std=float(row.final_test_acc_std),
-                  seeds=int(row.seeds), epochs=int(row.epochs),
-                  template_final_test_acc=float(table.final_test_acc.iloc[0]),
-                  target=target, met=bool(row.final_test_acc >= target))
-
-
 # ----------------------------------------------------------------------------- the answers at a glance
 
 def _rows(question: str, values: dict) -> list[dict]:
     return [{"question": question, "finding": key, "value": value} for key, value in values.items()]
 
 
-def answers(groups: Mapping[str, Mapping], window: tuple[int, int], target: float = RECIPE_TARGET) -> pd.DataFrame:
+def answers(groups: Mapping[str, Mapping], window: tuple[int, int]) -> pd.DataFrame:
     """Notebook 6's answers, one finding per row (question, finding, value: a number or a verdict),
     from the runs of every group of the beyond grid (``groups``: group -> {key: Run})."""
     rows = []
@@ -208,9 +167,4 @@ def answers(groups: Mapping[str, Mapping], window: tuple[int, int], target: floa
     rows += _rows("the original's settings", {"lowest training loss": float(plain.history.train_loss.min()),
                                               "mean test accuracy (%)": plain.statistics(window)["mean_test_acc"],
                                               "λ = 1e-2": "trains" if heavy.health.trains else "collapses"})
-    best = recipe(ablation_table(groups["recipe"]), target)
-    rows += _rows("best LeNet-5 recipe", {"step": best.best, "final test accuracy (%)": best.final_test_acc,
-                                          "standard deviation (points)": best.final_test_acc_std,
-                                          "seeds": best.seeds, "epochs": best.epochs,
-                                          f"target {target:g}%": "met" if best.met else "not met"})
     return pd.DataFrame(rows)

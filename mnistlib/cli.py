@@ -2,6 +2,7 @@
 
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
     mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # notebook 6's LeNet-5 recipe
+    mnistlib train --recipe fast --seed 3               # notebook 8's recipe (--dry-run: print its settings)
     mnistlib test RUN                                   # evaluate the run's checkpoints
     mnistlib test RUN --noise 0.3 --shift 2 --rotate 15 # ... on perturbed test images
     mnistlib graph RUN                                  # loss/accuracy figure of one run
@@ -37,18 +38,25 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
     "--model": ("model", str, "model name (see 'mnistlib params --list') or mlp:W1,W2,..."),
     "--epochs": ("epochs", int, "epochs (default 50)"),
     "--batch-size": ("batch_size", int, "mini-batch size (default 64)"),
-    "--lr": ("lr", float, "SGD learning rate (default 0.01)"),
-    "--momentum": ("momentum", float, "SGD momentum (default 0.9)"),
-    "--weight-decay": ("weight_decay", float, "SGD weight decay λ (default 0)"),
+    "--optimizer": ("optimizer", str, "sgd (default) or adam"),
+    "--lr": ("lr", float, "learning rate (default 0.01; with one-cycle, its peak)"),
+    "--momentum": ("momentum", float, "SGD momentum, or Adam's β1 (default 0.9)"),
+    "--weight-decay": ("weight_decay", float, "weight decay λ, as L2 on the gradient (default 0)"),
+    "--label-smoothing": ("label_smoothing", float, "label smoothing ε of the training loss (default 0)"),
     "--noise-std": ("noise_std", float, "std of Gaussian noise on training inputs (default 0)"),
     "--noise-mean": ("noise_mean", float, "mean of that noise (default 0)"),
     "--noise-mode": ("noise_mode", str, "per-batch (default) or fixed (drawn once, as the original)"),
     "--loss": ("loss", str, "cross_entropy (default) or softmax_then_cross_entropy"),
-    "--schedule": ("schedule", str, "learning rate per step: constant (default), cosine (to 0) or step"),
+    "--schedule": ("schedule", str, "learning rate per step: constant (default), cosine (to 0), step or one-cycle"),
+    "--one-cycle-warmup": ("one_cycle_warmup", float, "one-cycle: share of the steps rising to lr (default 0.3)"),
     "--warmup-epochs": ("warmup_epochs", int, "linear learning-rate warm-up over these first epochs (default 0)"),
     "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4 (default 0)"),
     "--rotate": ("rotate", float, "random rotation of training digits by up to N degrees (default 0)"),
     "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S (default 0)"),
+    "--elastic": ("elastic", float, "elastic distortions of training digits, strength α in pixels (default 0)"),
+    "--elastic-sigma": ("elastic_sigma", float, "their smoothness σ in pixels (default 4)"),
+    "--validation": ("validation", int, "hold out N training images and evaluate on them, not on the test set"),
+    "--eval-every": ("eval_every", int, "also evaluate every N steps, into the run's curve.csv (default 0: per epoch)"),
     "--protocol": ("protocol", str, "mnistlib (default) or original: the original's code (batch 10, momentum 0.6, "
                                     "softmax-then-CE, noise drawn once, an epoch-0 row); other flags override it"),
     "--seed": ("seed", int, "random seed (default 0)"),
@@ -98,23 +106,42 @@ def _data(args):
     return load_mnist(args.data, args.source)
 
 
+def settings_text(cfg) -> str:
+    """A run's settings as YAML that ``--config`` reads back: every field not at its default, under a
+    comment naming its run folder."""
+    import yaml
+
+    from .naming import identity, run_name
+
+    values = {key: value for key, value in identity(cfg).items() if key != "model_revision"}
+    values.setdefault("model", cfg.model)
+    return f"# run folder: {run_name(cfg)} (every field not listed is at its default)\n" + \
+        yaml.safe_dump(values, sort_keys=False, allow_unicode=True)
+
+
 def cmd_train(args) -> int:
+    from .recipes import recipe
     from .runconfig import RunConfig, load_config_values
     from .training import train
 
     given = {key: getattr(args, key) for key, _, _ in TRAIN_FLAGS.values() if getattr(args, key) is not None}
     if args.resume:
-        extra = sorted(set(given) - {"device"}) + (["config"] if args.config else [])
+        extra = sorted(set(given) - {"device"}) + (["config"] if args.config else []) + \
+            (["recipe"] if args.recipe else [])
         if extra:
             raise ConfigError(f"--resume continues a run with its own config, so --{extra[0].replace('_', '-')} "
                                 f"cannot change it; drop it, or start a new run without --resume")
         values = _store(args).load(args.resume).config.to_dict()
     else:
-        values = load_config_values(args.config) if args.config else {}
+        values = recipe(args.recipe).values() if args.recipe else {}
+        values.update(load_config_values(args.config) if args.config else {})
     values.update(given)
     if args.save_every_epoch:
         values["save_every_epoch"] = True
     cfg = RunConfig.from_dict(values)
+    if args.dry_run:
+        print(settings_text(cfg), end="")
+        return 0
     store = _store(args)
     stored = store.find(cfg)
     if stored is not None and stored.finished:
@@ -255,7 +282,10 @@ def cmd_export(args) -> int:
 
 def _add_train(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train a run (or reuse/resume a stored one)")
+    p.add_argument("--recipe", help="start from a named recipe's settings: fast (notebook 8); "
+                                    "a config file and flags override them")
     p.add_argument("--config", type=Path, help="YAML or JSON file of RunConfig fields (flags override it)")
+    p.add_argument("--dry-run", action="store_true", help="print the run's settings (YAML for --config) and stop")
     p.add_argument("--resume", metavar="RUN", help="continue a stored run with its own config")
     p.add_argument("--save-every-epoch", action="store_true", help="keep a checkpoint per epoch")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

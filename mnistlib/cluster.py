@@ -31,6 +31,7 @@ from .errors import MnistlibError, RunHealthWarning
 from .naming import config_hash
 from .runconfig import RunConfig
 from .runs import RunStore, continues
+from .machine import cores
 from .stacking import MAX_STACK, stack_groups, train_stack
 
 LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images at batch 64 (benchmarks/bench_training.py)
@@ -49,11 +50,6 @@ LOCAL_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": No
 SCHEDULER_ENV = "MNISTLIB_SCHEDULER"
 CONNECT_TIMEOUT = "10s"  # how long to try a scheduler's address before saying it cannot be reached
 EPOCH_TOPIC = "mnistlib-epoch"
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _cost(cfg: RunConfig) -> float:

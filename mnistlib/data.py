@@ -249,6 +249,18 @@ def subset_indices(labels: np.ndarray, n: int | None, mode: str = "first", seed:
     return np.sort(np.concatenate(chosen))
 
 
+VALIDATION_SEED = 12345  # one held-out split for every run and seed, so their validation numbers compare
+
+
+def validation_split(total: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training, held-out) indices of ``total`` training images with ``n`` held out: the last ``n`` of
+    one fixed random permutation (:data:`VALIDATION_SEED`), each part in dataset order."""
+    if not 0 < n < total:
+        raise ConfigError(f"validation must hold out between 1 and {total - 1} of {total} training images, got {n}")
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(VALIDATION_SEED)).numpy()
+    return np.sort(order[:-n]), np.sort(order[-n:])
+
+
 @dataclass
 class TensorData:
     """Preprocessed tensors on one device, ready for slicing into batches."""
@@ -264,14 +276,21 @@ class TensorData:
 
 
 def prepare(arrays: MNISTArrays, device: str | torch.device = "cpu", *, train_subset: int | None = None,
-            test_subset: int | None = None, subset_mode: str = "first", seed: int = 0) -> TensorData:
-    """Subset, preprocess and move to ``device`` once; batches are then slices of these tensors."""
-    train = subset_indices(arrays.train_labels, train_subset, subset_mode, seed)
-    test = subset_indices(arrays.test_labels, test_subset, subset_mode, seed)
+            test_subset: int | None = None, subset_mode: str = "first", seed: int = 0,
+            validation: int = 0) -> TensorData:
+    """Subset, preprocess and move to ``device`` once; batches are then slices of these tensors.
+    ``validation``: hold that many training images out (:func:`validation_split`) and put them where
+    the test images go, so nothing evaluated touches the test set."""
+    if validation:
+        train, held = validation_split(len(arrays.train_labels), validation)
+        images, labels = arrays.train_images[held], arrays.train_labels[held]
+    else:
+        train = subset_indices(arrays.train_labels, train_subset, subset_mode, seed)
+        test = subset_indices(arrays.test_labels, test_subset, subset_mode, seed)
+        images, labels = arrays.test_images[test], arrays.test_labels[test]
     return TensorData(to_tensor(arrays.train_images[train], device),
                       torch.as_tensor(arrays.train_labels[train], device=device),
-                      to_tensor(arrays.test_images[test], device),
-                      torch.as_tensor(arrays.test_labels[test], device=device))
+                      to_tensor(images, device), torch.as_tensor(labels, device=device))
 
 
 def iterate_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,

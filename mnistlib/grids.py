@@ -11,6 +11,7 @@ each notebook the fields it declares.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -61,10 +62,10 @@ ACTIVATIONS = {"sigmoid (the original's)": "LeNet5", "tanh": "LeNet5-tanh", "ReL
                "sigmoid, LeCun's F6 tanh(2x/3)": "LeNet5-lecun"}
 ORIGINAL_SETTINGS = {"loss": "softmax_then_cross_entropy", "momentum": 0.6}  # the original's code, not its template
 ORIGINAL_SETTINGS_LAMBDAS = (0.0, 1e-2)
-# The recipe search, one change at a time, each step keeping the ones before it. The full grid
-# adds the paper's other distortions (rotation, scaling) and noise; on 3 seeds here rotation and
-# scaling lowered LeNet-5's final accuracy (README), and noise did not help at the course template
-# (notebook 4), so the default grid, which must fit its hour, spends no runs on them.
+# Notebook 8's SGD recipe (the first search, once notebook 6's), one change at a time, each step keeping
+# the ones before it. The full grid adds the paper's other distortions (rotation, scaling) and noise; on
+# 3 seeds rotation and scaling lowered LeNet-5's final accuracy, and noise did not help at the course
+# template (notebook 4), so the default grid, which must fit its hour, spends no runs on them.
 _BASE = ("course template: lr 0.01 constant, batch 64", {})
 _SCHEDULE = ("+ cosine decay from lr 0.1, batch 128", {"schedule": "cosine", "lr": 0.1, "batch_size": 128})
 _SHIFTS = ("+ random shifts of up to 2 pixels", {"shift": 2})
@@ -73,7 +74,6 @@ _NOISE = ("+ Gaussian noise, std 0.1", {"noise_std": 0.1})
 RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS)
 FULL_RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE)
 STEP_CHANGES = dict([_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE])
-RECIPE_TARGET = 99.3  # % final test accuracy, 3-seed mean; LeCun et al. 1998: 99.2 with distortions
 
 GRIDS = {
     # Sized for an hour of a 2-core CPU at the full profile (its measured time: README, Performance).
@@ -87,29 +87,22 @@ GRIDS = {
 
 # The groups of beyond_grid, as a reader names them.
 GROUP_NAMES = {"variance": "variance across seeds", "lambda_sweep": "λ sweep", "long": "longer training",
-               "activations": "activations", "original_settings": "the original's settings", "recipe": "the recipe"}
+               "activations": "activations", "original_settings": "the original's settings"}
+BEYOND_SIZES = ("seeds", "lambdas", "long_factor")  # the GRIDS entries beyond_grid takes; recipe_grid the rest
 
 
-def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int, recipe_seeds: int,
-                recipe: tuple[tuple[str, dict], ...] = RECIPE_STEPS) -> dict[str, dict]:
+def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int) -> dict[str, dict]:
     """The runs that answer the open questions, by group. ``common``: shared RunConfig fields
-    (epochs, batch size, subsets, device); seeds are 0..n-1, seed 0 being the original grid's run.
-    ``recipe``: the recipe's (step, changes) in order, each step keeping the changes before it."""
+    (epochs, batch size, subsets, device); seeds are 0..n-1, seed 0 being the original grid's run."""
     base = {k: v for k, v in common.items() if k != "seed"}
     run = lambda **fields: RunConfig(**{**base, "seed": 0, **fields})  # noqa: E731
     epochs = base.get("epochs", RunConfig().epochs)
-    recipe_runs: dict = {}
-    fields: dict = {}
-    for step, change in recipe:
-        fields = {**fields, **change}
-        recipe_runs.update({(step, s): run(seed=s, **fields) for s in range(recipe_seeds)})
     return {
         "variance": {(m, s): run(model=m, seed=s) for m in VARIANCE_MODELS for s in range(seeds)},
         "lambda_sweep": {(m, wd): run(model=m, weight_decay=wd) for m in SWEEP_MODELS for wd in lambdas},
         "long": {m: run(model=m, epochs=epochs * long_factor) for m in LONG_MODELS},
         "activations": {name: run(model=model) for name, model in ACTIVATIONS.items()},
         "original_settings": {wd: run(weight_decay=wd, **ORIGINAL_SETTINGS) for wd in ORIGINAL_SETTINGS_LAMBDAS},
-        "recipe": recipe_runs,
     }
 
 
@@ -148,6 +141,52 @@ def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") ->
     return groups
 
 
+# ----------------------------------------------------------------------------- notebook 8
+
+ORIGINAL_PROTOCOL_STEP = "the original's protocol: SGD, lr 0.01, momentum 0.6, batch 10, softmax then cross-entropy"
+POINTS_PER_EPOCH = 8  # evaluations inside each epoch of the fast runs, for their curves against images seen
+
+
+def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
+                recipe: tuple[tuple[str, dict], ...] = RECIPE_STEPS) -> dict[str, dict]:
+    """Notebook 8's runs by group, each {(step, seed): RunConfig}, seeds 0..n-1 (``seeds``; the SGD
+    recipe's ``recipe_seeds``).
+
+    'fast': the course template, the original's protocol and each step of the fast recipe
+    (:data:`mnistlib.recipes.RECIPES`), over the recipe's two epochs, evaluated
+    :data:`POINTS_PER_EPOCH` times an epoch. 'far': the course template over the report's epochs (notebook
+    6's variance runs: the same configs, so the same stored runs), then each step of the far recipe, over
+    its epochs or the report's, whichever is fewer. 'sgd': the first search, SGD with a schedule and
+    shifts (``recipe``: its (step, changes) in order, each step keeping the changes before it), over the
+    report's epochs. ``common``: the report's shared fields."""
+    from .recipes import RECIPES
+
+    base = {k: v for k, v in common.items() if k not in ("seed", "batch_size", "epochs")}
+    images = base.get("train_subset") or 60_000
+    every = lambda cfg: dataclasses.replace(  # noqa: E731
+        cfg, eval_every=max(1, images // (POINTS_PER_EPOCH * cfg.batch_size)))
+    fast_steps = dict(RECIPES["fast"].configs(**base))
+    template_step, template = next(iter(fast_steps.items()))
+    original = RunConfig.preset("original", **base, epochs=template.epochs)
+    fast = {template_step: template, ORIGINAL_PROTOCOL_STEP: original, **dict(list(fast_steps.items())[1:])}
+    far_recipe = RECIPES["far"]
+    epochs = min(far_recipe.base["epochs"], common["epochs"])
+    far_steps = far_recipe.configs(**base)
+    far = {"course template: SGD, lr 0.01, momentum 0.9, batch 64":
+           RunConfig(**{**common, "model": "LeNet5", "seed": 0})}
+    far.update({step: dataclasses.replace(cfg, epochs=epochs) for step, cfg in far_steps.items()})
+    sgd: dict = {}
+    fields: dict = {k: v for k, v in common.items() if k != "seed"}
+    for step, change in recipe:
+        fields = {**fields, **change}
+        sgd.update({(step, s): RunConfig(**{**fields, "seed": s}) for s in range(recipe_seeds)})
+    return {
+        "fast": {(step, s): every(dataclasses.replace(cfg, seed=s)) for step, cfg in fast.items() for s in range(seeds)},
+        "far": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in far.items() for s in range(seeds)},
+        "sgd": sgd,
+    }
+
+
 # ----------------------------------------------------------------------------- the report's parameters
 
 @dataclass(frozen=True)
@@ -161,13 +200,14 @@ class Profile:
     window: tuple[int, int]  # epochs averaged in the original's statistics
     description: str
     perturbed_images: int | None = None  # test images of the perturbed-input analyses (None: the whole test set)
+    speed_seeds: int = 5                 # seeds of each step of notebook 8's recipes
 
 
 PROFILES = {
     "full": Profile(50, None, None, "first", ORIGINAL_WINDOW, "full MNIST, 50 epochs per run, as the original"),
     "quick": Profile(6, 20_000, None, "stratified", (3, 6),
-                     "6 epochs on a stratified 20,000-image training subset, full test set", 2_000),
-    "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only"),
+                     "6 epochs on a stratified 20,000-image training subset, full test set", 2_000, speed_seeds=3),
+    "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only", speed_seeds=2),
 }
 
 
@@ -216,6 +256,7 @@ class ReportParameters:
     recipe_seeds: int | None = None
     reproduce: str = "default"               # notebook 7: default | all (also the original's 34 runs)
     reproduce_seeds: int = 3
+    speed_seeds: int | None = None           # notebook 8: seeds of each recipe step; None: the profile's (5; quick 3; smoke 2)
     folders: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -238,6 +279,7 @@ class ReportParameters:
             fix(name, number(parameter(name), getattr(self, name), integer=True, minimum=2, optional=True))
         choice(parameter("reproduce"), self.reproduce, REPRO_GRIDS)
         fix("reproduce_seeds", number(parameter("reproduce_seeds"), self.reproduce_seeds, integer=True, minimum=2))
+        fix("speed_seeds", number(parameter("speed_seeds"), self.speed_seeds, integer=True, minimum=2, optional=True))
         folders = {}
         for name in ("data_dir", "runs_dir", "figures_dir", "reports_dir"):
             value = getattr(self, name)
@@ -283,8 +325,10 @@ class ReportParameters:
                       if getattr(self, name) is not None})
         return Settings(self.profile, self.window(), common,
                         original_grid(self.weight_decays, self.noise_stds, self.mlps, **common),
-                        beyond_grid(common, **sizes),
+                        beyond_grid(common, **{k: v for k, v in sizes.items() if k in BEYOND_SIZES}),
                         reproduction_grid(common, seeds=self.reproduce_seeds, grid=self.reproduce),
+                        recipe_grid(common, seeds=self.speed_seeds or PROFILES[self.profile].speed_seeds,
+                                    **{k: v for k, v in sizes.items() if k not in BEYOND_SIZES}),
                         self.folders, self.progress)
 
 
@@ -298,5 +342,6 @@ class Settings:
     grid: dict[str, dict[str, RunConfig]]   # the original's 13 runs (original_grid)
     beyond: dict[str, dict]                 # notebook 6's (beyond_grid)
     reproduce: dict[str, dict]              # notebook 7's (reproduction_grid)
+    recipes: dict[str, dict]                # notebook 8's (recipe_grid)
     folders: dict[str, Path | None]
     progress: bool

@@ -25,7 +25,9 @@ NOT_IDENTITY = ("name", "device", "save_every_epoch")  # they never change a run
 # Folder-label abbreviations, in the order they appear: field -> prefix.
 _SHORT = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean", "lr": "lr", "momentum": "mom",
           "batch_size": "bs", "epochs": "e", "seed": "seed", "train_subset": "n", "test_subset": "ntest",
-          "warmup_epochs": "warm", "shift": "shift", "rotate": "rot", "scale": "scale"}
+          "warmup_epochs": "warm", "shift": "shift", "rotate": "rot", "scale": "scale", "label_smoothing": "ls",
+          "one_cycle_warmup": "up", "elastic": "elastic", "elastic_sigma": "sigma", "validation": "val",
+          "eval_every": "every"}
 DISPLAY_NAMES = {"LeNet5": "LeNet-5"}
 
 
@@ -57,8 +59,10 @@ def folder_label(cfg: RunConfig) -> str:
             parts.append(f"{prefix}{value:g}" if isinstance(value, float) else f"{prefix}{value}")
     if cfg.noise_std and cfg.noise_mode != default.noise_mode:
         parts.append(cfg.noise_mode.replace("-", ""))
+    if cfg.optimizer != default.optimizer:
+        parts.append(cfg.optimizer)
     if cfg.schedule != default.schedule:
-        parts.append(cfg.schedule)
+        parts.append(cfg.schedule.replace("-", ""))
     if cfg.loss != default.loss:
         parts.append("softmaxloss" if cfg.loss == "softmax_then_cross_entropy" else "celoss")
     if cfg.train_subset and cfg.subset_mode != default.subset_mode:

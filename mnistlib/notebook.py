@@ -46,6 +46,7 @@ class NotebookContext:
     grid: dict[str, dict[str, RunConfig]]
     beyond: dict[str, dict]           # the runs past the original (grids.beyond_grid), by group
     reproduce: dict[str, dict]        # notebook 7's runs (grids.reproduction_grid), by group
+    recipes: dict[str, dict]          # notebook 8's runs (grids.recipe_grid), by group
     store: RunStore
     arrays: MNISTArrays
     figures: Path
@@ -93,6 +94,12 @@ class NotebookContext:
         if group not in self.reproduce:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.reproduce)}")
         return {key: self.run(grid_label(group, key), cfg) for key, cfg in self.reproduce[group].items()}
+
+    def recipe_runs(self, group: str) -> dict:
+        """The runs of one group of notebook 8's grid ('fast', 'far'), keyed (step, seed)."""
+        if group not in self.recipes:
+            raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.recipes)}")
+        return {key: self.run(grid_label(group, key), cfg) for key, cfg in self.recipes[group].items()}
 
     def original_curves(self, labels) -> dict:
         """The original's published history (epochs 1–50) for each of ``labels`` the original ran, for drawing
@@ -194,7 +201,7 @@ def setup_notebook(notebook: str, namespace: Mapping[str, Any] | None = None, **
     pd.set_option("display.max_colwidth", None)  # a table cell is never cut short on the page
     return NotebookContext(
         notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
-        reproduce=s.reproduce, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
+        reproduce=s.reproduce, recipes=s.recipes, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
         figures=(s.folders["figures_dir"] or paths.figures_dir()) / s.profile,
         reports=(s.folders["reports_dir"] or paths.reports_dir()) / s.profile, progress=s.progress)
 

@@ -276,17 +276,22 @@ def plot_vs_original(table: pd.DataFrame, ours: str = "mean_test_acc", original:
 
 
 def plot_bands(bands: Mapping[str, pd.DataFrame], metric: str, title: str | None = None,
-               ylim: tuple[float, float] | None = None) -> Figure:
-    """Per-epoch mean across seeds as a line, ± one std as a band and min–max as a lighter band,
-    one colour per model (``bands``: model -> :func:`mnistlib.stats.bands` table)."""
+               ylim: tuple[float, float] | None = None, xlabel: str = "epoch", target: float | None = None,
+               x_scale: float = 1.0) -> Figure:
+    """Mean across seeds as a line, ± one std as a band and min–max as a lighter band, one colour per
+    model (``bands``: model -> :func:`mnistlib.stats.bands` table, indexed by epoch or by what
+    ``xlabel`` names, divided by ``x_scale`` on the axis); ``target``: a dashed line at that value."""
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
-        for label, table in bands.items():
-            line, = ax.plot(table.index, table["mean"], label=label)
-            ax.fill_between(table.index, table["mean"] - table["std"], table["mean"] + table["std"],
+        fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+        for (label, table), color in zip(bands.items(), _distinct_colors()):
+            x = table.index / x_scale
+            line, = ax.plot(x, table["mean"], label=label, color=color)
+            ax.fill_between(x, table["mean"] - table["std"], table["mean"] + table["std"],
                             color=line.get_color(), alpha=0.25, linewidth=0)
-            ax.fill_between(table.index, table["min"], table["max"], color=line.get_color(), alpha=0.1, linewidth=0)
-        ax.set_xlabel("epoch")
+            ax.fill_between(x, table["min"], table["max"], color=line.get_color(), alpha=0.1, linewidth=0)
+        if target is not None:
+            ax.axhline(target, color="crimson", linestyle="--", linewidth=1, label=f"target {target:g}%")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         if ylim:
             ax.set_ylim(*ylim)

@@ -27,7 +27,8 @@ from ._version import __version__
 from .data import load_mnist
 from .errors import ConfigError, MnistlibError
 from .grids import PROFILES, ReportParameters, flat, flat_beyond
-from .cluster import cores, train_many
+from .cluster import train_many
+from .machine import cpu_name
 from .runconfig import read_yaml_mapping
 from .runs import RunStore
 
@@ -73,12 +74,12 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(path)).items()}
 
 
-GRID_NAMES = ("original", "beyond", "reproduce")
+GRID_NAMES = ("original", "beyond", "reproduce", "recipes")
 
 
 def notebook_grids(path: Path) -> set[str]:
     """The grids of runs a notebook asks for, as its metadata declares them (``mnistlib.runs``):
-    'original' (the original's 13), 'beyond' (notebook 6's), 'reproduce' (notebook 7's)."""
+    'original' (the original's 13), 'beyond' (notebook 6's), 'reproduce' (notebook 7's), 'recipes' (notebook 8's)."""
     import nbformat
 
     grids = nbformat.read(path, as_version=4).metadata.get("mnistlib", {}).get("runs", [])
@@ -241,7 +242,7 @@ def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: s
     """Train the runs of every grid the notebooks declare, on a Dask cluster, before they execute; say
     in ``out/logs/training.log`` which runs this report trained and which it found stored."""
     grids = {"original": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
-             "reproduce": flat_beyond(settings.reproduce)}
+             "reproduce": flat_beyond(settings.reproduce), "recipes": flat_beyond(settings.recipes)}
     used = set().union(*(notebook_grids(path) for path in notebooks))
     configs = {label: cfg for name in grids if name in used for label, cfg in grids[name].items()}
     store = RunStore(settings.folders["runs_dir"]).writable()  # upgrades a store of an earlier mnistlib first
@@ -301,7 +302,7 @@ def write_index(out: Path, profile: str, records: list[dict], seconds: float, no
     page = env.get_template("report_index.html.j2").render(
         figure=base64.b64encode(figure.read_bytes()).decode() if figure.exists() else None, profile=profile, description=PROFILES[profile].description, records=records, notes=notes,
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
-        minutes=f"{seconds / 60:.1f}", machine=f"{platform.machine()}, {_cpu_name()}, Python {platform.python_version()}")
+        minutes=f"{seconds / 60:.1f}", machine=f"{platform.machine()}, {cpu_name()}, Python {platform.python_version()}")
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
@@ -311,13 +312,3 @@ def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return f"{value:.2f}" if isinstance(value, float) else str(value)
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()} ×{cores()}"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"

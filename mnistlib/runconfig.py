@@ -23,7 +23,10 @@ from .models import model_revision, resolve_model_name
 NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "softmax_then_cross_entropy")
 SUBSET_MODES = ("first", "stratified")
-SCHEDULES = ("constant", "cosine", "step")
+SCHEDULES = ("constant", "cosine", "step", "one-cycle")
+OPTIMIZERS = ("sgd", "adam")
+# One-cycle cycles the momentum (SGD's, or Adam's β1) itself, as torch's OneCycleLR does by default.
+ONE_CYCLE_MOMENTUM = (0.95, 0.85)  # (at the start and the end, at the peak of the learning rate)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ORIGINS = ("trained", "original-checkpoint")  # trained by mnistlib, or imported from the original's published weights
 # A protocol preset: the values it sets, which explicitly given fields still override. 'original' is
@@ -41,10 +44,14 @@ NUMBERS = {
     "weight_decay": dict(minimum=0), "noise_std": dict(minimum=0), "noise_mean": dict(),
     "warmup_epochs": dict(integer=True, minimum=0), "shift": dict(integer=True, minimum=0, maximum=4),
     "rotate": dict(minimum=0, maximum=45), "scale": dict(minimum=0, maximum=0.5),
+    "label_smoothing": dict(minimum=0, maximum=0.99), "one_cycle_warmup": dict(minimum=0, strict_min=True, maximum=0.99),
+    "elastic": dict(minimum=0, maximum=100), "elastic_sigma": dict(minimum=0.5, maximum=16),
+    "validation": dict(integer=True, minimum=0, maximum=30_000), "eval_every": dict(integer=True, minimum=0),
     "seed": dict(integer=True, minimum=0), "train_subset": dict(integer=True, minimum=1, optional=True),
     "test_subset": dict(integer=True, minimum=1, optional=True),
 }
-CHOICES = {"noise_mode": NOISE_MODES, "loss": LOSSES, "schedule": SCHEDULES, "protocol": tuple(PROTOCOLS),
+CHOICES = {"noise_mode": NOISE_MODES, "loss": LOSSES, "schedule": SCHEDULES, "optimizer": OPTIMIZERS,
+           "protocol": tuple(PROTOCOLS),
            "origin": ORIGINS, "subset_mode": SUBSET_MODES, "device": DEVICES}
 
 
@@ -67,6 +74,13 @@ class RunConfig:
     shift: int = 0                  # random translation of training digits by up to this many pixels
     rotate: float = 0.0             # random rotation of training digits by up to this many degrees
     scale: float = 0.0              # random scaling of training digits by a factor in 1 ± this
+    optimizer: str = "sgd"          # 'adam': Adam, β1 = momentum, β2 = 0.999, weight decay as L2 (as SGD's)
+    label_smoothing: float = 0.0    # training targets (1 − ε) on the label, ε/10 on every class (test loss: none)
+    one_cycle_warmup: float = 0.3   # one-cycle: share of the steps rising to lr (torch OneCycleLR's pct_start)
+    elastic: float = 0.0            # elastic distortions (Simard et al. 2003) of training digits: strength α, pixels
+    elastic_sigma: float = 4.0      # ... and their smoothness σ, pixels
+    validation: int = 0             # hold out this many training images and evaluate on them, never on the test set
+    eval_every: int = 0             # also evaluate every this many steps (the run's curve.csv), 0: per epoch only
     protocol: str = "mnistlib"      # 'original': the original's code (see PROTOCOLS); use RunConfig.preset to get its values
     origin: str = "trained"         # 'original-checkpoint': imported by `mnistlib import-original`, never trained here
     seed: int = 0
@@ -84,6 +98,7 @@ class RunConfig:
             fix(key, number(key, getattr(self, key), **rule))
         for key, choices in CHOICES.items():
             choice(key, getattr(self, key), choices)
+        self._check_combinations()
         if self.warmup_epochs >= self.epochs:
             raise ConfigError(f"warmup_epochs must be less than epochs ({self.epochs}), got {self.warmup_epochs}")
         if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()
@@ -91,6 +106,19 @@ class RunConfig:
             raise ConfigError(f"name must be a plain folder name, got {self.name!r}")
         if not isinstance(self.save_every_epoch, bool):
             raise ConfigError(f"save_every_epoch must be true or false, got {self.save_every_epoch!r}")
+
+    def _check_combinations(self) -> None:
+        if self.schedule == "one-cycle":
+            if self.warmup_epochs:
+                raise ConfigError("one-cycle has its own warm-up (one_cycle_warmup); leave warmup_epochs at 0")
+            if self.momentum != RunConfig.momentum:
+                raise ConfigError(f"one-cycle cycles the momentum itself ({ONE_CYCLE_MOMENTUM[0]:g} → "
+                                  f"{ONE_CYCLE_MOMENTUM[1]:g} → {ONE_CYCLE_MOMENTUM[0]:g}); leave momentum unset")
+        elif self.one_cycle_warmup != RunConfig.one_cycle_warmup:
+            raise ConfigError(f"one_cycle_warmup is for schedule one-cycle, not {self.schedule}; leave it unset")
+        if self.validation and (self.train_subset or self.test_subset):
+            raise ConfigError("validation holds images out of the whole training set; "
+                              "leave train_subset and test_subset unset with it")
 
     @classmethod
     def preset(cls, protocol: str = "mnistlib", **values) -> "RunConfig":

@@ -6,7 +6,8 @@ and one folder per run, ``<label>-<hash>/`` (:func:`mnistlib.naming.run_name`)::
     config.json           the RunConfig (all fields), its model's revision and the store format
     history.csv           one row per finished epoch (accuracies in percent)
     run.json              status: device, versions, data checksum, health, times
-    checkpoints/last.pt   model, optimizer, epoch, RNG state and history: resume point
+    curve.csv             with eval_every: test loss and accuracy every that many steps, by images seen
+    checkpoints/last.pt   model, optimizer, epoch, RNG state, history and curve: resume point
     checkpoints/best.pt   the epoch with the highest test accuracy
     checkpoints/epoch_007.pt ...   only with save_every_epoch
 
@@ -36,6 +37,7 @@ from .stats import METRICS, ORIGINAL_WINDOW, Health, health, run_statistics
 from .storeformat import FORMAT, MARK, check_readable, ensure_current, run_folders, run_format
 
 HISTORY_COLUMNS = ["epoch", *METRICS, "seconds"]
+CURVE_COLUMNS = ["images", "epoch", "step", "test_loss", "test_acc"]  # evaluations inside epochs (eval_every)
 
 
 def continues(cfg: RunConfig, base: RunConfig) -> bool:
@@ -85,6 +87,29 @@ class Run:
     def statistics(self, window: tuple[int, int] = ORIGINAL_WINDOW) -> dict:
         """The original's statistics: means over the epoch window, best test accuracy, lowest test loss."""
         return run_statistics(self.history, window)
+
+    @property
+    def status(self) -> dict:
+        """``run.json``: how the run was trained (versions, device, CPU, threads, times, health); {} if unreadable."""
+        try:
+            return json.loads((self.path / "run.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def curve(self) -> pd.DataFrame:
+        """Test loss and accuracy against training images seen, every ``eval_every`` steps and at each
+        epoch's end (columns :data:`CURVE_COLUMNS`); empty for a run without ``eval_every``."""
+        csv = self.path / "curve.csv"
+        try:
+            curve = pd.read_csv(csv)
+            if list(curve.columns) == CURVE_COLUMNS:
+                return curve
+        except (OSError, ValueError, pd.errors.ParserError):
+            pass
+        last = self.checkpoint("last")
+        rows = load_checkpoint(last).get("curve", []) if self.config.eval_every and last.exists() else []
+        return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
     def checkpoint(self, which: str = "last") -> Path:
         """Path of ``last``, ``best`` or ``epoch_NNN`` checkpoints."""
@@ -245,6 +270,9 @@ class RunStore:
             save_checkpoint(folder / "best.pt", state)
         if cfg.save_every_epoch:
             save_checkpoint(folder / f"epoch_{state['epoch']:03d}.pt", state)
+        if state.get("curve"):
+            curve = pd.DataFrame(state["curve"], columns=CURVE_COLUMNS)
+            atomic_write(path / "curve.csv", lambda f: curve.to_csv(f, index=False))
         frame = pd.DataFrame(history, columns=HISTORY_COLUMNS)
         atomic_write(path / "history.csv", lambda f: frame.to_csv(f, index=False))
         return Run(cfg, path, frame)

@@ -39,8 +39,15 @@ from .training import EpochCallback, HealthWarnings, Job, epoch_metrics, loss_fu
     run_status, run_tensors, train
 
 # What runs of one stack may differ in: all of it acts on each run's own data or weights.
-PER_RUN_FIELDS = ("seed", "weight_decay", "noise_std", "noise_mean", "noise_mode", "shift", "rotate", "scale")
+PER_RUN_FIELDS = ("seed", "weight_decay", "noise_std", "noise_mean", "noise_mode", "shift", "rotate", "scale",
+                  "elastic", "elastic_sigma")
 MAX_STACK = 8  # more runs per stack gain little (benchmarks/bench_stacking.py) and delay the first result
+
+
+def stackable(cfg: RunConfig) -> bool:
+    """Whether ``cfg`` can share a stack: plain SGD at a fixed momentum (the stacked optimizer's), and no
+    evaluations inside epochs. Adam and one-cycle runs train alone."""
+    return cfg.optimizer == "sgd" and cfg.schedule != "one-cycle" and not cfg.eval_every
 
 
 def stack_key(cfg: RunConfig) -> RunConfig:
@@ -187,7 +194,7 @@ class Stack:
         self.model, pairs = stack_model([job.model for job in self.jobs])
         self.optimizer = StackedSGD(pairs, [job.optimizer for job in self.jobs],
                                     [job.cfg.weight_decay for job in self.jobs])
-        self.loss = loss_function(first.cfg.loss, reduction="none")
+        self.loss = loss_function(first.cfg.loss, reduction="none", label_smoothing=first.cfg.label_smoothing)
         # Conv models: channels-last makes the grouped convolutions several times faster on a CPU.
         self.channels_last = any(isinstance(m, StackedConv2d) for m in self.model.modules())
         x_train = [job.train_data.x_train for job in self.jobs]
@@ -242,6 +249,8 @@ class Stack:
 
 def _check(cfgs: Sequence[RunConfig]) -> None:
     keys = {stack_key(cfg) for cfg in cfgs}
+    if len(cfgs) > 1 and not all(map(stackable, cfgs)):
+        raise ConfigError("Adam, one-cycle and eval_every runs train alone; train them apart")
     if len(keys) > 1:
         raise ConfigError(f"runs of one stack may differ only in {', '.join(PER_RUN_FIELDS)}; "
                           f"group them with stack_groups() or train them apart")
@@ -365,9 +374,9 @@ def stack_groups(configs: Mapping[str, RunConfig], max_size: int = MAX_STACK, pa
     then the largest groups are halved until there are ``parts`` groups (so ``parts`` workers
     all get one) or no group has two runs. Labels keep their order within a group.
     """
-    sets: dict[RunConfig, list[str]] = {}
-    for label, cfg in configs.items():
-        sets.setdefault(stack_key(cfg), []).append(label)
+    sets: dict = {}
+    for label, cfg in configs.items():  # a run that cannot share a stack is a group of its own
+        sets.setdefault(stack_key(cfg) if stackable(cfg) else label, []).append(label)
     groups = []
     for labels in sets.values():
         count = -(-len(labels) // max(1, max_size))

@@ -49,7 +49,13 @@ _WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test 
           "overconfidence": "mean confidence minus accuracy (points)",
           "ece_change": "calibration error change from λ = 0 (points)", "ece_change_low": "its 95% interval, low",
           "ece_change_high": "its 95% interval, high", "verdict": "confidence",
-          "seeds": "random seeds", "inside": "the original's inside our range"}
+          "seeds": "random seeds", "inside": "the original's inside our range",
+          "lowest_seed": "lowest of the random seeds (%)", "highest_seed": "highest of the random seeds (%)",
+          "seeds_at_target": "random seeds at the target",
+          "change": "over the step before (points)", "p_against_step_before": "p against the step before",
+          "seconds_per_run": "training time per run (s)", "optimizer": "optimizer", "label_smoothing": "label smoothing",
+          "one_cycle_warmup": "share of the steps warming up", "elastic": "elastic distortions, α (pixels)",
+          "elastic_sigma": "their σ (pixels)", "validation": "held-out training images", "model": "model"}
 
 
 def column_text(name: str) -> str:

@@ -32,10 +32,11 @@ from .data import (MNISTArrays, TensorData, content_hash, iterate_batches, load_
                    to_tensor)
 from .errors import ConfigError, RunHealthWarning, RunStoreError
 from .files import atomic_write, load_checkpoint
+from .machine import cpu_name
 from .models import build_model, predict_proba
 from .naming import run_name
 from .perturb import Perturbation, perturb
-from .runconfig import RunConfig
+from .runconfig import ONE_CYCLE_MOMENTUM, RunConfig
 from .runs import Run, RunStore
 from .stats import State, calibration
 
@@ -55,18 +56,40 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def loss_function(kind: str, reduction: str = "sum") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def loss_function(kind: str, reduction: str = "sum",
+                  label_smoothing: float = 0.0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Summed loss over a batch ('none': one loss per sample). 'softmax_then_cross_entropy' applies softmax
-    before cross-entropy, as the original's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612."""
+    before cross-entropy, as the original's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612.
+    ``label_smoothing`` ε: the target is 1 − ε on the label and ε/10 on every class."""
     if kind == "softmax_then_cross_entropy":
-        return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction=reduction)
-    return lambda logits, y: F.cross_entropy(logits, y, reduction=reduction)
+        return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction=reduction,
+                                                 label_smoothing=label_smoothing)
+    return lambda logits, y: F.cross_entropy(logits, y, reduction=reduction, label_smoothing=label_smoothing)
+
+
+def make_optimizer(cfg: RunConfig, parameters) -> torch.optim.Optimizer:
+    """The run's optimizer: SGD (momentum, L2 weight decay) or Adam (β1 = momentum, β2 = 0.999, L2 weight
+    decay added to the gradient, as torch's Adam does)."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 def optimizer_text(cfg: RunConfig) -> str:
     """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'."""
     decay = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else ""
-    return f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}{decay}; {LOSS_TEXT[cfg.loss]}"
+    if cfg.schedule == "one-cycle":
+        high, low = ONE_CYCLE_MOMENTUM
+        name = "Adam" if cfg.optimizer == "adam" else "SGD"
+        moment = "β1" if cfg.optimizer == "adam" else "momentum"
+        steps = (f"{name}, one-cycle to lr {cfg.lr:g} ({cfg.one_cycle_warmup:.0%} of the steps up, then cosine down), "
+                 f"{moment} {high:g} → {low:g} → {high:g}")
+    elif cfg.optimizer == "adam":
+        steps = f"Adam, lr {cfg.lr:g}, β1 {cfg.momentum:g}, β2 0.999"
+    else:
+        steps = f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}"
+    smoothing = f", label smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""
+    return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}"
 
 
 def lr_factor(cfg: RunConfig, step: int, steps_per_epoch: int) -> float:
@@ -74,6 +97,8 @@ def lr_factor(cfg: RunConfig, step: int, steps_per_epoch: int) -> float:
     warm-up over ``warmup_epochs``, then ``cfg.schedule``. A pure function of the step, so a resumed
     run needs no scheduler state."""
     total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "one-cycle":
+        return one_cycle(step, total, cfg.one_cycle_warmup)[0]
     warm = cfg.warmup_epochs * steps_per_epoch
     if step < warm:
         return (step + 1) / warm
@@ -82,6 +107,34 @@ def lr_factor(cfg: RunConfig, step: int, steps_per_epoch: int) -> float:
     if cfg.schedule == "step":
         return 0.01 if step >= 0.75 * total else 0.1 if step >= 0.5 * total else 1.0
     return 1.0
+
+
+def one_cycle(step: int, total: int, warmup: float, div: float = 25.0,
+              final_div: float = 1e4) -> tuple[float, float]:
+    """(learning rate as a fraction of the peak, momentum) at optimizer step ``step`` of ``total``: Smith's
+    one-cycle as torch's ``OneCycleLR`` computes it by default. The rate rises along a cosine from 1/``div``
+    of the peak to the peak over the first ``warmup`` of the steps, then falls along a cosine to
+    1/(``div``·``final_div``); the momentum falls from 0.95 to 0.85 while the rate rises, then comes back."""
+    peak = float(warmup * total) - 1
+    if peak <= 0:
+        raise ConfigError(f"one_cycle_warmup {warmup:g} of {total} steps is under one step; raise it or train longer")
+    cosine = lambda start, end, pct: end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)  # noqa: E731
+    high, low = ONE_CYCLE_MOMENTUM
+    start = 1.0 / div
+    if step <= peak:
+        pct = step / peak
+        return cosine(start, 1.0, pct), cosine(high, low, pct)
+    pct = (step - peak) / (total - 1 - peak)
+    return cosine(1.0, start / final_div, pct), cosine(low, high, pct)
+
+
+def set_momentum(optimizer: torch.optim.Optimizer, momentum: float) -> None:
+    """Set SGD's momentum, or Adam's β1, in every parameter group."""
+    for group in optimizer.param_groups:
+        if "betas" in group:
+            group["betas"] = (momentum, group["betas"][1])
+        else:
+            group["momentum"] = momentum
 
 
 def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batches: int, last: int,
@@ -96,11 +149,15 @@ def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batch
 
 def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
                     batch_size: int, shuffle: torch.Generator, noise: Callable | None = None,
-                    lr_at: Callable[[int], float] | None = None, original_metrics: bool = False) -> tuple[float, float]:
+                    lr_at: Callable[[int], float] | None = None, original_metrics: bool = False,
+                    momentum_at: Callable[[int], float] | None = None,
+                    probe: Callable[[int], None] | None = None) -> tuple[float, float]:
     """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples.
 
     ``noise``: a function applied to each training batch (augmentation, noise injection).
-    ``lr_at``: the learning rate for the epoch's i-th step; None keeps the optimizer's.
+    ``lr_at``, ``momentum_at``: the learning rate and momentum for the epoch's i-th step; None keeps the optimizer's.
+    ``probe``: called with i after the epoch's i-th step (an evaluation inside the epoch; it must leave
+    the model in training mode).
     ``original_metrics``: compute them as the original's code did: the mean of the per-batch mean losses, and
     correct / (batches × size of the last batch) (equal to ours when the batch divides the set).
     """
@@ -112,6 +169,8 @@ def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.O
         if lr_at is not None:
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)
+        if momentum_at is not None:
+            set_momentum(optimizer, momentum_at(step))
         if noise is not None:
             xb = noise(xb)
         logits = model(xb)
@@ -124,6 +183,8 @@ def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.O
             total_loss += mean_loss if original_metrics else loss
             correct += (logits.argmax(1) == yb).sum()
         batches, last = step + 1, len(yb)
+        if probe is not None:
+            probe(step)
     return epoch_metrics(total_loss, correct, len(data.y_train), batches, last, original_metrics)
 
 
@@ -166,7 +227,7 @@ def _subsets(cfg: RunConfig) -> tuple:
     # The original picks the images only of a stratified subset; elsewhere runs of different seeds share
     # one copy (and a stack of them gathers its batches from it).
     by_seed = cfg.subset_mode == "stratified" and bool(cfg.train_subset or cfg.test_subset)
-    return cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else 0
+    return cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else 0, cfg.validation
 
 
 def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:
@@ -182,44 +243,51 @@ def perturbed_images(cfg: RunConfig, arrays: MNISTArrays, device: torch.device,
 
 
 @functools.lru_cache(maxsize=4)
-def _perturbed(arrays: MNISTArrays, device: str, train_subset, test_subset, subset_mode, seed,
+def _perturbed(arrays: MNISTArrays, device: str, train_subset, test_subset, subset_mode, seed, validation,
                perturbation: Perturbation) -> torch.Tensor:
-    return perturb(prepared(arrays, device, train_subset, test_subset, subset_mode, seed).x_test, perturbation)
+    return perturb(prepared(arrays, device, train_subset, test_subset, subset_mode, seed, validation).x_test,
+                   perturbation)
 
 
 @functools.lru_cache(maxsize=1)
 def prepared(arrays: MNISTArrays, device: str, train_subset: int | None, test_subset: int | None, subset_mode: str,
-             seed: int) -> TensorData:
+             seed: int, validation: int = 0) -> TensorData:
     """:func:`mnistlib.data.prepare`, the last result kept: runs of one notebook or worker share their
     data. Keyed by the data's content (MNISTArrays hash and compare by :func:`~mnistlib.data.content_hash`)."""
     return prepare(arrays, device, train_subset=train_subset, test_subset=test_subset, subset_mode=subset_mode,
-                   seed=seed)
+                   seed=seed, validation=validation)
 
 
 class Job:
-    """One run's training state: model, optimizer, batch order and augmentation generators, data."""
+    """One run's training state: model, optimizer, batch order and augmentation generators, data, and
+    the curve of its evaluations inside epochs (``eval_every``)."""
 
     def __init__(self, cfg: RunConfig, tensors: TensorData):
         self.cfg, self.tensors = cfg, tensors
         torch.manual_seed(cfg.seed)  # the model's initial weights
         self.model = build_model(cfg.model).to(tensors.device)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                                         weight_decay=cfg.weight_decay)
+        self.optimizer = make_optimizer(cfg, self.model.parameters())
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
         self.train_data, self.augment, self.generators = augmentation(cfg, tensors)
-        self.loss_sum = loss_function(cfg.loss)
-        self.steps_per_epoch = math.ceil(len(self.train_data.y_train) / cfg.batch_size)
+        self.loss_sum = loss_function(cfg.loss, label_smoothing=cfg.label_smoothing)
+        self.eval_loss = loss_function(cfg.loss)  # the criterion itself: test losses compare across smoothings
+        self.n = len(self.train_data.y_train)
+        self.steps_per_epoch = math.ceil(self.n / cfg.batch_size)
+        self.curve: list[dict] = []
 
     def resume(self, state: dict | None) -> list[dict]:
         """Load a checkpoint's state and return its history; without one, the history so far: empty,
         or for the original's protocol its epoch-0 row (the untrained model, evaluated without a step)."""
         if state is None:
+            if self.cfg.eval_every:
+                self.curve = [self.curve_point(0, 0)]
             return [self.evaluate(0, time.perf_counter(), train=None)] if self.cfg.protocol == "original" else []
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.shuffle.set_state(state["rng"]["shuffle"])
         for key, generator in self.generators.items():
             generator.set_state(state["rng"][key])
+        self.curve = list(state.get("curve", []))
         return state["history"]
 
     def lr_at(self, epoch: int) -> Callable[[int], float] | None:
@@ -230,19 +298,49 @@ class Job:
         first = (epoch - 1) * self.steps_per_epoch
         return lambda step: cfg.lr * lr_factor(cfg, first + step, self.steps_per_epoch)
 
+    def momentum_at(self, epoch: int) -> Callable[[int], float] | None:
+        """The momentum (Adam: β1) of ``epoch``'s i-th step, or None when it is constant (not one-cycle)."""
+        if self.cfg.schedule != "one-cycle":
+            return None
+        first, total = (epoch - 1) * self.steps_per_epoch, self.cfg.epochs * self.steps_per_epoch
+        return lambda step: one_cycle(first + step, total, self.cfg.one_cycle_warmup)[1]
+
+    def probe(self, epoch: int) -> Callable[[int], None] | None:
+        """With ``eval_every``: after every that many steps of the run, a point of its curve."""
+        every = self.cfg.eval_every
+        if not every:
+            return None
+        first = (epoch - 1) * self.steps_per_epoch
+
+        def at(step: int) -> None:
+            if (first + step + 1) % every == 0 and step + 1 < self.steps_per_epoch:  # the epoch's end: evaluate()
+                self.curve.append(self.curve_point(epoch, step + 1))
+                self.model.train()
+        return at
+
+    def curve_point(self, epoch: int, steps: int) -> dict:
+        """The test (or validation) loss and accuracy after ``steps`` steps of ``epoch`` (0: before it)."""
+        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
+        images = max(0, epoch - 1) * self.n + min(steps * self.cfg.batch_size, self.n)
+        return {"images": images, "epoch": epoch, "step": steps, "test_loss": test_loss, "test_acc": test_acc}
+
     def train_epoch(self, epoch: int) -> dict:
         """Train one epoch and evaluate it: the history row of ``epoch``."""
         cfg, start = self.cfg, time.perf_counter()
         metrics = train_one_epoch(self.model, self.train_data, self.optimizer, self.loss_sum, cfg.batch_size,
-                                  self.shuffle, self.augment, self.lr_at(epoch), original_metrics=cfg.protocol == "original")
+                                  self.shuffle, self.augment, self.lr_at(epoch), original_metrics=cfg.protocol == "original",
+                                  momentum_at=self.momentum_at(epoch), probe=self.probe(epoch))
         return self.evaluate(epoch, start, train=metrics)
 
     def evaluate(self, epoch: int, start: float, train: tuple[float, float] | None) -> dict:
         """The history row of ``epoch``: the training metrics given (or, if None, evaluated on the
-        training set) and the test metrics."""
+        training set) and the test metrics (with ``eval_every``, also the curve's point at the epoch's end)."""
         data = self.train_data
-        train_loss, train_acc = train or evaluate(self.model, data.x_train, data.y_train, self.loss_sum)
-        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.loss_sum)
+        train_loss, train_acc = train or evaluate(self.model, data.x_train, data.y_train, self.eval_loss)
+        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
+        if self.cfg.eval_every and epoch:
+            self.curve.append({"images": epoch * self.n, "epoch": epoch, "step": self.steps_per_epoch,
+                               "test_loss": test_loss, "test_acc": test_acc})
         return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
                 "test_acc": test_acc, "seconds": time.perf_counter() - start}
 
@@ -251,13 +349,14 @@ class Job:
         return {"epoch": epoch, "config": self.cfg.to_dict(), "model": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(), "history": history,
                 "rng": {"shuffle": self.shuffle.get_state(),
-                        **{key: generator.get_state() for key, generator in self.generators.items()}}}
+                        **{key: generator.get_state() for key, generator in self.generators.items()}},
+                **({"curve": list(self.curve)} if self.cfg.eval_every else {})}
 
 
 def run_status(device: torch.device, arrays: MNISTArrays) -> dict:
     """What ``run.json`` records of how a run was trained: versions, device, threads, host, data."""
     # Results are bit-identical for the same seed at the same thread count: record it.
-    return {"mnistlib": __version__, "torch": torch.__version__, "device": str(device),
+    return {"mnistlib": __version__, "torch": torch.__version__, "device": str(device), "cpu": cpu_name(),
             "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
@@ -366,7 +465,7 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
     x = perturbed_images(run.config, arrays, device, perturbation)
     y = run_tensors(run.config, arrays, device).y_test
     model = build_model(run.config.model).to(device)
-    loss_sum = loss_function(run.config.loss)
+    loss_sum = loss_function(run.config.loss)  # the criterion without label smoothing, as in the history
     rows = []
     for path in paths:
         state = load_checkpoint(path, map_location=device)

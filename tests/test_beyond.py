@@ -35,7 +35,7 @@ def test_default_grid_sizes_and_reuse_of_the_original_runs():
     settings = check_parameters(profile="full")
     grid = settings.beyond
     assert {g: len(r) for g, r in grid.items()} == {"variance": 15, "lambda_sweep": 16, "long": 2, "activations": 4,
-                                                    "original_settings": 2, "recipe": 9}
+                                                    "original_settings": 2}
     lambdas = sorted({wd for _, wd in grid["lambda_sweep"]})
     assert len(lambdas) >= 8 and lambdas[0] == 1e-6 and lambdas[-1] == 1e-1
     assert {c.epochs for c in grid["long"].values()} == {150}
@@ -45,10 +45,6 @@ def test_default_grid_sizes_and_reuse_of_the_original_runs():
     assert config_hash(grid["lambda_sweep"][("LeNet5", 1e-2)]) in original_hashes
     assert config_hash(grid["activations"]["sigmoid (the original's)"]) in original_hashes
     assert grid["activations"]["sigmoid, LeCun's F6 tanh(2x/3)"].model == "LeNet5-lecun"
-    first_step = RECIPE_STEPS[0][0]
-    assert all(grid["recipe"][(first_step, s)] == grid["variance"][("LeNet5", s)] for s in range(3))
-    last = grid["recipe"][(RECIPE_STEPS[-1][0], 0)]
-    assert last.model == "LeNet5" and last.epochs == 50  # the architecture and the 50-epoch budget stay
     original_cfg = grid["original_settings"][0.0]
     assert original_cfg.loss == "softmax_then_cross_entropy" and original_cfg.momentum == 0.6
 
@@ -57,11 +53,11 @@ def test_full_grid_is_one_parameter_away():
     full = check_parameters(profile="full", grid="full").beyond
     assert len({wd for _, wd in full["lambda_sweep"]}) == 11
     assert len({s for _, s in full["variance"]}) == 10
-    assert any("noise" in step for step, _ in full["recipe"])
-    assert len({step for step, _ in full["recipe"]}) == 5
-    # the full grid extends the default's recipe: every default recipe run is one of its runs
-    default = check_parameters(profile="full").beyond
-    assert set(default["recipe"].values()) <= set(full["recipe"].values())
+    sgd = check_parameters(profile="full", grid="full").recipes["sgd"]
+    assert any("noise" in step for step, _ in sgd)
+    assert len({step for step, _ in sgd}) == 5
+    # the full grid extends the default's SGD recipe: every default recipe run is one of its runs
+    assert set(check_parameters(profile="full").recipes["sgd"].values()) <= set(sgd.values())
     small = check_parameters(profile="smoke", seeds=2, lambdas=[1e-3], long_factor=2, recipe_seeds=2).beyond
     assert len(small["variance"]) == 6 and len(small["lambda_sweep"]) == 2
 
@@ -145,21 +141,7 @@ def test_the_original_settings_against_ours():
     assert not below.above_floor and not below.collapses
 
 
-def test_ablation_table_and_target():
-    steps = [s for s, _ in RECIPE_STEPS]
-    finals = {steps[0]: [98.9, 98.95, 99.0], steps[1]: [99.1, 99.1, 99.1], steps[2]: [99.3, 99.35, 99.4]}
-    runs = {(step, s): fake_run([50, acc]) for step, accs in finals.items() for s, acc in enumerate(accs)}
-    table = beyond.ablation_table(runs)
-    assert list(table.index) == steps[:3]
-    assert table.adds.round(2).tolist()[1:] == [0.15, 0.25]
-    best = beyond.recipe(table)
-    assert (best.best, best.seeds, best.epochs, best.met) == (steps[2], 3, 2, True)
-    assert (round(best.final_test_acc, 2), round(best.template_final_test_acc, 2)) == (99.35, 98.95)
-    assert not beyond.recipe(table, target=99.5).met
-
-
 def test_answers_are_numbers_and_verdicts():
-    steps = [s for s, _ in RECIPE_STEPS]
     groups = {
         "variance": {(m, s): fake_run(flat_acc(base + 0.1 * s)) for m, base in
                      (("LeNet5", 99.0), ("CustomMLP_5", 97.5), ("CustomMLP_6", 97.6)) for s in range(3)},
@@ -167,16 +149,14 @@ def test_answers_are_numbers_and_verdicts():
         "long": {"LeNet5": fake_run(flat_acc(98, 30))},
         "activations": {"sigmoid": fake_run(flat_acc(98.9)), "ReLU": fake_run(flat_acc(99.2))},
         "original_settings": {0.0: fake_run(flat_acc(98.6)), 1e-2: fake_run(flat_acc(11.35))},
-        "recipe": {(steps[0], s): fake_run([50, 99.0 + 0.1 * s]) for s in range(3)},
     }
-    answers = beyond.answers(groups, (1, 10), target=99.05).set_index(["question", "finding"]).value
+    answers = beyond.answers(groups, (1, 10)).set_index(["question", "finding"]).value
     assert answers["variance across seeds", "LeNet-5 mean test accuracy (%)"] == pytest.approx(99.1)
     assert answers["variance across seeds", "seeds"] == 3
     assert answers["λ sweep, LeNet-5", "best λ"] == 1e-4
     assert answers["λ sweep, LeNet-5", "smallest λ that collapses"] == 1e-2
     assert answers["activations", "ReLU: mean test accuracy (%)"] == pytest.approx(99.2)
     assert answers["the original's settings", "λ = 1e-2"] == "collapses"
-    assert answers["best LeNet-5 recipe", "target 99.05%"] == "met"
     assert answers["30 epochs, LeNet-5", "test loss turns upward"] == "no"
 
 

@@ -39,7 +39,7 @@ def test_the_rule_can_fail(tmp_path):
 
 
 CALLS = {"original": r"ctx\.(runs|all_runs|run)\(", "beyond": r"ctx\.(beyond_runs|stored_beyond)\(",
-         "reproduce": r"ctx\.reproduce_runs\("}
+         "reproduce": r"ctx\.reproduce_runs\(", "recipes": r"ctx\.recipe_runs\("}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

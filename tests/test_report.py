@@ -94,18 +94,36 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
     answers = pd.read_csv(index.parent / "beyond-answers.csv").set_index(["question", "finding"]).value
     questions = set(answers.index.get_level_values("question"))
     assert questions == {"variance across seeds", "λ sweep, LeNet-5", "λ sweep, CustomMLP_6", "6 epochs, LeNet-5",
-                         "6 epochs, CustomMLP_6", "activations", "the original's settings", "best LeNet-5 recipe"}
+                         "6 epochs, CustomMLP_6", "activations", "the original's settings"}
     assert answers["variance across seeds", "seeds"] == "5" and answers["the original's settings", "λ = 1e-2"] in (
         "trains", "collapses")
     headline = json.loads((index.parent / "headlines" / "06_beyond_the_original.json").read_text())
-    best = answers["best LeNet-5 recipe", "step"]
-    assert headline["best recipe"] == best
+    lenet = answers["variance across seeds", "LeNet-5 mean test accuracy (%)"]
+    assert headline["LeNet-5 mean test accuracy across seeds (%)"].startswith(f"{float(lenet):.2f} ± ")
     for table in ("beyond-variance", "beyond-lambda-sweep", "beyond-long", "beyond-activations",
-                  "beyond-original-settings", "beyond-recipe"):
+                  "beyond-original-settings"):
         assert (index.parent / f"{table}.csv").exists(), table
     summary = nbformat.read(index.parent / "05_summary.ipynb", as_version=4)
     shown = json.dumps([o for c in summary.cells if c.cell_type == "code" for o in c.outputs], ensure_ascii=False)
-    assert best in shown  # the report trained notebook 6's runs first, so the summary shows its answers
+    assert "λ sweep, CustomMLP_6" in shown  # the report trained notebook 6's runs first, so the summary shows its answers
+
+
+def test_recipes_notebook_answers_from_its_runs(smoke_report):
+    import pandas as pd
+
+    index, _ = smoke_report
+    answers = pd.read_csv(index.parent / "recipes-answers.csv").set_index(["question", "finding"]).value
+    assert set(answers.index.get_level_values("question")) == {"how fast", "how far", "the SGD recipe"}
+    fast = pd.read_csv(index.parent / "recipes-fast.csv").set_index("step")
+    assert len(fast) == 6 and (fast.seeds == 2).all() and (fast.epochs == 2).all()
+    assert answers["how fast", "recipe"] == fast.index[-1]
+    assert float(answers["how fast", "final test accuracy, mean over seeds (%)"]) == pytest.approx(fast.final_test_acc.iloc[-1])
+    verdict = "met" if fast.lowest_seed.iloc[-1] >= 99.0 else "not met"
+    assert answers["how fast", "target 99% (every seed)"] == verdict
+    headline = json.loads((index.parent / "headlines" / "08_how_fast_how_far.json").read_text())
+    assert headline["target 99% in 2 epochs, every seed"] == verdict
+    page = (index.parent / "08_how_fast_how_far.html").read_text()
+    assert "smoke</b> profile" in page or "**smoke** profile" in page or "smoke</strong> profile" in page  # says the verdicts need the full profile
 
 
 def test_reproduction_notebook_answers_from_runs(smoke_report):

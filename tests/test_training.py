@@ -46,8 +46,12 @@ def test_same_seed_same_history_different_seed_differs(mnist, tmp_path):
 @pytest.mark.parametrize("extra", [dict(model="LeNet5", noise_mode="per-batch", train_subset=600),
                                    dict(noise_mode="fixed"),
                                    dict(shift=2, rotate=10, scale=0.1, schedule="cosine", warmup_epochs=1),
-                                   dict(protocol="original", noise_mode="fixed", loss="softmax_then_cross_entropy")],
-                         ids=["LeNet-5, noise per batch", "fixed noise", "augmented, cosine, warm-up", "the original's protocol"])
+                                   dict(protocol="original", noise_mode="fixed", loss="softmax_then_cross_entropy"),
+                                   dict(model="LeNet5-relu-silu", optimizer="adam", schedule="one-cycle", lr=3e-3,
+                                        one_cycle_warmup=0.15, batch_size=32, label_smoothing=0.1, shift=1,
+                                        elastic=20, eval_every=9)],
+                         ids=["LeNet-5, noise per batch", "fixed noise", "augmented, cosine, warm-up", "the original's protocol",
+                              "a recipe: Adam, one-cycle, smoothing, elastic, a curve"])
 def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
     cfg = RunConfig(**{"model": "CustomMLP_6", "epochs": 4, "noise_std": 0.1, **TINY, **extra})
     whole = train(cfg, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
@@ -63,6 +67,7 @@ def test_resume_equals_uninterrupted(mnist, tmp_path, extra):
     assert partial.epochs_done == 2 and not partial.finished
     resumed = train(cfg, store=store, data=mnist, progress=False)
     pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
+    pd.testing.assert_frame_equal(resumed.curve, whole.curve)
     final_a = torch.load(whole.checkpoint(), weights_only=True)["model"]
     final_b = torch.load(resumed.checkpoint(), weights_only=True)["model"]
     assert all(torch.equal(final_a[k], final_b[k]) for k in final_a)
@@ -201,15 +206,15 @@ SLOW_CLI = ("import sys, time\nimport mnistlib.training as t\nreal = t.Job.train
 
 
 def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
-    """SIGKILL in the middle of a run (no chance to clean up), then the same command again."""
+    """SIGKILL in the middle of a run of a recipe (no chance to clean up), then the same command again."""
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    args = ["train", "--model", "CustomMLP_6", "--epochs", "8", "--train-subset", "2000", "--test-subset", "500",
-            "--no-progress", "--runs-dir", str(tmp_path / "k")]
+    args = ["train", "--recipe", "fast", "--elastic", "20", "--eval-every", "25", "--epochs", "8",
+            "--train-subset", "2000", "--test-subset", "500", "--no-progress", "--runs-dir", str(tmp_path / "k")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen([sys.executable, "-c", SLOW_CLI, *args], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -230,6 +235,8 @@ def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
     finally:
         torch.set_num_threads(threads)
     pd.testing.assert_frame_equal(metrics(resumed), metrics(whole))
+    pd.testing.assert_frame_equal(resumed.curve, whole.curve)
+    assert len(whole.curve) == 1 + 8 + (8 * 63) // 25  # the start, each epoch's end, every 25th of its 8 × 63 steps
 
 
 # Every default is part of every stored run's identity (a field at its default is left out of the hash):
@@ -237,7 +244,8 @@ def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
 DEFAULTS = {"model": "LeNet5", "epochs": 50, "batch_size": 64, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0,
             "noise_std": 0.0, "noise_mean": 0.0, "noise_mode": "per-batch", "loss": "cross_entropy",
             "schedule": "constant", "warmup_epochs": 0, "shift": 0, "rotate": 0.0, "scale": 0.0,
-            "protocol": "mnistlib", "origin": "trained", "seed": 0, "train_subset": None, "test_subset": None,
+            "optimizer": "sgd", "label_smoothing": 0.0, "one_cycle_warmup": 0.3, "elastic": 0.0, "elastic_sigma": 4.0,
+            "validation": 0, "eval_every": 0, "protocol": "mnistlib", "origin": "trained", "seed": 0, "train_subset": None, "test_subset": None,
             "subset_mode": "first", "name": None, "device": "auto", "save_every_epoch": False}
 
 

@@ -1,0 +1,238 @@
+"""#23's training pieces, each against a reference computation: one-cycle (torch's OneCycleLR), Adam under
+it (a plain torch loop), label smoothing (its formula), elastic distortions (torchvision's elastic, a
+direct blur), the validation split; the recipes as plain configs; their runs' curves and resume."""
+import dataclasses
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+from mnistlib import ConfigError, RunConfig, RunStore, train
+from mnistlib.augment import elastic_displacement, random_elastic, warp
+from mnistlib.data import BACKGROUND, iterate_batches, prepare, validation_split
+from mnistlib.models import build_model, count_parameters
+from mnistlib.recipes import RECIPES, recipe
+from mnistlib.stacking import stack_groups, train_stack
+from mnistlib.training import Job, loss_function, lr_factor, one_cycle, run_tensors
+
+TINY = dict(train_subset=640, test_subset=300, subset_mode="stratified")
+
+
+# ----------------------------------------------------------------------------- one-cycle and Adam
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_one_cycle_is_torchs_one_cycle_lr(optimizer):
+    """Learning rate and momentum (Adam's β1, SGD's momentum) at every step, against torch's scheduler."""
+    total, peak_lr, warmup = 97, 3e-3, 0.15
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    opt = (torch.optim.Adam([parameter], lr=peak_lr) if optimizer == "adam"
+           else torch.optim.SGD([parameter], lr=peak_lr, momentum=0.9))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak_lr, total_steps=total, pct_start=warmup)
+    cfg = RunConfig(optimizer=optimizer, schedule="one-cycle", lr=peak_lr, one_cycle_warmup=warmup, epochs=1)
+    for step in range(total):
+        group = opt.param_groups[0]
+        momentum = group["betas"][0] if optimizer == "adam" else group["momentum"]
+        assert peak_lr * lr_factor(cfg, step, total) == pytest.approx(group["lr"], rel=1e-12, abs=0)
+        assert one_cycle(step, total, warmup)[1] == pytest.approx(momentum, rel=1e-12)
+        opt.step()
+        scheduler.step()
+
+
+def test_adam_one_cycle_training_is_a_plain_torch_loop(mnist):
+    """Two epochs of the fast recipe through Job, against the loop anyone would write with torch's
+    Adam, OneCycleLR and cross_entropy(label_smoothing): the same weights, bit for bit."""
+    cfg = RECIPES["fast"].config(**TINY)
+    torch.manual_seed(0)
+    job = Job(cfg, run_tensors(cfg, mnist, torch.device("cpu")))
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    steps = cfg.epochs * math.ceil(TINY["train_subset"] / cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps,
+                                                    pct_start=cfg.one_cycle_warmup)
+    shuffle = torch.Generator().manual_seed(cfg.seed)
+    data = job.train_data
+    for epoch in (1, 2):
+        job.train_epoch(epoch)
+        for xb, yb in iterate_batches(data.x_train, data.y_train, cfg.batch_size, shuffle):
+            loss = F.cross_entropy(model(xb), yb, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            scheduler.step()
+    ours, theirs = job.model.state_dict(), model.state_dict()
+    assert all(torch.allclose(ours[k], theirs[k], rtol=0, atol=1e-6) for k in theirs)
+
+
+def test_label_smoothing_is_its_formula():
+    logits, labels = torch.randn(7, 10, generator=torch.Generator().manual_seed(0)), torch.arange(7)
+    eps = 0.1
+    log_p = torch.log_softmax(logits, 1)
+    expected = ((1 - eps) * -log_p[torch.arange(7), labels] + eps * -log_p.mean(1)).sum()
+    assert loss_function("cross_entropy", label_smoothing=eps)(logits, labels).item() == pytest.approx(expected.item())
+    assert loss_function("cross_entropy")(logits, labels).item() == pytest.approx(-log_p[torch.arange(7), labels].sum().item())
+
+
+# ----------------------------------------------------------------------------- elastic distortions
+
+def test_elastic_warp_is_torchvisions_elastic():
+    from torchvision.transforms.v2.functional import elastic_image
+
+    x = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    field = elastic_displacement(3, 32, 32, 34.0, 4.0, torch.Generator().manual_seed(2))
+    moved = warp(x, field)
+    for i in range(3):  # torchvision takes the displacement in its normalized coordinates, (1, H, W, 2)
+        displacement = (field[i].permute(1, 2, 0) * (2 / 32)).unsqueeze(0)
+        reference = elastic_image(x[i:i + 1] - BACKGROUND, displacement, fill=None) + BACKGROUND
+        assert torch.allclose(moved[i:i + 1], reference, atol=1e-6)
+
+
+def test_elastic_field_is_uniform_noise_blurred_by_a_gaussian():
+    """The field against a direct 2-D sum: every pixel a Gaussian-weighted mean of the uniform draws
+    (zeros beyond the border), times α."""
+    alpha, sigma, size = 10.0, 2.0, 12
+    field = elastic_displacement(1, size, size, alpha, sigma, torch.Generator().manual_seed(3))
+    noise = (torch.rand((2, 1, size, size), generator=torch.Generator().manual_seed(3)) * 2 - 1).numpy()[:, 0]
+    radius = math.ceil(3 * sigma)
+    offsets = np.arange(-radius, radius + 1)
+    weights = np.exp(-offsets[:, None] ** 2 / (2 * sigma ** 2) - offsets[None, :] ** 2 / (2 * sigma ** 2))
+    weights /= weights.sum()
+    padded = np.pad(noise, ((0, 0), (radius, radius), (radius, radius)))
+    expected = np.array([[[(padded[c, i:i + 2 * radius + 1, j:j + 2 * radius + 1] * weights).sum()
+                           for j in range(size)] for i in range(size)] for c in range(2)]) * alpha
+    assert np.allclose(field[0].numpy(), expected, atol=1e-5)
+
+
+def test_random_elastic_moves_strokes_keeps_the_border_and_is_seeded(mnist):
+    x = prepare(mnist, train_subset=8).x_train
+    assert random_elastic(x, 0.0, 4.0) is x
+    a = random_elastic(x, 34.0, 4.0, torch.Generator().manual_seed(0))
+    b = random_elastic(x, 34.0, 4.0, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert torch.allclose(a[..., 0, :], torch.full_like(a[..., 0, :], BACKGROUND), atol=1e-5)  # border stays black
+    ink = lambda t: (t - BACKGROUND).sum((1, 2, 3))  # noqa: E731
+    assert ((ink(a) / ink(x) > 0.6) & (ink(a) / ink(x) < 1.6)).all()  # the digit is bent, not lost
+
+
+# ----------------------------------------------------------------------------- the validation split
+
+def test_the_validation_split_is_fixed_disjoint_and_replaces_the_test_set(mnist):
+    train_part, held = validation_split(60_000, 10_000)
+    assert len(train_part) == 50_000 and len(held) == 10_000 and not set(train_part) & set(held)
+    assert np.array_equal(held, validation_split(60_000, 10_000)[1])  # the same split every time, every seed
+    data = prepare(mnist, validation=10_000)
+    full = prepare(mnist)
+    assert torch.equal(data.x_test, full.x_train[torch.as_tensor(held)])  # evaluated on held-out training images
+    assert torch.equal(data.x_train, full.x_train[torch.as_tensor(train_part)])
+    with pytest.raises(ConfigError, match="validation holds images out of the whole training set"):
+        RunConfig(validation=10_000, train_subset=1000)
+
+
+# ----------------------------------------------------------------------------- recipes
+
+def test_each_recipe_is_the_configs_its_steps_say():
+    fast = RECIPES["fast"]
+    configs = fast.configs()
+    assert list(configs) == [step for step, _ in fast.steps]
+    template, *_, whole = configs.values()
+    assert template == RunConfig(epochs=2)  # the course template over two epochs
+    assert whole == fast.config() == RunConfig(
+        model="LeNet5-relu-silu", epochs=2, batch_size=32, optimizer="adam", schedule="one-cycle", lr=3e-3,
+        one_cycle_warmup=0.15, label_smoothing=0.1)
+    assert all(count_parameters(build_model(cfg.model)) == 60_806 for cfg in configs.values())  # the same architecture
+    with pytest.raises(ConfigError, match="recipe must be one of"):
+        recipe("fastest")
+
+
+def test_the_cli_prints_a_recipes_config_that_reads_back(tmp_path):
+    run = lambda *args: subprocess.run([sys.executable, "-m", "mnistlib", "train", *args],  # noqa: E731
+                                       capture_output=True, text=True)
+    shown = run("--recipe", "fast", "--seed", "3", "--dry-run")
+    assert shown.returncode == 0 and not list(tmp_path.glob("runs/*"))  # nothing trained
+    values = yaml.safe_load(shown.stdout)
+    assert RunConfig.from_dict(values) == RECIPES["fast"].config(seed=3)
+    (tmp_path / "fast.yaml").write_text(shown.stdout)
+    again = run("--config", str(tmp_path / "fast.yaml"), "--dry-run")
+    assert again.stdout == shown.stdout
+    wrong = run("--recipe", "fast", "--momentum", "0.5", "--dry-run")
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "one-cycle cycles the momentum" in wrong.stderr
+
+
+def test_adam_and_curve_runs_train_alone():
+    adam = {f"s{s}": RECIPES["fast"].config(seed=s, **TINY) for s in range(3)}
+    sgd = {f"sgd{s}": RunConfig(seed=s, **TINY) for s in range(3)}
+    assert stack_groups({**adam, **sgd}) == [["s0"], ["s1"], ["s2"], ["sgd0", "sgd1", "sgd2"]]
+    with pytest.raises(ConfigError, match="train alone"):
+        train_stack(list(adam.values()))
+
+
+# ----------------------------------------------------------------------------- curves inside epochs
+
+def test_a_curve_every_k_steps_by_images_seen(mnist, tmp_path):
+    cfg = RECIPES["fast"].config(eval_every=7, **TINY)  # 20 steps an epoch, 40 in all
+    run = train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
+    curve = run.curve
+    assert list(curve.step) == [0, 7, 14, 20, 1, 8, 15, 20]  # every 7th step of the run, and each epoch's end
+    assert list(curve.images) == [0, 224, 448, 640, 672, 896, 1120, 1280]
+    ends = curve[curve.step == 20]
+    assert list(ends.test_acc) == list(run.history.test_acc)  # the epochs' ends are the history's evaluations
+    assert curve.test_acc.iloc[-1] > curve.test_acc.iloc[0]
+    plain = train(RECIPES["fast"].config(**TINY), store=RunStore(tmp_path), data=mnist, progress=False)
+    pd.testing.assert_frame_equal(plain.history.drop(columns="seconds"), run.history.drop(columns="seconds"))
+    assert plain.curve.empty  # evaluating changes nothing of the training, and a run without it has no curve
+
+
+# ----------------------------------------------------------------------------- notebook 8's grid
+
+def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile():
+    from mnistlib.grids import ORIGINAL_PROTOCOL_STEP, RECIPE_STEPS
+    from mnistlib.notebook import check_parameters
+
+    full = check_parameters(profile="full")
+    grid = full.recipes
+    assert {g: len(r) for g, r in grid.items()} == {"fast": 6 * 5, "far": (1 + len(RECIPES["far"].steps)) * 5, "sgd": 9}
+    template = next(iter(grid["far"]))[0]
+    # the far ablation's course template and the SGD recipe's first step are notebook 6's variance runs
+    assert all(grid["far"][(template, s)] == full.beyond["variance"][("LeNet5", s)] for s in range(5))
+    assert all(grid["sgd"][(RECIPE_STEPS[0][0], s)] == full.beyond["variance"][("LeNet5", s)] for s in range(3))
+    fast = {step: cfg for (step, seed), cfg in grid["fast"].items() if seed == 0}
+    assert list(fast.values())[-1] == dataclasses.replace(RECIPES["fast"].config(), eval_every=234)  # 8 points an epoch
+    assert fast[ORIGINAL_PROTOCOL_STEP] == RunConfig.preset("original", epochs=2, eval_every=750)
+    assert {cfg.epochs for (step, _), cfg in grid["far"].items() if step != template} == {RECIPES["far"].config().epochs}
+    assert all(cfg.model.startswith("LeNet5") for g in grid.values() for cfg in g.values())
+    smoke = check_parameters(profile="smoke").recipes
+    assert {seed for _, seed in smoke["fast"]} == {0, 1}
+    assert {cfg.epochs for (step, _), cfg in smoke["far"].items()} == {2}  # capped by the profile's epochs
+
+
+def test_step_tables_compare_each_step_with_the_one_before():
+    from pathlib import Path
+
+    from mnistlib import fastfar
+    from mnistlib.runs import HISTORY_COLUMNS, Run
+
+    def fake(final, epochs=2):
+        history = pd.DataFrame({"epoch": range(1, epochs + 1), "train_loss": 0.1, "train_acc": 99.0,
+                                "test_loss": 0.1, "test_acc": [50.0] * (epochs - 1) + [final], "seconds": 10.0},
+                               columns=HISTORY_COLUMNS)
+        return Run(RunConfig(epochs=epochs), Path("/nonexistent"), history)
+
+    finals = {"template": [98.0, 98.1, 98.2, 98.1, 98.0], "recipe": [99.0, 99.1, 99.2, 99.05, 98.99]}
+    runs = {(step, s): fake(acc) for step, accs in finals.items() for s, acc in enumerate(accs)}
+    table = fastfar.step_table(runs, 99.0)
+    assert list(table.index) == ["template", "recipe"]
+    assert table.change.iloc[1] == pytest.approx(np.mean(finals["recipe"]) - np.mean(finals["template"]))
+    assert table.p_against_step_before.iloc[1] == pytest.approx(2 / 252)  # fully separated: the smallest p
+    assert (table.seeds_at_target.iloc[1], table.lowest_seed.iloc[1]) == (4, 98.99)
+    fast = fastfar.fast_target(table)
+    assert not fast.met and fast.rule == "every seed"  # one seed at 98.99
+    assert fastfar.far_target(table, target=99.0).met  # the mean, 99.07, is enough for a mean target
+    assert not fastfar.fast_target(table.assign(lowest_seed=99.0, epochs=3)).met  # more than two epochs
+    answers = fastfar.answers(table, table).set_index(["question", "finding"]).value
+    assert answers["how fast", "target 99% (every seed)"] == "not met"
