@@ -1,6 +1,6 @@
 """The fast recipe (notebook 8) against the course template, step for step, in one process.
 
-    python benchmarks/bench_fast.py                 # about 3 minutes on a 2-core CPU
+    python benchmarks/bench_fast.py                 # about 40 seconds on a 2-core CPU
     python benchmarks/bench_fast.py --threads 2 --reps 5
 
 Two questions, kept apart: how fast does each recipe *step* (images per second of training), and

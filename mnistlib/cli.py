@@ -2,7 +2,7 @@
 
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
     mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # notebook 6's LeNet-5 recipe
-    mnistlib train --recipe fast --seed 3               # notebook 8's recipe (--dry-run: print its settings)
+    mnistlib train --recipe fast --seed 3               # notebook 8's recipes, fast or far (--dry-run: their settings)
     mnistlib test RUN                                   # evaluate the run's checkpoints
     mnistlib test RUN --noise 0.3 --shift 2 --rotate 15 # ... on perturbed test images
     mnistlib graph RUN                                  # loss/accuracy figure of one run
@@ -282,8 +282,8 @@ def cmd_export(args) -> int:
 
 def _add_train(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", parents=[common], help="train a run (or reuse/resume a stored one)")
-    p.add_argument("--recipe", help="start from a named recipe's settings: fast (notebook 8); "
-                                    "a config file and flags override them")
+    p.add_argument("--recipe", help="start from a named recipe's settings: fast or far (notebook 8; "
+                                    "RECIPES.md); a config file and flags override them")
     p.add_argument("--config", type=Path, help="YAML or JSON file of RunConfig fields (flags override it)")
     p.add_argument("--dry-run", action="store_true", help="print the run's settings (YAML for --config) and stop")
     p.add_argument("--resume", metavar="RUN", help="continue a stored run with its own config")

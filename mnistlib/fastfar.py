@@ -39,7 +39,7 @@ def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
         for i, run in enumerate(group):
             curve = run.curve
             if curve.empty:
-                per_epoch = run.config.train_subset or 60_000
+                per_epoch = run.config.train_subset or 60_000 - run.config.validation
                 curve = run.history.assign(images=run.history.epoch * per_epoch)
             series[i] = curve.drop_duplicates("images", keep="last").set_index("images").test_acc
         table = pd.concat(series, axis=1)

@@ -13,7 +13,7 @@ from mnistlib.publish import HEADLINES, README_BEGIN, README_END, readme_results
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-MARKDOWN = [README, ROOT / "CLUSTER.md", ROOT / "benchmarks" / "README.md"]
+MARKDOWN = [README, ROOT / "CLUSTER.md", ROOT / "RECIPES.md", ROOT / "benchmarks" / "README.md"]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)|(?:href|src)=\"([^\"]+)\"")
 
 
