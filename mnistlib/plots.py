@@ -281,8 +281,9 @@ def plot_bands(bands: Mapping[str, pd.DataFrame], metric: str, title: str | None
     """Mean across seeds as a line, ± one std as a band and min–max as a lighter band, one colour per
     model (``bands``: model -> :func:`mnistlib.stats.bands` table, indexed by epoch or by what
     ``xlabel`` names, divided by ``x_scale`` on the axis); ``target``: a dashed line at that value."""
+    many = len(bands) + (target is not None) > 4  # then the legend goes under the axes, off the lines
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+        fig, ax = plt.subplots(figsize=(8, 5.4 if many else 4.2), layout="constrained")
         for (label, table), color in zip(bands.items(), _distinct_colors()):
             x = table.index / x_scale
             line, = ax.plot(x, table["mean"], label=label, color=color)
@@ -296,7 +297,10 @@ def plot_bands(bands: Mapping[str, pd.DataFrame], metric: str, title: str | None
         if ylim:
             ax.set_ylim(*ylim)
         ax.set_title(title or f"{METRIC_LABELS.get(metric, metric)}: mean across seeds, ±1 std (dark), min–max (light)")
-        ax.legend()
+        if many:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
+        else:
+            ax.legend()
     return fig
 
 
