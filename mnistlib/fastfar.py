@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .runs import Run
-from .stats import permutation_test
+from .stats import permutation_test, spread
 
 FAST_TARGET = 99.0   # % test accuracy after at most 2 epochs, every seed
 FAR_TARGET = 99.4    # % mean final test accuracy over the seeds, within 50 epochs
@@ -42,9 +42,7 @@ def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
                 per_epoch = run.config.train_subset or 60_000 - run.config.validation
                 curve = run.history.assign(images=run.history.epoch * per_epoch)
             series[i] = curve.drop_duplicates("images", keep="last").set_index("images").test_acc
-        table = pd.concat(series, axis=1)
-        out[step] = pd.DataFrame({"mean": table.mean(axis=1), "std": table.std(axis=1, ddof=1),
-                                  "min": table.min(axis=1), "max": table.max(axis=1)})
+        out[step] = spread(pd.concat(series, axis=1))
     return out
 
 

@@ -23,6 +23,7 @@ from .naming import grid_label, run_label
 from .runconfig import RunConfig
 from .original import MLP_NAMES, ORIGINAL_NOISE_STDS, ORIGINAL_WEIGHT_DECAYS
 from .original import runs as original_runs
+from .recipes import RECIPES, Recipe
 from .stats import ORIGINAL_WINDOW
 
 # ----------------------------------------------------------------------------- the original's 13 runs
@@ -161,29 +162,22 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
     its epochs or the report's, whichever is fewer. 'sgd': the first search, SGD with a schedule and
     shifts (``recipe``: its (step, changes) in order, each step keeping the changes before it), over the
     report's epochs. ``common``: the report's shared fields."""
-    from .recipes import RECIPES
-
     base = {k: v for k, v in common.items() if k not in ("seed", "batch_size", "epochs")}
     every = lambda cfg: dataclasses.replace(cfg, eval_every=max(1, EVAL_IMAGES // cfg.batch_size))  # noqa: E731
-    fast_steps = dict(RECIPES["fast"].configs(**base))
+    fast_steps = RECIPES["fast"].configs(**base)
     template_step, template = next(iter(fast_steps.items()))
     original = RunConfig.preset("original", **base, epochs=template.epochs)
     fast = {template_step: template, ORIGINAL_PROTOCOL_STEP: original, **dict(list(fast_steps.items())[1:])}
     far_recipe = RECIPES["far"]
     epochs = min(far_recipe.base["epochs"], common["epochs"])
     far_steps = far_recipe.configs(**base)
-    far = {"course template: SGD, lr 0.01, momentum 0.9, batch 64":
-           RunConfig(**{**common, "model": "LeNet5", "seed": 0})}
+    far = {template_step: RunConfig(**{**common, "model": "LeNet5", "seed": 0})}  # its epochs are the report's
     far.update({step: dataclasses.replace(cfg, epochs=epochs) for step, cfg in far_steps.items()})
-    sgd: dict = {}
-    fields: dict = {k: v for k, v in common.items() if k != "seed"}
-    for step, change in recipe:
-        fields = {**fields, **change}
-        sgd.update({(step, s): RunConfig(**{**fields, "seed": s}) for s in range(recipe_seeds)})
+    sgd = Recipe("sgd", "the first search", {}, recipe).configs(**{k: v for k, v in common.items() if k != "seed"})
     return {
         "fast": {(step, s): every(dataclasses.replace(cfg, seed=s)) for step, cfg in fast.items() for s in range(seeds)},
         "far": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in far.items() for s in range(seeds)},
-        "sgd": sgd,
+        "sgd": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in sgd.items() for s in range(recipe_seeds)},
     }
 
 

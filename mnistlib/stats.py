@@ -151,7 +151,11 @@ def run_statistics(history: pd.DataFrame, window: tuple[int, int] = ORIGINAL_WIN
 
 def bands(runs: list, metric: str) -> pd.DataFrame:
     """Per epoch: mean, std, min and max of ``metric`` across runs (seeds; anything with a ``history``)."""
-    table = pd.concat({i: r.history.set_index("epoch")[metric] for i, r in enumerate(runs)}, axis=1)
+    return spread(pd.concat({i: r.history.set_index("epoch")[metric] for i, r in enumerate(runs)}, axis=1))
+
+
+def spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Per row of ``table`` (one column per run): mean, std (n − 1), min and max across the columns."""
     return pd.DataFrame({"mean": table.mean(axis=1), "std": table.std(axis=1, ddof=1),
                          "min": table.min(axis=1), "max": table.max(axis=1)})
 

@@ -318,9 +318,10 @@ class Job:
                 self.model.train()
         return at
 
-    def curve_point(self, epoch: int, steps: int) -> dict:
-        """The test (or validation) loss and accuracy after ``steps`` steps of ``epoch`` (0: before it)."""
-        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
+    def curve_point(self, epoch: int, steps: int, measured: tuple[float, float] | None = None) -> dict:
+        """The test (or validation) loss and accuracy after ``steps`` steps of ``epoch`` (0: before it):
+        ``measured``, or evaluated now."""
+        test_loss, test_acc = measured or evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
         images = max(0, epoch - 1) * self.n + min(steps * self.cfg.batch_size, self.n)
         return {"images": images, "epoch": epoch, "step": steps, "test_loss": test_loss, "test_acc": test_acc}
 
@@ -339,8 +340,7 @@ class Job:
         train_loss, train_acc = train or evaluate(self.model, data.x_train, data.y_train, self.eval_loss)
         test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
         if self.cfg.eval_every and epoch:
-            self.curve.append({"images": epoch * self.n, "epoch": epoch, "step": self.steps_per_epoch,
-                               "test_loss": test_loss, "test_acc": test_acc})
+            self.curve.append(self.curve_point(epoch, self.steps_per_epoch, (test_loss, test_acc)))
         return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
                 "test_acc": test_acc, "seconds": time.perf_counter() - start}
 
