@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 import mnistlib as ml
-from mnistlib.augment import random_affine, random_shift
-from mnistlib.data import BACKGROUND
+from mnistlib.data.augment import random_affine, random_shift
+from mnistlib.data.mnist import BACKGROUND
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

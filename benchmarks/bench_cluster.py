@@ -26,9 +26,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from mnistlib.cluster import cores, train_many
-from mnistlib.grids import flat, flat_beyond
-from mnistlib.notebook import check_parameters
+from mnistlib._util.machine import cores
+from mnistlib.training.cluster import train_many
+from mnistlib.report.grids import flat, flat_beyond
+from mnistlib.report.context import check_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import machine  # noqa: E402

@@ -31,9 +31,10 @@ from pathlib import Path
 import torch
 
 import mnistlib as ml
-from mnistlib.naming import identity
-from mnistlib.recipes import RECIPES
-from mnistlib.training import Job, run_tensors, train_one_epoch
+from mnistlib.store.identity import identity
+from mnistlib.training.recipes import RECIPES
+from mnistlib.training.loop import Job, train_one_epoch
+from mnistlib.data.cache import run_tensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import machine  # noqa: E402

@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mnistlib.cluster import cores, train_many
-from mnistlib.notebook import check_parameters
+from mnistlib._util.machine import cores
+from mnistlib.training.cluster import train_many
+from mnistlib.report.context import check_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cluster import busy_seconds  # noqa: E402

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 import mnistlib as ml
-from mnistlib.cluster import cores, train_many
+from mnistlib._util.machine import cores
+from mnistlib.training.cluster import train_many
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -32,9 +32,11 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import mnistlib as ml
-from mnistlib.cluster import cores, train_many
-from mnistlib.stacking import Stack
-from mnistlib.training import Job, run_tensors
+from mnistlib._util.machine import cores
+from mnistlib.training.cluster import train_many
+from mnistlib.training.stack import Stack
+from mnistlib.training.loop import Job
+from mnistlib.data.cache import run_tensors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import machine, write_idx  # noqa: E402  (a sibling script)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 import mnistlib as ml
-from mnistlib.training import loss_function
+from mnistlib.training.optim import loss_function
 
 BATCH = 64
 MODELS = ("LeNet5", "CustomMLP_6")

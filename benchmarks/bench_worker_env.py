@@ -47,7 +47,7 @@ def child(model: str, batch: int, runs: int) -> None:
     import torch
 
     import mnistlib as ml
-    from mnistlib.stacking import train_stack
+    from mnistlib.training.stack import train_stack
 
     torch.set_num_threads(1)
     data = ml.load_mnist()

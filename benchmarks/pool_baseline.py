@@ -10,12 +10,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import torch
 
-from mnistlib.cluster import _bases, _cost, _pending, cores
-from mnistlib.data import load_mnist
+from mnistlib.training.cluster import _bases, _cost, _pending
+from mnistlib._util.machine import cores
+from mnistlib.data.mnist import load_mnist
 from mnistlib.errors import RunHealthWarning
-from mnistlib.naming import config_hash
-from mnistlib.runs import RunStore
-from mnistlib.stacking import MAX_STACK, stack_groups, train_stack
+from mnistlib.store.identity import config_hash
+from mnistlib.store.store import RunStore
+from mnistlib.training.stack import MAX_STACK, stack_groups, train_stack
 
 _worker: dict = {}
 

@@ -14,7 +14,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
 import mnistlib as ml
-from mnistlib.training import loss_function
+from mnistlib.training.optim import loss_function
 
 
 def main() -> None:

@@ -95,13 +95,13 @@ def run_summary(run) -> str:
 
 
 def _store(args):
-    from .runs import RunStore
+    from .store.store import RunStore
 
     return RunStore(args.runs_dir)
 
 
 def _data(args):
-    from .data import load_mnist
+    from .data.mnist import load_mnist
 
     return load_mnist(args.data, args.source)
 
@@ -111,7 +111,7 @@ def settings_text(cfg) -> str:
     comment naming its run folder."""
     import yaml
 
-    from .naming import identity, run_name
+    from .store.identity import identity, run_name
 
     values = {key: value for key, value in identity(cfg).items() if key != "model_revision"}
     values.setdefault("model", cfg.model)
@@ -120,9 +120,9 @@ def settings_text(cfg) -> str:
 
 
 def cmd_train(args) -> int:
-    from .recipes import recipe
+    from .training.recipes import recipe
     from .runconfig import RunConfig, load_config_values
-    from .training import train
+    from .training.loop import train
 
     given = {key: getattr(args, key) for key, _, _ in TRAIN_FLAGS.values() if getattr(args, key) is not None}
     if args.resume:
@@ -151,15 +151,15 @@ def cmd_train(args) -> int:
     run = train(cfg, store=store, data=_data(args), progress=not args.no_progress)
     print(f"{run.path}  {run_summary(run)}  health={run.health}")
     if args.graph:
-        from .plots import plot_run, save_figure
+        from .report.plots import plot_run, save_figure
 
         print("\n".join(map(str, save_figure(plot_run(run), f"run-{run.name}", args.figures_dir))))
     return 0
 
 
 def cmd_test(args) -> int:
-    from .perturb import Perturbation
-    from .training import evaluate_checkpoints
+    from .data.perturb import Perturbation
+    from .training.inference import evaluate_checkpoints
 
     perturbation = Perturbation(noise=args.noise, shift=args.shift, rotate=args.rotate, seed=args.perturbation_seed)
     run = _store(args).load(args.run)
@@ -171,7 +171,7 @@ def cmd_test(args) -> int:
 
 
 def cmd_graph(args) -> int:
-    from .plots import plot_run, save_figure
+    from .report.plots import plot_run, save_figure
 
     run = _store(args).load(args.run)
     paths = save_figure(plot_run(run), args.out or f"run-{run.name}", args.figures_dir)
@@ -180,9 +180,9 @@ def cmd_graph(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .plots import plot_compare, save_figure
-    from .files import atomic_write
-    from .runs import summarize
+    from .report.plots import plot_compare, save_figure
+    from ._util.files import atomic_write
+    from .store.store import summarize
 
     store = _store(args)
     runs = [store.load(name) for name in args.runs]
@@ -202,7 +202,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_params(args) -> int:
-    from .models import MODELS, parameter_table
+    from .models.nets import MODELS, parameter_table
 
     if args.list or not args.model:
         for spec in MODELS.values():
@@ -234,7 +234,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_upgrade(args) -> int:
-    from .storeformat import FORMAT
+    from .store.format import FORMAT
 
     store = _store(args)
     done = store.upgrade()
@@ -243,7 +243,7 @@ def cmd_upgrade(args) -> int:
 
 
 def cmd_import_original(args) -> int:
-    from .originalimport import import_original
+    from .original.checkpoints import import_original
 
     for run in import_original(args.source, _store(args)):
         last = run.history.iloc[-1]
@@ -253,7 +253,7 @@ def cmd_import_original(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .report import load_params_file, run_report
+    from .report.runner import load_params_file, run_report
 
     params = load_params_file(args.params)
     index = run_report(args.profile, params, reports_dir=args.reports_dir, progress=not args.no_progress,
@@ -261,7 +261,7 @@ def cmd_report(args) -> int:
     print(index)
     if args.publish is not None:
         from . import paths
-        from .publish import publish
+        from .report.publish import publish
 
         readme = paths.project_root() / "README.md"  # its results follow the copy it links to, docs/
         print(publish(index.parent, args.publish, args.profile,
@@ -271,7 +271,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import to_tensorboard
+    from .store.export import to_tensorboard
 
     store = _store(args)
     for folder in to_tensorboard([store.load(name) for name in args.runs], args.tensorboard):

@@ -17,7 +17,7 @@ def project_root() -> Path:
     """The checkout this package lives in, or the current directory for a plain install."""
     if "MNISTLIB_ROOT" in os.environ:
         return Path(os.environ["MNISTLIB_ROOT"]).expanduser().resolve()
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parent.parent  # this file sits in the package's top folder (a test says so)
     return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 

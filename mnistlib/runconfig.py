@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from .checks import choice, number
+from ._util.checks import choice, number
 from .errors import ConfigError
-from .models import model_revision, resolve_model_name
+from .models.nets import model_revision, resolve_model_name
 
 NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "softmax_then_cross_entropy")

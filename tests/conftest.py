@@ -43,7 +43,7 @@ def dask_scheduler():
     """The address of a Dask cluster as ``train_many`` starts one here (two one-thread worker
     processes, mnistlib's settings), started once and shared by the tests that train through a
     scheduler: each start costs both cores several seconds."""
-    from mnistlib.cluster import connect
+    from mnistlib.training.cluster import connect
 
     client, cluster = connect(None, 2)
     yield cluster.scheduler_address

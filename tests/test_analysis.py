@@ -1,7 +1,8 @@
 """The summary's analysis against a reference: the original's own table must give the original's verdicts."""
 import pandas as pd
 
-from mnistlib.original import beside_original, check_original_claims, table
+from mnistlib.analysis.claims import beside_original, check_original_claims
+from mnistlib.original.record import table
 from mnistlib.stats import Health, State
 
 

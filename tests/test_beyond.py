@@ -5,13 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnistlib import ConfigError, RunConfig, RunStore, beyond, stats, train
-from mnistlib.grids import RECIPE_STEPS, flat
-from mnistlib.naming import config_hash
-from mnistlib.notebook import check_parameters
-from mnistlib.cluster import train_many
-from mnistlib.runs import HISTORY_COLUMNS, Run
-from mnistlib.original import ORIGINAL_LOSS_FLOOR
+from mnistlib import ConfigError, RunConfig, RunStore, stats, train
+from mnistlib.analysis import beyond
+from mnistlib.report.grids import RECIPE_STEPS, flat
+from mnistlib.store.identity import config_hash
+from mnistlib.report.context import check_parameters
+from mnistlib.training.cluster import train_many
+from mnistlib.store.store import HISTORY_COLUMNS, Run
+from mnistlib.original.record import ORIGINAL_LOSS_FLOOR
 
 
 def fake_run(test_acc, train_acc=None, test_loss=None, train_loss=None, **config) -> Run:
@@ -78,7 +79,7 @@ def test_permutation_test_exact_values():
 
 
 def test_ranking_verdicts_follow_the_data():
-    from mnistlib.notebook import format_spread
+    from mnistlib.report.tables import format_spread
 
     groups = {"LeNet5": [fake_run(flat_acc(99.0 + 0.05 * s)) for s in range(5)],
               "CustomMLP_5": [fake_run(flat_acc(97.5 + 0.1 * s)) for s in range(5)],
@@ -177,7 +178,7 @@ def test_train_many_trains_a_repeated_config_once_and_continues_longer_runs(mnis
 
 
 def test_stored_beyond_trains_nothing(mnist, tmp_path):
-    from mnistlib.notebook import setup_notebook
+    from mnistlib.report.context import setup_notebook
 
     ctx = setup_notebook("00_test", profile="smoke", seeds=2, lambdas=[1e-3], recipe_seeds=2, runs_dir=str(tmp_path))
     assert ctx.stored_beyond() is None and not list(tmp_path.iterdir())

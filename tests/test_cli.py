@@ -210,7 +210,7 @@ def test_tensorboard_missing_is_one_line(capsys, trained, tmp_path, monkeypatch)
 
 
 def test_a_failing_notebook_exits_1_and_ctrl_c_130(capsys, monkeypatch):
-    import mnistlib.report as report
+    import mnistlib.report.runner as report
 
     def failing(*args, **kwargs):
         raise report.ReportError("03_weight_decay.ipynb failed in cell 5 (RuntimeError: x); partial notebook kept: y")

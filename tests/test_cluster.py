@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mnistlib import RunConfig, RunStore, train
-from mnistlib.cluster import train_many
+from mnistlib.training.cluster import train_many
 from mnistlib.errors import MnistlibError
 
 DASK = str(Path(sys.executable).parent / "dask")
@@ -76,7 +76,7 @@ def cluster(tmp_path):
 # (Dask may run a preload twice: the patch goes on once.)
 SLOW_EPOCHS = '''
 import time
-import mnistlib.training as training
+import mnistlib.training.loop as training
 if not hasattr(training.Job, "unslowed_train_epoch"):
     training.Job.unslowed_train_epoch = training.Job.train_epoch
     training.Job.train_epoch = lambda self, epoch: (time.sleep(0.3), self.unslowed_train_epoch(epoch))[1]
@@ -123,7 +123,7 @@ def test_a_grid_survives_a_killed_worker_and_equals_runs_trained_alone(cluster, 
 
 
 def test_an_unreachable_scheduler_is_one_line_before_any_training(tmp_path, capsys, monkeypatch):
-    import mnistlib.cluster as cluster
+    import mnistlib.training.cluster as cluster
     from mnistlib.cli import main
 
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", "1s")  # nobody listens: no need to wait the full 10 s
@@ -168,7 +168,7 @@ def test_local_workers_keep_glibcs_adaptive_malloc_no_profiler_and_one_task_each
     the LocalCluster leaves it out, its workers' profiler off, and gives a worker a task only when free."""
     import dask
 
-    from mnistlib.cluster import connect
+    from mnistlib.training.cluster import connect
 
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
     client, local = connect(None, 1)
@@ -191,7 +191,7 @@ def test_a_free_worker_takes_the_longest_stack_left_and_a_continuation_as_soon_a
     import dask
     from distributed import Client, LocalCluster, get_worker
 
-    import mnistlib.cluster as cluster
+    import mnistlib.training.cluster as cluster
 
     def fake_train_group(labels, cfgs, runs_dir, data_dir, threads, *after):  # says where and when it began
         began = (time.monotonic(), get_worker().name)
@@ -220,10 +220,10 @@ def test_a_free_worker_takes_the_longest_stack_left_and_a_continuation_as_soon_a
 def test_the_quick_profiles_stacks_go_in_one_graph_longest_first(tmp_path):
     """The quick profile's stacks go to Dask as one graph, longest first (Dask keeps one graph's order);
     each run continuing another comes after, with a higher priority."""
-    from mnistlib.cluster import _bases, _cost, _pending, _submit
-    from mnistlib.grids import flat, flat_beyond
-    from mnistlib.notebook import check_parameters
-    from mnistlib.stacking import stack_groups
+    from mnistlib.training.cluster import _bases, _cost, _pending, _submit
+    from mnistlib.report.grids import flat, flat_beyond
+    from mnistlib.report.context import check_parameters
+    from mnistlib.training.stack import stack_groups
 
     class Recorder:  # stands in for a Client: keeps what each task was submitted with
         def __init__(self):

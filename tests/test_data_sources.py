@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from conftest import idx_bytes, png_bytes, sample_split, write_idx_folder, write_tar
 
-from mnistlib import DataError, load_mnist, sources
-from mnistlib import data as data_module
+from mnistlib import DataError, load_mnist
+from mnistlib.data import sources
+from mnistlib.data import mnist as data_module
 
 
 def load(path, **kw):

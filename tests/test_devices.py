@@ -3,10 +3,10 @@ there, no host sync per step, and shuffling does not depend on the device."""
 import pytest
 import torch
 
-import mnistlib.training as training
+import mnistlib.training.loop as training
 from mnistlib import RunConfig, RunStore, iterate_batches, prepare, train
-from mnistlib.augment import augmentation
-from mnistlib.cluster import train_many
+from mnistlib.data.augment import augmentation
+from mnistlib.training.cluster import train_many
 
 
 def test_prepare_puts_every_tensor_on_the_device(mnist):

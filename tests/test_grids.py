@@ -8,8 +8,8 @@ import papermill
 import pytest
 
 from mnistlib import ConfigError
-from mnistlib.grids import ReportParameters
-from mnistlib.report import GRID_NAMES, notebook_grids, notebook_paths
+from mnistlib.report.parameters import ReportParameters
+from mnistlib.report.runner import GRID_NAMES, notebook_grids, notebook_paths
 
 NOTEBOOKS = notebook_paths()
 DEFAULTS = {f.name: f.default for f in dataclasses.fields(ReportParameters) if f.init}
@@ -62,7 +62,7 @@ def test_numbers_as_people_write_them_and_bad_values():
 
 
 def test_a_params_file_value_that_a_notebook_does_not_take_is_reported(tmp_path):
-    from mnistlib.report import run_report
+    from mnistlib.report.runner import run_report
 
     lines = []
     with pytest.raises(ConfigError):  # stops at the bad value after the notes, before any work
@@ -73,7 +73,7 @@ def test_a_params_file_value_that_a_notebook_does_not_take_is_reported(tmp_path)
 
 def test_a_params_file_with_lambdas_as_everyone_writes_them(tmp_path):
     """YAML 1.1 reads 1e-4 (no dot) as the string '1e-4'; the report takes it as the number."""
-    from mnistlib.report import load_params_file
+    from mnistlib.report.runner import load_params_file
 
     path = tmp_path / "p.yaml"
     path.write_text("weight_decays: [1e-4, 1e-3]\nlambdas: [3e-3]\n")

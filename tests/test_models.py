@@ -3,18 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnistlib import (
-    C3_TABLE,
-    MODELS,
-    ConfigError,
-    CustomMLP,
-    LeNet5,
-    build_model,
-    count_parameters,
-    parameter_table,
-    predict_proba,
-)
-from mnistlib.models import SparseConv2d, resolve_model_name
+from mnistlib import C3_TABLE, MODELS, ConfigError, CustomMLP, LeNet5, build_model, count_parameters, parameter_table, predict_proba
+from mnistlib.models.nets import SparseConv2d, resolve_model_name
 
 
 @pytest.mark.parametrize("name", list(MODELS))

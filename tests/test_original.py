@@ -7,20 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from mnistlib import ConfigError, RunConfig, RunStore, original, train
+from mnistlib import ConfigError, RunConfig, RunStore, train
+from mnistlib.original import record as original
 from mnistlib.cli import main
-from mnistlib.models import LeNet5, build_model
-from mnistlib.naming import config_hash
-from mnistlib.runs import continues
-from mnistlib.originalimport import (
-    ORIGINAL_C3,
-    OriginalCheckpointError,
-    import_original,
-    load_original_checkpoint,
-)
-from mnistlib.training import evaluate_checkpoints
+from mnistlib.models.nets import LeNet5, build_model
+from mnistlib.store.identity import config_hash
+from mnistlib.store.store import continues
+from mnistlib.original.checkpoints import ORIGINAL_C3, OriginalCheckpointError, import_original, load_original_checkpoint
+from mnistlib.training.inference import evaluate_checkpoints
 
-CHECKPOINTS = original.RECORD  # the original's LeNet-5 and CustomMLP_6, shipped with mnistlib
+CHECKPOINTS = original.PUBLISHED  # the original's LeNet-5 and CustomMLP_6, shipped with mnistlib
 TINY = dict(train_subset=600, test_subset=300, subset_mode="stratified")
 
 
@@ -59,7 +55,7 @@ def test_the_originals_statistic_is_epochs_20_to_49():
 # ----------------------------------------------------------------------------- import
 
 def test_c3_orders_are_the_same_connections():
-    from mnistlib.models import C3_TABLE
+    from mnistlib.models.nets import C3_TABLE
 
     assert [set(a) for a in ORIGINAL_C3] == [set(b) for b in C3_TABLE]
 
@@ -82,7 +78,7 @@ def test_imported_checkpoint_reproduces_the_originals_log(name, mnist, tmp_path)
 def test_lecun_f6_gives_other_numbers_on_the_originals_weights(mnist):
     """The original's weights need the original's F6, A·tanh(x): with LeCun's tanh(2x/3) accuracy drops (98.80)."""
     _, _, weights = load_original_checkpoint(CHECKPOINTS / "LeNet5_model_0050.pt")
-    from mnistlib.data import to_tensor
+    from mnistlib.data.mnist import to_tensor
 
     x, y = to_tensor(mnist.test_images), torch.as_tensor(mnist.test_labels)
     accs = {}
@@ -171,14 +167,14 @@ def test_the_shipped_checkpoints_are_the_originals_slimmed(tmp_path):
     history as its slim copy."""
     import hashlib
 
-    from mnistlib.originalimport import MANIFEST
+    from mnistlib.original.checkpoints import MANIFEST
 
     manifest = json.loads(MANIFEST.read_text())["files"]
-    shipped = sorted(p.name for p in original.RECORD.glob("*_model_0050.pt"))
+    shipped = sorted(p.name for p in original.PUBLISHED.glob("*_model_0050.pt"))
     assert shipped == sorted(manifest) and len(shipped) == 8
     for name in shipped:
-        assert hashlib.sha256((original.RECORD / name).read_bytes()).hexdigest() == manifest[name]["sha256"]
-    (run,) = import_original(original.RECORD / "LeNet5_weight_decay_0.01_model_0050.pt", RunStore(tmp_path))
+        assert hashlib.sha256((original.PUBLISHED / name).read_bytes()).hexdigest() == manifest[name]["sha256"]
+    (run,) = import_original(original.PUBLISHED / "LeNet5_weight_decay_0.01_model_0050.pt", RunStore(tmp_path))
     status = json.loads((run.path / "run.json").read_text())
     assert status["original_sha256"] == manifest["LeNet5_weight_decay_0.01_model_0050.pt"]["original_sha256"]
     if not SHARED.is_dir():
@@ -186,7 +182,7 @@ def test_the_shipped_checkpoints_are_the_originals_slimmed(tmp_path):
     for name in shipped:
         assert hashlib.sha256((SHARED / name).read_bytes()).hexdigest() == manifest[name]["original_sha256"]
         _, history, weights = load_original_checkpoint(SHARED / name)
-        _, slim_history, slim_weights = load_original_checkpoint(original.RECORD / name)
+        _, slim_history, slim_weights = load_original_checkpoint(original.PUBLISHED / name)
         pd.testing.assert_frame_equal(history, slim_history)
         assert all(torch.equal(weights[k], slim_weights[k]) for k in weights)
 
@@ -247,8 +243,9 @@ def test_original_protocol_records_epoch_0(mnist, tmp_path):
 
 def test_original_metrics_are_the_originals_formulas():
     """Mean of per-batch mean losses; correct / (batches × last batch size), as the original's code."""
-    from mnistlib.data import TensorData
-    from mnistlib.training import loss_function, train_one_epoch
+    from mnistlib.data.mnist import TensorData
+    from mnistlib.training.optim import loss_function
+    from mnistlib.training.loop import train_one_epoch
 
     torch.manual_seed(0)
     x, y = torch.randn(25, 1, 32, 32), torch.randint(0, 10, (25,))

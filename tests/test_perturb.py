@@ -8,11 +8,11 @@ import torch
 
 from mnistlib import RunConfig, RunStore
 from mnistlib.cli import main
-from mnistlib.data import BACKGROUND
+from mnistlib.data.mnist import BACKGROUND
 from mnistlib.errors import ConfigError
-from mnistlib.perturb import DIRECTIONS, Perturbation, perturb, rotate_exactly, shift_exactly
+from mnistlib.data.perturb import DIRECTIONS, Perturbation, perturb, rotate_exactly, shift_exactly
 from mnistlib.stats import calibration, calibration_difference
-from mnistlib.training import perturbed_images
+from mnistlib.data.cache import perturbed_images
 
 
 def dot_images(n: int) -> torch.Tensor:
@@ -73,7 +73,7 @@ def test_every_model_sees_the_same_perturbed_images(mnist):
     lenet, mlp = RunConfig(model="LeNet5", **tiny), RunConfig(model="CustomMLP_6", lr=0.1, **tiny)
     a, b = perturbed_images(lenet, mnist, torch.device("cpu"), p), perturbed_images(mlp, mnist, torch.device("cpu"), p)
     assert torch.equal(a, b)
-    from mnistlib.training import _perturbed
+    from mnistlib.data.cache import _perturbed
 
     _perturbed.cache_clear()  # made again from nothing: the same draws
     assert torch.equal(perturbed_images(lenet, mnist, torch.device("cpu"), p), a)
@@ -116,10 +116,10 @@ def test_the_original_checkpoint_tested_clean_and_perturbed(mnist, tmp_path, cap
     """Clean, the imported original gives its logged accuracy; perturbed, a file of its own beside
     test_eval.csv, and the same numbers twice."""
     from mnistlib import original
-    from mnistlib.originalimport import import_original
+    from mnistlib.original.checkpoints import import_original
 
     store = RunStore(tmp_path / "runs")
-    (run,) = import_original(original.RECORD / "LeNet5_model_0050.pt", store)
+    (run,) = import_original(original.PUBLISHED / "LeNet5_model_0050.pt", store)
     runs_dir = ["--runs-dir", str(tmp_path / "runs")]
     assert main(["test", run.name, "--which", "last", *runs_dir]) == 0
     clean = pd.read_csv(run.path / "test_eval.csv")
@@ -136,8 +136,8 @@ def test_the_original_checkpoint_tested_clean_and_perturbed(mnist, tmp_path, cap
 
 
 def test_weight_table_counts_norms_and_near_zeros():
-    from mnistlib.models import build_model
-    from mnistlib.regularizers import weight_table
+    from mnistlib.models.nets import build_model
+    from mnistlib.analysis.robustness import weight_table
 
     model = build_model("mlp:4")
     with torch.no_grad():
@@ -154,7 +154,7 @@ def test_weight_table_counts_norms_and_near_zeros():
 
 def test_robustness_puts_every_run_on_the_same_images_and_finds_where_curves_cross(mnist, tmp_path):
     from mnistlib import train
-    from mnistlib.regularizers import crossing, honesty, noise_levels, robustness
+    from mnistlib.analysis.robustness import crossing, honesty, noise_levels, robustness
 
     tiny = dict(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=200, subset_mode="stratified")
     store = RunStore(tmp_path)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mnistlib import ConfigError, add_noise, iterate_batches, prepare, to_tensor
-from mnistlib.augment import random_affine, random_shift
-from mnistlib.data import BACKGROUND, subset_indices
+from mnistlib.data.augment import random_affine, random_shift
+from mnistlib.data.mnist import BACKGROUND, subset_indices
 
 
 def test_to_tensor_equals_torchvision_transforms(mnist):

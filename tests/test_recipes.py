@@ -14,12 +14,14 @@ import torch.nn.functional as F
 import yaml
 
 from mnistlib import ConfigError, RunConfig, RunStore, train
-from mnistlib.augment import elastic_displacement, random_elastic, warp
-from mnistlib.data import BACKGROUND, iterate_batches, prepare, validation_split
-from mnistlib.models import build_model, count_parameters
-from mnistlib.recipes import RECIPES, recipe
-from mnistlib.stacking import stack_groups, train_stack
-from mnistlib.training import Job, loss_function, lr_factor, one_cycle, run_tensors
+from mnistlib.data.augment import elastic_displacement, random_elastic, warp
+from mnistlib.data.mnist import BACKGROUND, iterate_batches, prepare, validation_split
+from mnistlib.models.nets import build_model, count_parameters
+from mnistlib.training.recipes import RECIPES, recipe
+from mnistlib.training.stack import stack_groups, train_stack
+from mnistlib.training.loop import Job
+from mnistlib.training.optim import loss_function, lr_factor, one_cycle
+from mnistlib.data.cache import run_tensors
 
 TINY = dict(train_subset=640, test_subset=300, subset_mode="stratified")
 
@@ -191,8 +193,8 @@ def test_a_curve_every_k_steps_by_images_seen(mnist, tmp_path):
 # ----------------------------------------------------------------------------- notebook 8's grid
 
 def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile():
-    from mnistlib.grids import ORIGINAL_PROTOCOL_STEP, RECIPE_STEPS
-    from mnistlib.notebook import check_parameters
+    from mnistlib.report.grids import ORIGINAL_PROTOCOL_STEP, RECIPE_STEPS
+    from mnistlib.report.context import check_parameters
 
     full = check_parameters(profile="full")
     grid = full.recipes
@@ -214,8 +216,8 @@ def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile
 def test_step_tables_compare_each_step_with_the_one_before():
     from pathlib import Path
 
-    from mnistlib import fastfar
-    from mnistlib.runs import HISTORY_COLUMNS, Run
+    from mnistlib.analysis import speed
+    from mnistlib.store.store import HISTORY_COLUMNS, Run
 
     def fake(final, epochs=2):
         history = pd.DataFrame({"epoch": range(1, epochs + 1), "train_loss": 0.1, "train_acc": 99.0,
@@ -225,14 +227,14 @@ def test_step_tables_compare_each_step_with_the_one_before():
 
     finals = {"template": [98.0, 98.1, 98.2, 98.1, 98.0], "recipe": [99.0, 99.1, 99.2, 99.05, 98.99]}
     runs = {(step, s): fake(acc) for step, accs in finals.items() for s, acc in enumerate(accs)}
-    table = fastfar.step_table(runs, 99.0)
+    table = speed.step_table(runs, 99.0)
     assert list(table.index) == ["template", "recipe"]
     assert table.change.iloc[1] == pytest.approx(np.mean(finals["recipe"]) - np.mean(finals["template"]))
     assert table.p_against_step_before.iloc[1] == pytest.approx(2 / 252)  # fully separated: the smallest p
     assert (table.seeds_at_target.iloc[1], table.lowest_seed.iloc[1]) == (4, 98.99)
-    fast = fastfar.fast_target(table)
+    fast = speed.fast_target(table)
     assert not fast.met and fast.rule == "every seed"  # one seed at 98.99
-    assert fastfar.far_target(table, target=99.0).met  # the mean, 99.07, is enough for a mean target
-    assert not fastfar.fast_target(table.assign(lowest_seed=99.0, epochs=3)).met  # more than two epochs
-    answers = fastfar.answers(table, table).set_index(["question", "finding"]).value
+    assert speed.far_target(table, target=99.0).met  # the mean, 99.07, is enough for a mean target
+    assert not speed.fast_target(table.assign(lowest_seed=99.0, epochs=3)).met  # more than two epochs
+    answers = speed.answers(table, table).set_index(["question", "finding"]).value
     assert answers["how fast", "target 99% (every seed)"] == "not met"

@@ -12,8 +12,8 @@ from browser import WIDGET_PAGES, check_pages, chromium_or_skip
 from pages import seeds_that_are_not_random_seeds, unreadable_tables
 from mnistlib import RunStore
 from mnistlib.errors import ConfigError, MnistlibError
-from mnistlib.notebook import setup_notebook
-from mnistlib.report import ReportError, notebook_paths, run_report
+from mnistlib.report.context import setup_notebook
+from mnistlib.report.runner import ReportError, notebook_paths, run_report
 
 NOTEBOOKS = notebook_paths()
 
@@ -142,7 +142,7 @@ def test_reproduction_notebook_answers_from_runs(smoke_report):
 
 
 def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_report):
-    from mnistlib import webassets
+    from mnistlib.report import webassets
 
     index, params = smoke_report
     for stem, twins in WIDGET_PAGES.items():
@@ -167,7 +167,7 @@ def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_r
 
 
 def test_pages_load_in_headless_chromium(smoke_report):
-    from mnistlib import webassets
+    from mnistlib.report import webassets
 
     chromium_or_skip()
     if not webassets.installed() and os.environ.get("CI"):
@@ -177,7 +177,7 @@ def test_pages_load_in_headless_chromium(smoke_report):
 
 
 def test_publish_copies_the_pages_with_their_provenance(smoke_report, tmp_path, monkeypatch):
-    import mnistlib.publish as publishing
+    import mnistlib.report.publish as publishing
 
     index, _ = smoke_report
     dest = publishing.publish(index.parent, tmp_path / "docs", "smoke")
@@ -198,7 +198,7 @@ def test_publish_copies_the_pages_with_their_provenance(smoke_report, tmp_path, 
 
 
 def test_the_notebooks_hash_changes_with_any_notebook(tmp_path):
-    from mnistlib.publish import notebooks_hash
+    from mnistlib.report.publish import notebooks_hash
 
     for path in NOTEBOOKS:
         shutil.copy(path, tmp_path / path.name)
@@ -283,7 +283,7 @@ def test_cli_report_errors(capsys, tmp_path):
     ({"device": "tpu"}, "device must be one of auto, cpu, cuda, mps"),
 ])
 def test_notebook_parameters_are_checked_first(kwargs, match, monkeypatch):
-    import mnistlib.notebook as nb
+    import mnistlib.report.context as nb
 
     monkeypatch.setattr(nb, "load_mnist", lambda *a: pytest.fail("loaded data before checking parameters"))
     with pytest.raises(ConfigError, match=match):
@@ -305,7 +305,7 @@ def test_committed_notebooks_have_no_outputs_and_no_logic():
 def test_a_users_own_grid_from_yaml(tmp_path):
     """The README's example: any notebook parameter from a YAML file, a grid unlike the original's (the
     summary alone: the smoke report runs every notebook from a params file through the command line)."""
-    from mnistlib.report import load_params_file
+    from mnistlib.report.runner import load_params_file
 
     params = tmp_path / "grid.yaml"
     params.write_text(f"weight_decays: [1.0e-5]\nnoise_stds: [0.05]\nmlps: [CustomMLP_6]\nepochs: 1\n"
@@ -320,8 +320,8 @@ def test_a_users_own_grid_from_yaml(tmp_path):
 
 
 def test_widget_javascript_is_copied_without_its_web_font_and_is_optional(smoke_report, tmp_path, monkeypatch):
-    from mnistlib import webassets
-    from mnistlib.report import export_html
+    from mnistlib.report import webassets
+    from mnistlib.report.runner import export_html
 
     fake = tmp_path / "assets"
     fake.mkdir()
@@ -346,9 +346,9 @@ def test_widget_javascript_is_copied_without_its_web_font_and_is_optional(smoke_
 
 def test_pages_have_contents_and_readable_tables(smoke_report):
     from mnistlib import RunConfig
-    from mnistlib.grids import PROFILES
-    from mnistlib.stats import column_text
-    from mnistlib.training import optimizer_text
+    from mnistlib.report.parameters import PROFILES
+    from mnistlib.words import column_text
+    from mnistlib.words import optimizer_text
 
     index, _ = smoke_report
     summary = (index.parent / "05_summary.html").read_text()
@@ -363,8 +363,8 @@ def test_pages_have_contents_and_readable_tables(smoke_report):
 def test_one_picture_per_view(smoke_report, tmp_path):
     """A widget's static twin is in the .ipynb (for readers without widgets) and in the HTML only
     where the page cannot draw the widget."""
-    from mnistlib import webassets
-    from mnistlib.report import export_html
+    from mnistlib.report import webassets
+    from mnistlib.report.runner import export_html
 
     index, _ = smoke_report
     page = tmp_path / "05_summary.ipynb"

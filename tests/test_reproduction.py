@@ -4,11 +4,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mnistlib import RunConfig, original
-from mnistlib.notebook import check_parameters
-from mnistlib.naming import config_hash
-from mnistlib.reproduction import batch_effect, collapse_counts, collapse_table, spread_table
-from mnistlib.runs import Run
+from mnistlib import RunConfig
+from mnistlib.original import record as original
+from mnistlib.report.context import check_parameters
+from mnistlib.store.identity import config_hash
+from mnistlib.analysis.reproduction import batch_effect, collapse_counts, collapse_table, spread_table
+from mnistlib.store.store import Run
 from mnistlib.stats import health
 
 
@@ -86,7 +87,7 @@ def test_batch_effect_follows_the_numbers():
 
 def test_the_report_pretrains_every_grid_without_labels_colliding():
     """The runner merges the original's, notebook 6's and notebook 7's runs by label: none may hide another."""
-    from mnistlib.grids import flat, flat_beyond
+    from mnistlib.report.grids import flat, flat_beyond
 
     settings = check_parameters(profile="full")
     parts = [flat(settings.grid), flat_beyond(settings.beyond), flat_beyond(settings.reproduce)]
@@ -94,7 +95,7 @@ def test_the_report_pretrains_every_grid_without_labels_colliding():
 
 
 def test_only_the_originals_recorded_curves_are_drawn_in_its_style():
-    from mnistlib import plots
+    from mnistlib.report import plots
 
     curves = {"the original's published run: published": original.history("CustomMLP_1"),
               "the original's protocol (ours): seed 0": history([10, 90, 95]),

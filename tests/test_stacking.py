@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from mnistlib import ConfigError, RunConfig, RunStore, build_model, train
-from mnistlib.cluster import train_many
-from mnistlib.stacking import StackedSGD, stack_groups, stack_key, stack_model, train_stack
+from mnistlib.training.cluster import train_many
+from mnistlib.training.stack import StackedSGD, stack_groups, stack_key, train_stack
+from mnistlib.models.stacked import stack_model
 
 TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")
 # The stated tolerance: a stacked run against the same run trained alone (README, Performance).

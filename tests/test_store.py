@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 import torch
 
-import mnistlib.training as training
+import mnistlib.training.loop as training
 from mnistlib import RunConfig, RunStore, train
 from mnistlib.cli import main
 from mnistlib.errors import RunStoreError, StoreFormatError
-from mnistlib.storeformat import FORMAT, MARK, STORE_FILE
+from mnistlib.store.format import FORMAT, MARK, STORE_FILE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "store_format1"
 FIXTURE_2 = Path(__file__).parent / "fixtures" / "store_format2"
@@ -178,7 +178,7 @@ def test_a_damaged_run_does_not_stop_the_upgrade(tmp_path):
     (root / INTERRUPTED[0] / "config.json").write_text("{not json")
     (root / "mlp8-e1-n200-ntest100-stratified-960464c2" / "checkpoints" / "best.pt").write_bytes(b"garbage")
     notes = []
-    from mnistlib.storeformat import ensure_current
+    from mnistlib.store.format import ensure_current
 
     assert ensure_current(root, notes.append) == len(FINISHED)
     assert any("unreadable, left as it is" in note for note in notes)
@@ -190,7 +190,7 @@ def test_a_damaged_run_does_not_stop_the_upgrade(tmp_path):
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    import mnistlib.storeformat as sf
+    import mnistlib.store.format as sf
     from mnistlib import RunStore
 
     where, after = sys.argv[2], int(sys.argv[3])

@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-import mnistlib.files as files_module
-import mnistlib.training as training
+import mnistlib._util.files as files_module
+import mnistlib.training.loop as training
 from mnistlib import ConfigError, RunConfig, RunStore, run_statistics, summarize, train
 from mnistlib.errors import RunHealthWarning
-from mnistlib.naming import config_hash, identity, run_name
+from mnistlib.store.identity import config_hash, identity, run_name
 from mnistlib.stats import Health, State, health
-from mnistlib.training import lr_factor
+from mnistlib.training.optim import lr_factor
 
 TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")
 
@@ -200,7 +200,7 @@ def test_damaged_history_csv_is_rebuilt_from_the_checkpoint(mnist, tmp_path):
 
 
 # The command line, each epoch made to last a little longer, so a kill lands in the middle of a run.
-SLOW_CLI = ("import sys, time\nimport mnistlib.training as t\nreal = t.Job.train_epoch\n"
+SLOW_CLI = ("import sys, time\nimport mnistlib.training.loop as t\nreal = t.Job.train_epoch\n"
             "t.Job.train_epoch = lambda self, epoch: (time.sleep(0.3), real(self, epoch))[1]\n"
             "from mnistlib.cli import main\nsys.exit(main(sys.argv[1:]))")
 

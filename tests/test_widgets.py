@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-import mnistlib.plots as plots
+import mnistlib.report.plots as plots
 from mnistlib import ConfigError, RunConfig, RunStore, RunStoreError, train
-from mnistlib.widgets import DataExplorer, DigitInspector, NoisePreview, RunExplorer
+from mnistlib.report.widgets import DataExplorer, DigitInspector, NoisePreview, RunExplorer
 
 TINY = dict(train_subset=600, test_subset=300, subset_mode="stratified")
 
@@ -112,7 +112,7 @@ def test_digit_inspector_switches_runs(store, mnist):
 
 
 def test_perturbation_viewer_shows_the_digits_as_the_models_get_them(store, mnist):
-    from mnistlib.widgets import PerturbationViewer
+    from mnistlib.report.widgets import PerturbationViewer
 
     runs = {run.config.model: run for run in map(store.load, store.runs())}
     viewer = PerturbationViewer(runs, data=mnist, kind="noise", strength=0.5, n=4)

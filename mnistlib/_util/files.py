@@ -1,0 +1,52 @@
+"""Files written whole or not at all: atomic writes, JSON, and checkpoints loaded without running code.
+
+Every file goes to a temporary name beside its target, is flushed to disk, then renamed over
+it, so a crash or a kill leaves the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..errors import RunStoreError
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
+    """Write via ``write(file)`` to a temporary file beside ``path``, fsync, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, value: Any) -> None:
+    """``value`` as indented JSON, keys sorted, written atomically."""
+    atomic_write(path, lambda f: json.dump(value, f, indent=2, sort_keys=True, default=str))
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """``torch.save`` of ``payload``, written atomically."""
+    atomic_write(path, lambda f: torch.save(payload, f), mode="wb")
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict:
+    """A checkpoint, loaded with ``weights_only=True`` (tensors and plain containers only)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise RunStoreError(f"{path}: no such checkpoint; list the run's checkpoints/ folder") from None
+    except Exception as exc:
+        raise RunStoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}); move it aside to resume "
+                            f"from an earlier one, or delete the run folder to retrain") from None

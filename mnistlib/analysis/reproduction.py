@@ -1,0 +1,86 @@
+"""Notebook 7's analyses: our runs of the original's protocol against the original's recorded runs.
+
+Every table compares a statistic of the original's published history with the spread (min–max over
+seeds) of ours; functions return numbers and verdicts, and the notebook words them, so its answers
+are computed, never typed. :func:`mnistlib.stats.health` is the test for the original's late collapses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from ..original import record as original
+from ..words import display_name
+from ..store.store import Run
+from ..stats import bands, health, run_statistics
+
+STATISTICS = {"mean_test_acc": "mean test accuracy (%)", "mean_train_acc": "mean training accuracy (%)",
+              "mean_test_loss": "mean test loss", "mean_train_loss": "mean training loss",
+              "best_test_acc": "best test accuracy (%)", "min_test_loss": "lowest test loss"}
+
+
+def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> pd.DataFrame:
+    """Per model and statistic: the original's value (from its published history), our min, mean and max
+    across seeds, and whether the original's value lies inside [min, max]."""
+    published = original.statistics(window)
+    rows = []
+    for model, model_runs in runs.items():
+        ours = pd.DataFrame([run_statistics(run.history, window) for run in model_runs])
+        theirs = published.loc[display_name(model)]
+        for column, name in STATISTICS.items():
+            low, high = ours[column].min(), ours[column].max()
+            rows.append({"model": display_name(model), "statistic": name, "the original's": theirs[column],
+                         "ours, min": low, "ours, mean": ours[column].mean(), "ours, max": high,
+                         "seeds": len(ours), "inside": bool(low <= theirs[column] <= high)})
+    return pd.DataFrame(rows).set_index(["model", "statistic"])
+
+
+def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> pd.DataFrame:
+    """One row per run: where it comes from (e.g. "the original's published run", "the original's protocol"), which
+    run, the peak and final test accuracy, and the epoch it collapsed at (empty if it did not)."""
+    rows = []
+    for source, histories in groups.items():
+        for name, history in histories:
+            epoch = health(history).collapse_epoch
+            rows.append({"source": source, "run": name, "epochs": int(history.epoch.iloc[-1]),
+                         "peak test accuracy (%)": float(history.test_acc.max()),
+                         "final test accuracy (%)": float(history.test_acc.iloc[-1]),
+                         "collapsed": epoch is not None, "collapse epoch": epoch})
+    return pd.DataFrame(rows).set_index(["source", "run"])
+
+
+def collapse_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per source of a :func:`collapse_table`: its runs, how many collapsed, and at which epochs."""
+    return pd.DataFrame([{"source": source, "runs": len(part), "collapsed": int(part.collapsed.sum()),
+                          "epochs": [int(e) for e in part["collapse epoch"].dropna()]}
+                         for source, part in table.groupby(level="source", sort=False)]).set_index("source")
+
+
+def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) -> dict[str, dict[str, pd.DataFrame]]:
+    """{model: {metric: per-epoch mean/std/min/max across seeds}} (see :func:`mnistlib.stats.bands`)."""
+    return {model: {metric: bands(list(model_runs), metric) for metric in metrics} for model, model_runs in runs.items()}
+
+
+@dataclass(frozen=True)
+class BatchEffect:
+    """The original's loss and momentum at batch 10 and at batch 64, against the original's own run."""
+
+    at_10: float        # mean test accuracy (%), batch 10, λ = 0
+    at_64: float        # the same at batch 64
+    published: float    # the original's own run
+    explains: bool      # batch size alone moves it by more than a point
+
+
+def batch_effect(table: pd.DataFrame, published: pd.Series) -> BatchEffect:
+    """From a :func:`mnistlib.runs.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
+    (``published``: the original's statistics of its LeNet-5)."""
+    at10, at64 = table.mean_test_acc["batch 10, λ=0"], table.mean_test_acc["batch 64, λ=0"]
+    return BatchEffect(float(at10), float(at64), float(published.mean_test_acc), bool(at10 - at64 > 1))
+
+
+def per_epoch_seconds(runs: Mapping[str, Sequence[Run]]) -> dict[str, float]:
+    """Median seconds per trained epoch of each model's stored runs (epoch 0 excluded)."""
+    return {model: float(pd.concat([run.history.query("epoch >= 1").seconds for run in model_runs]).median())
+            for model, model_runs in runs.items()}

@@ -1,0 +1,145 @@
+"""Notebook 8's analyses: how fast and how far the original LeNet-5 goes, as numbers and verdicts.
+
+Runs come keyed ``(step, seed)`` (:func:`mnistlib.grids.recipe_grid`). Every function returns a
+DataFrame or a dataclass; the notebook writes the sentences. A target is met only by every number
+it names: "fast" needs each seed at or above 99% at the end of its last epoch, "far" the mean over
+seeds at or above 99.4%. Final accuracies are those after the last epoch, never the best epoch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..store.store import Run
+from ..stats import permutation_test, spread
+
+FAST_TARGET = 99.0   # % test accuracy after at most 2 epochs, every seed
+FAR_TARGET = 99.4    # % mean final test accuracy over the seeds, within 50 epochs
+
+
+def by_step(runs: Mapping[tuple, Run]) -> dict[str, list[Run]]:
+    """{(step, seed): run} -> {step: [runs, by seed]}, in the order given."""
+    out: dict[str, list[Run]] = {}
+    for (step, _seed), run in runs.items():
+        out.setdefault(step, []).append(run)
+    return out
+
+
+def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
+    """Per step: test accuracy against training images seen (index), as mean, std, min and max
+    across seeds, from each run's curve (its evaluations inside epochs), or its history where it has
+    no curve (one point per epoch)."""
+    out = {}
+    for step, group in by_step(runs).items():
+        series = {}
+        for i, run in enumerate(group):
+            curve = run.curve
+            if curve.empty:
+                per_epoch = run.config.train_subset or 60_000 - run.config.validation
+                curve = run.history.assign(images=run.history.epoch * per_epoch)
+            series[i] = curve.drop_duplicates("images", keep="last").set_index("images").test_acc
+        out[step] = spread(pd.concat(series, axis=1))
+    return out
+
+
+def step_table(runs: Mapping[tuple, Run], target: float, outside: tuple[str, ...] = ()) -> pd.DataFrame:
+    """One row per step: seeds, epochs, final test accuracy (mean, std, lowest and highest seed), how
+    many seeds end at or above ``target``, the final training accuracy (the last epoch's, on its training
+    batches as augmented, mean over seeds), the change of the mean against the step before and its exact
+    permutation p-value over seeds, and the mean training time per run (seconds, as the runs measured it).
+    Steps in ``outside`` (a reference, such as the original's protocol) get a row but stand outside the
+    chain: no change of theirs, and the next step is compared with the step before them."""
+    rows, before = [], None
+    for step, group in by_step(runs).items():
+        final = np.array([run.history.test_acc.iloc[-1] for run in group])
+        row = {"step": step, "seeds": len(group), "epochs": group[0].config.epochs,
+               "final_test_acc": final.mean(), "final_test_acc_std": final.std(ddof=1) if len(final) > 1 else math.nan,
+               "lowest_seed": final.min(), "highest_seed": final.max(),
+               "seeds_at_target": int((final >= target).sum()),
+               "final_train_acc": float(np.mean([run.history.train_acc.iloc[-1] for run in group])),
+               "change": final.mean() - before.mean() if before is not None else math.nan,
+               "p_against_step_before": permutation_test(final, before) if before is not None else math.nan,
+               "seconds_per_run": float(np.mean([run.history.seconds.sum() for run in group]))}
+        if step in outside:
+            row.update(change=math.nan, p_against_step_before=math.nan)
+        else:
+            before = final
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("step")
+
+
+def smallest_p(seeds: int) -> float:
+    """The smallest two-sided p an exact permutation test can give with ``seeds`` runs a side."""
+    return 2 / math.comb(2 * seeds, seeds)
+
+
+def images_to_reach(bands: Mapping[str, pd.DataFrame], level: float) -> pd.Series:
+    """Per step: the training images seen at the first evaluation where the mean over seeds reaches
+    ``level`` (% test accuracy); NaN where it never does."""
+    return pd.Series({step: next((images for images, mean in band["mean"].items() if mean >= level), math.nan)
+                      for step, band in bands.items()}, dtype=float)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A recipe (the last step of a :func:`step_table`) against its target."""
+
+    step: str
+    target: float
+    rule: str                  # "every seed" or "mean over seeds"
+    final_test_acc: float      # mean over seeds
+    final_test_acc_std: float
+    lowest_seed: float
+    seeds: int
+    epochs: int
+    met: bool
+    seconds_per_run: float
+
+
+def fast_target(table: pd.DataFrame, target: float = FAST_TARGET, max_epochs: int = 2) -> Target:
+    """Whether the last step reaches ``target`` with every seed after at most ``max_epochs``."""
+    row, step = table.iloc[-1], table.index[-1]
+    met = bool(row.lowest_seed >= target and row.epochs <= max_epochs)
+    return _target(step, row, target, "every seed", met)
+
+
+def far_target(table: pd.DataFrame, target: float = FAR_TARGET, max_epochs: int = 50) -> Target:
+    """Whether the last step reaches ``target`` as the mean over seeds within ``max_epochs``."""
+    row, step = table.iloc[-1], table.index[-1]
+    met = bool(row.final_test_acc >= target and row.epochs <= max_epochs)
+    return _target(step, row, target, "mean over seeds", met)
+
+
+def _target(step: str, row: pd.Series, target: float, rule: str, met: bool) -> Target:
+    return Target(step=step, target=target, rule=rule, final_test_acc=float(row.final_test_acc),
+                  final_test_acc_std=float(row.final_test_acc_std), lowest_seed=float(row.lowest_seed),
+                  seeds=int(row.seeds), epochs=int(row.epochs), met=met, seconds_per_run=float(row.seconds_per_run))
+
+
+def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Notebook 8's answers, one finding per row (question, finding, value: a number or a verdict), from
+    the :func:`step_table` of the fast runs, the far runs and (optionally) the SGD recipe's."""
+    rows = []
+
+    def add(question: str, values: dict) -> None:
+        rows.extend({"question": question, "finding": key, "value": value} for key, value in values.items())
+
+    for question, table, target in (("how fast", fast, fast_target(fast)), ("how far", far, far_target(far))):
+        template = table.iloc[0]
+        add(question, {"recipe": target.step, "epochs": target.epochs, "seeds": target.seeds,
+                       "final test accuracy, mean over seeds (%)": target.final_test_acc,
+                       "standard deviation (points)": target.final_test_acc_std,
+                       "lowest of the random seeds (%)": target.lowest_seed,
+                       "course template, mean over seeds (%)": float(template.final_test_acc),
+                       "training time per run (s)": target.seconds_per_run,
+                       f"target {target.target:g}% ({target.rule})": "met" if target.met else "not met"})
+    if sgd is not None:
+        best = sgd.final_test_acc.idxmax()
+        add("the SGD recipe", {"best step": best, "final test accuracy, mean over seeds (%)": float(sgd.final_test_acc[best]),
+                               "standard deviation (points)": float(sgd.final_test_acc_std[best]),
+                               "seeds": int(sgd.seeds[best])})
+    return pd.DataFrame(rows)

@@ -1,0 +1,81 @@
+"""Tables for reading: headers in words with units, numbers to the digits that matter, verdicts as words.
+
+    >>> display(format_table(summarize(runs)))
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..stats import STAT_COLUMNS
+from ..words import column_text
+
+
+def readable(value: Any) -> Any:
+    """A cell as a reader reads it: 'yes' or 'no' for a truth value, '–' for a missing one."""
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    return "–" if value is None else value
+
+
+def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None):
+    """A DataFrame styled for reading: headers (columns and index) in words with units, truth values
+    as yes or no, losses to 4 places, accuracies and differences in points to 2, missing values as
+    '–', nothing cut short. ``formats``: header (in words) -> format string, over those defaults."""
+    table = table.copy()
+    for column in table.columns:
+        if table[column].dtype == bool or table[column].dtype == object:
+            table[column] = table[column].map(readable)
+    table = table.rename(columns=lambda c: column_text(c) if isinstance(c, str) else c)
+    table.index = table.index.set_names([column_text(n) if isinstance(n, str) else n for n in table.index.names])
+    chosen = {}
+    for column in table.columns:
+        if isinstance(column, str) and pd.api.types.is_float_dtype(table[column]):
+            chosen[column] = ("{:.4f}" if "loss" in column else "{:.2f}" if ("%" in column or "points" in column)
+                              else "{:g}")
+    # One call: Styler.format with a mapping resets every column it does not name to the default.
+    return table.style.format({**chosen, **(formats or {})}, na_rep="–")
+
+
+def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
+    """An :func:`mnistlib.beyond.across_seeds` table as text, 'mean ± std' per statistic (losses to 4
+    places, accuracies to 2)."""
+    out = pd.DataFrame(index=spread.index)
+    out["seeds"] = spread.seeds
+    for column in STAT_COLUMNS:
+        digits = 4 if "loss" in column else 2
+        out[column_text(column)] = [f"{m:.{digits}f} ± {s:.{digits}f}"
+                                    for m, s in zip(spread[column], spread[f"{column}_std"])]
+    return out
+
+
+def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
+    """A table of findings (question, finding, value) for reading: numbers to 4 places for losses and
+    p-values, else to 2; whole numbers and verdicts as they are."""
+    def text(finding: str, value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return "–"
+        if isinstance(value, float) and value.is_integer() and "λ" not in finding:
+            return f"{int(value)}"
+        if isinstance(value, float):
+            return f"{value:g}" if "λ" in finding else f"{value:.3f}" if finding.endswith(": p") else f"{value:.4f}" if "loss" in finding \
+                else f"{value:.2f}"
+        return str(value)
+
+    shown = findings.assign(value=[text(f, v) for f, v in zip(findings.finding, findings.value)])
+    return shown.set_index(["question", "finding"])
+
+
+def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.original.check_original_claims` table for reading: its evidence as one cell of
+    'what: value' pairs (losses to 4 places, other numbers to 2)."""
+    def value(what: str, number: Any) -> str:
+        if not isinstance(number, (int, float)):
+            return str(number)
+        return f"{number:.4f}" if "loss" in what else f"{number:.2f}"
+
+    shown = claims.assign(evidence=["; ".join(f"{what}: {value(what, v)}" for what, v in evidence.items())
+                                    for evidence in claims.evidence])
+    return shown.rename(columns={"evidence": "on our runs"}).set_index("the original says")

@@ -1,0 +1,120 @@
+"""A stored run's weights put to use: evaluation, its checkpoints tested, its model and predictions.
+
+    >>> evaluate_checkpoints(run)            # the original's ``test`` mode: every stored checkpoint
+    >>> test_predictions(run)["proba"]       # (N, 10) class probabilities on the run's test images
+
+Nothing here trains; every function reads the run store's checkpoints (``weights_only=True``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .._util.files import atomic_write, load_checkpoint
+from .._util.machine import resolve_device
+from ..data.cache import perturbed_images, run_tensors
+from ..data.mnist import MNISTArrays, iterate_batches, load_mnist, subset_indices, to_tensor
+from ..data.perturb import Perturbation
+from ..errors import ConfigError, RunStoreError
+from ..models.nets import build_model, predict_proba
+from ..stats import calibration
+from ..store.store import Run
+from .optim import loss_function
+
+
+EVAL_BATCH = 1000
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
+             batch_size: int = EVAL_BATCH) -> tuple[float, float]:
+    """(mean loss, accuracy %) of ``model`` on (x, y), in eval mode."""
+    loss_sum = loss_sum or loss_function("cross_entropy")
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for xb, yb in iterate_batches(x, y, batch_size):
+        logits = model(xb)
+        total_loss += loss_sum(logits, yb).item()
+        correct += (logits.argmax(1) == yb).sum().item()
+    return total_loss / len(y), 100.0 * correct / len(y)
+
+
+@torch.no_grad()
+def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_sum=None,
+                     batch_size: int = EVAL_BATCH) -> dict:
+    """``test_loss`` and ``test_acc`` (%) of ``model`` on (x, y), in eval mode, and how honest its
+    confidence is (:func:`mnistlib.stats.calibration`: ``ece``, ``confidence_right``, ``confidence_wrong``,
+    ``bins``), and each image's ``answers`` (confidence, correct); the confidence of an answer is its
+    largest softmax probability of the model's logits."""
+    loss_sum = loss_sum or loss_function("cross_entropy")
+    model.eval()
+    total_loss, confidence, correct = 0.0, [], []
+    for xb, yb in iterate_batches(x, y, batch_size):
+        logits = model(xb)
+        total_loss += loss_sum(logits, yb).item()
+        top, predicted = torch.softmax(logits, dim=1).max(dim=1)
+        confidence.append(top.cpu())
+        correct.append((predicted == yb).cpu())
+    confidence, correct = torch.cat(confidence).numpy(), torch.cat(correct).numpy()
+    return {"test_loss": total_loss / len(y), "test_acc": 100.0 * float(correct.mean()),
+            **calibration(confidence, correct), "answers": (confidence, correct)}
+
+
+def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None,
+                         perturbation: Perturbation = Perturbation()) -> pd.DataFrame:
+    """Test loss, accuracy and calibration of a run's stored checkpoints (the original's ``test`` mode),
+    on its test images as they are or perturbed (:class:`mnistlib.perturb.Perturbation`).
+
+    ``which``: 'all' (per-epoch checkpoints if kept, plus best and last), 'last' or 'best'. Also written
+    to ``<run>/test_eval.csv``, or, perturbed, beside it to ``test_eval-<perturbation>.csv``.
+    """
+    folder = run.path / "checkpoints"
+    if which == "all":
+        paths = sorted(folder.glob("epoch_*.pt")) + [folder / "best.pt", folder / "last.pt"]
+    elif which in ("last", "best"):
+        paths = [folder / f"{which}.pt"]
+    else:
+        raise ConfigError(f"which must be all, last or best; got {which!r}")
+    paths = [p for p in paths if p.exists()]
+    if not paths:
+        raise RunStoreError(f"{folder}: no checkpoints; train the run first (mnistlib train ...)")
+    device = resolve_device(run.config.device)
+    arrays = data if data is not None else load_mnist()
+    x = perturbed_images(run.config, arrays, device, perturbation)
+    y = run_tensors(run.config, arrays, device).y_test
+    model = build_model(run.config.model).to(device)
+    loss_sum = loss_function(run.config.loss)  # the criterion without label smoothing, as in the history
+    rows = []
+    for path in paths:
+        state = load_checkpoint(path, map_location=device)
+        model.load_state_dict(state["model"])
+        found = evaluate_details(model, x, y, loss_sum)
+        rows.append({"checkpoint": path.stem, "epoch": state["epoch"],
+                     **{key: found[key] for key in ("test_loss", "test_acc", "ece", "confidence_right",
+                                                    "confidence_wrong")}})
+    table = pd.DataFrame(rows)
+    name = "test_eval.csv" if perturbation.clean else f"test_eval-{perturbation.name()}.csv"
+    atomic_write(run.path / name, lambda f: table.to_csv(f, index=False))
+    return table
+
+
+def load_model(run: Run, which: str = "last", device: str | torch.device = "cpu") -> nn.Module:
+    """A stored run's model with the weights of its checkpoint ``which`` ('last', 'best', 'epoch_007')."""
+    model = build_model(run.config.model).to(device)
+    model.load_state_dict(load_checkpoint(run.checkpoint(which), map_location=device)["model"])
+    return model.eval()
+
+
+@torch.no_grad()
+def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last") -> dict:
+    """A stored run's checkpoint on the run's own test set: {'index' (into the MNIST test set),
+    'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained."""
+    arrays = data if data is not None else load_mnist()
+    cfg = run.config
+    index = subset_indices(arrays.test_labels, cfg.test_subset, cfg.subset_mode, cfg.seed)
+    model = load_model(run, which)
+    x = to_tensor(arrays.test_images[index])
+    proba = torch.cat([predict_proba(model, xb) for xb in x.split(EVAL_BATCH)])
+    return {"index": index, "label": arrays.test_labels[index].astype(np.int64), "proba": proba.numpy()}

@@ -1,0 +1,86 @@
+"""Named training recipes for the original LeNet-5 (60,806 parameters, the sparse C3 table), each a
+list of steps that notebook 8 measures one at a time, every step keeping the ones before it.
+
+    >>> from mnistlib.recipes import RECIPES
+    >>> RECIPES["fast"].config(seed=3)          # the whole recipe as one plain RunConfig
+    >>> RECIPES["fast"].configs()               # step -> RunConfig, the ablation
+
+``mnistlib train --recipe fast --dry-run`` prints a recipe's RunConfig values. Every value here was
+chosen on a validation split (``RunConfig.validation``: 10,000 training images held out), never on
+the test set; the test set measures the chosen recipe once, trained on all 60,000 images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .._util.checks import choice
+from ..runconfig import RunConfig
+
+VALIDATION_IMAGES = 10_000  # the held-out images the recipes were tuned on
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe: the question it answers, the fields every step shares (``base``), and its steps in
+    order, as (what the step adds, in a reader's words; the RunConfig fields it changes)."""
+
+    name: str
+    question: str
+    base: Mapping[str, object]
+    steps: tuple[tuple[str, Mapping[str, object]], ...]
+
+    def configs(self, **common) -> dict[str, RunConfig]:
+        """step -> the RunConfig of that step: ``common`` (the report's shared fields: seed, subsets,
+        device), then ``base``, then the changes of every step up to it."""
+        out, fields = {}, {**common, **self.base}
+        for step, changes in self.steps:
+            fields = {**fields, **changes}
+            out[step] = RunConfig(**fields)
+        return out
+
+    def config(self, **common) -> RunConfig:
+        """The whole recipe (its last step) as one RunConfig, with ``common`` under it."""
+        return list(self.configs(**common).values())[-1]
+
+    def values(self) -> dict:
+        """The RunConfig fields the whole recipe sets: what ``mnistlib train --recipe`` starts from."""
+        values = dict(self.base)
+        for _, changes in self.steps:
+            values.update(changes)
+        return values
+
+
+# The course template (RunConfig's defaults) over two epochs, then one change at a time.
+FAST = Recipe(
+    name="fast",
+    question="How fast can the original LeNet-5 reach 99% test accuracy? Target: 2 epochs (120,000 images).",
+    base={"epochs": 2},
+    steps=(
+        ("course template: SGD, lr 0.01, momentum 0.9, batch 64", {}),
+        ("+ Adam, one-cycle to lr 0.003, batch 32",
+         {"optimizer": "adam", "schedule": "one-cycle", "lr": 3e-3, "one_cycle_warmup": 0.15, "batch_size": 32}),
+        ("+ ReLU after pooling", {"model": "LeNet5-relu"}),
+        ("+ SiLU as F6's squashing", {"model": "LeNet5-relu-silu"}),
+        ("+ label smoothing 0.1", {"label_smoothing": 0.1}),
+    ),
+)
+
+# The fast recipe trained longer, then one change at a time.
+FAR_EPOCHS = 30
+FAR = Recipe(
+    name="far",
+    question="How far can the original LeNet-5 go within 50 epochs? Target: 99.4% mean test accuracy over 5 seeds.",
+    base={**FAST.values(), "epochs": FAR_EPOCHS},
+    steps=(
+        ("the fast recipe, trained longer", {}),
+        ("+ random shifts of up to 1 pixel", {"shift": 1}),
+    ),
+)
+
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (FAST, FAR)}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called ``name`` (one ConfigError line naming the choices otherwise)."""
+    return RECIPES[choice("recipe", name, RECIPES)]
