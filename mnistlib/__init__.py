@@ -49,7 +49,7 @@ __getattr__, __dir__, _API = lazy_exports(__name__, {
     "stats": ["Health", "run_statistics"],
     "_util.machine": ["resolve_device"],
     "training.inference": ["evaluate"],
-    "training.loop": ["train", "train_one_epoch"],
+    "training.lifecycle": ["train", "train_stack"],
 })
 __all__ = ["__version__", *_API]
 

@@ -122,7 +122,7 @@ def settings_text(cfg) -> str:
 def cmd_train(args) -> int:
     from .training.recipes import recipe
     from .runconfig import RunConfig, load_config_values
-    from .training.loop import train
+    from .training.lifecycle import train
 
     given = {key: getattr(args, key) for key, _, _ in TRAIN_FLAGS.values() if getattr(args, key) is not None}
     if args.resume:

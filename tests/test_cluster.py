@@ -76,10 +76,10 @@ def cluster(tmp_path):
 # (Dask may run a preload twice: the patch goes on once.)
 SLOW_EPOCHS = '''
 import time
-import mnistlib.training.loop as training
-if not hasattr(training.Job, "unslowed_train_epoch"):
-    training.Job.unslowed_train_epoch = training.Job.train_epoch
-    training.Job.train_epoch = lambda self, epoch: (time.sleep(0.3), self.unslowed_train_epoch(epoch))[1]
+import mnistlib.training.lifecycle as lifecycle
+if not hasattr(lifecycle, "unslowed_train_epoch"):
+    lifecycle.unslowed_train_epoch = lifecycle.train_epoch
+    lifecycle.train_epoch = lambda group, epoch: (time.sleep(0.3), lifecycle.unslowed_train_epoch(group, epoch))[1]
 '''
 
 
@@ -223,7 +223,7 @@ def test_the_quick_profiles_stacks_go_in_one_graph_longest_first(tmp_path):
     from mnistlib.training.cluster import _bases, _cost, _pending, _submit
     from mnistlib.report.grids import flat, flat_beyond
     from mnistlib.report.context import check_parameters
-    from mnistlib.training.stack import stack_groups
+    from mnistlib.training.loop import stack_groups
 
     class Recorder:  # stands in for a Client: keeps what each task was submitted with
         def __init__(self):
@@ -247,3 +247,25 @@ def test_the_quick_profiles_stacks_go_in_one_graph_longest_first(tmp_path):
     ready = [cost for cost, _ in client.tasks[:len(groups)]]
     assert ready == sorted(ready, reverse=True) and ready[0] > ready[-1]
     assert all(priority > 0 for _, priority in client.tasks[len(groups):])
+
+
+def test_parallel_workers_equal_single_thread_runs(mnist, tmp_path, dask_scheduler):
+    """train_many on Dask workers (1 thread each) gives the histories of in-process 1-thread runs."""
+    configs = {f"mlp{s}": RunConfig(model="CustomMLP_6", epochs=2, seed=s, train_subset=1200, test_subset=300)
+               for s in range(2)}
+    names = train_many(configs, runs_dir=tmp_path / "parallel", log=lambda line: None, stack=1,
+                       scheduler=dask_scheduler)
+    assert set(names) == set(configs)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for label, cfg in configs.items():
+            alone = train(cfg, store=RunStore(tmp_path / "alone"), data=mnist, progress=False)
+            together = RunStore(tmp_path / "parallel").load(names[label])
+            assert together.history.drop(columns="seconds").equals(alone.history.drop(columns="seconds"))
+    finally:
+        torch.set_num_threads(threads)
+    # finished runs are not trained again
+    logged = []
+    train_many(configs, runs_dir=tmp_path / "parallel", log=logged.append, scheduler=dask_scheduler)
+    assert logged == []

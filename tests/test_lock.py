@@ -67,7 +67,7 @@ def test_a_killed_holder_does_not_block_the_run(tmp_path):
 
 
 def test_a_run_locked_elsewhere_leaves_the_stack_and_is_read_at_the_end(tmp_path, mnist):
-    from mnistlib.training.stack import train_stack
+    from mnistlib.training.lifecycle import train_stack
 
     holder = start(tmp_path, 6)  # trains seed 0 in another process
     deadline = time.time() + 180

@@ -244,21 +244,19 @@ def test_original_protocol_records_epoch_0(mnist, tmp_path):
 def test_original_metrics_are_the_originals_formulas():
     """Mean of per-batch mean losses; correct / (batches × last batch size), as the original's code."""
     from mnistlib.data.mnist import TensorData
-    from mnistlib.training.optim import loss_function
-    from mnistlib.training.loop import train_one_epoch
+    from mnistlib.training.job import Job
+    from mnistlib.training.loop import Solo, train_epoch
 
     torch.manual_seed(0)
     x, y = torch.randn(25, 1, 32, 32), torch.randint(0, 10, (25,))
-    data = TensorData(x, y, x, y)
     results = {}
     for flag in (False, True):
-        torch.manual_seed(0)
-        model = build_model("CustomMLP_6")
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # no step: the same model for every batch
-        results[flag] = train_one_epoch(model, data, optimizer, loss_function("cross_entropy"), 10,
-                                        torch.Generator().manual_seed(0), original_metrics=flag)
+        job = Job(RunConfig(model="CustomMLP_6", batch_size=10), TensorData(x, y, x, y))
+        job.original_metrics = flag
+        job.optimizer.param_groups[0]["lr"] = 0.0  # no step: the same model for every batch
+        (results[flag],) = train_epoch(Solo(job), 1)
         with torch.no_grad():
-            logits = model(x)
+            logits = job.model(x)
         correct = (logits.argmax(1) == y).sum().item()
     # batches of 10, 10, 5: ours divides by 25 images; the original's by 3 batches × 5
     assert results[False][1] == pytest.approx(100 * correct / 25)

@@ -1,5 +1,6 @@
 """Stacked training: each run of a stack gets the history it gets alone (within the stated
-tolerance), its own checkpoints, and a resume that is bit-identical to an uninterrupted stack."""
+tolerance), its own checkpoints, and a resume that is bit-identical to an uninterrupted stack; the stack
+steps torch's own optimizer, SGD doing exactly the arithmetic of the stacked SGD it replaced."""
 import os
 
 import pandas as pd
@@ -8,8 +9,11 @@ import torch
 
 from mnistlib import ConfigError, RunConfig, RunStore, build_model, train
 from mnistlib.training.cluster import train_many
-from mnistlib.training.stack import StackedSGD, stack_groups, stack_key, train_stack
+from mnistlib.data.cache import run_tensors
 from mnistlib.models.stacked import stack_model
+from mnistlib.training.job import Job
+from mnistlib.training.lifecycle import train_stack
+from mnistlib.training.loop import Stack, stack_groups, stack_key
 
 TINY = dict(train_subset=1000, test_subset=500, subset_mode="stratified")
 # The stated tolerance: a stacked run against the same run trained alone (README, Performance).
@@ -45,32 +49,72 @@ def test_the_stacked_model_computes_each_run(name):
     assert all(len(own) == 3 for _, own in pairs)
 
 
-def test_stacked_sgd_is_torch_sgd_per_run():
-    """One step with a different weight decay per run, then a second (momentum) step."""
-    models, optimizers = [], []
-    for seed, decay in ((0, 0.0), (1, 0.01)):
-        torch.manual_seed(seed)
-        models.append(build_model("CustomMLP_6"))
-        optimizers.append(torch.optim.SGD(models[-1].parameters(), lr=0.1, momentum=0.6, weight_decay=decay))
-    stacked, pairs = stack_model(models)
-    sgd = StackedSGD(pairs, optimizers, [0.0, 0.01])
-    x = torch.randn(2, 4, 1024)
-    for _ in range(2):
-        for model, opt, xb in zip(models, optimizers, x):
-            opt.zero_grad()
-            model(xb).square().sum().backward()
-            opt.step()
-        sgd.zero_grad()
-        stacked(x.transpose(0, 1).reshape(4, -1)).square().sum().backward()
-        sgd.step(0.1)
-    reference = [[p.detach().clone() for p in m.parameters()] for m in models]
-    sgd.write_back(0.1)
-    for model, expected in zip(models, reference):
-        for p, q in zip(model.parameters(), expected):
-            # baddbmm sums in another order than each run's own linear layer, and the order differs by CPU
-            # (oneDNN picks kernels per machine): float32 rounding, amplified by two steps at lr 0.1, reaches a
-            # few 1e-6 on an AMD EPYC (the tolerance of the stacked histories below is 1e-4 relative)
-            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+class StackedSGDAt0c5081e:
+    """The stacked SGD of mnistlib at 0c5081e (before the stack stepped torch's optimizer), its arithmetic verbatim:
+    torch's SGD (momentum, no dampening or Nesterov) over the stacked parameters, one weight decay per run."""
+
+    def __init__(self, params, momentum, weight_decays):
+        self.params, self.momentum, self.runs = params, momentum, len(weight_decays)
+        self.decay = torch.tensor(weight_decays).view(-1, 1) if any(weight_decays) else None
+        self.buffers = [None] * len(params)
+
+    @torch.no_grad()
+    def step(self, lr):
+        for i, param in enumerate(self.params):
+            flat = param.view(self.runs, -1)
+            grad = param.grad.reshape(self.runs, -1)
+            if self.decay is not None:
+                grad = grad + self.decay * flat
+            if self.momentum:
+                if self.buffers[i] is None:
+                    self.buffers[i] = grad.clone()
+                else:
+                    self.buffers[i].mul_(self.momentum).add_(grad)
+                grad = self.buffers[i]
+            flat.add_(grad, alpha=-lr)
+
+
+@pytest.mark.parametrize("model", ["LeNet5", "CustomMLP_6"])
+def test_torch_sgd_with_the_decay_on_the_gradient_is_the_stacked_sgd_it_replaced(mnist, model):
+    """100 steps, weight decays 0, 1e-3 and 1e-2: the stack's step (grad + λ·w, then torch's SGD with no decay
+    of its own) gives the very same weights as 0c5081e's stacked SGD: torch.equal, no tolerance."""
+    cfgs = [RunConfig(model=model, seed=s, weight_decay=wd, **TINY) for s, wd in ((0, 0.0), (1, 1e-3), (2, 1e-2))]
+    stack = Stack([Job(cfg, run_tensors(cfg, mnist, torch.device("cpu"))) for cfg in cfgs])
+    params = [param for param, _ in stack.pairs]
+    reference = [param.detach().clone() for param in params]
+    old = StackedSGDAt0c5081e(reference, 0.9, [cfg.weight_decay for cfg in cfgs])
+    draw = torch.Generator().manual_seed(0)
+    for step in range(100):
+        x = torch.randn(4, 3, 32, 32, generator=draw) if model == "LeNet5" else torch.randn(4, 3 * 1024, generator=draw)
+        labels = torch.randint(0, 10, (4 * 3,), generator=draw)
+        stack.optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(stack.model(x).reshape(4 * 3, 10), labels).backward()
+        for mine, theirs in zip(params, reference):
+            theirs.grad = mine.grad.clone()
+        stack.step()
+        old.step(cfgs[0].lr)
+        assert all(torch.equal(mine, theirs) for mine, theirs in zip(params, reference)), step
+    initial = [torch.cat([p.detach().reshape(-1) for p in own]) for _, own in stack.pairs]  # the runs' own, untouched
+    assert all(torch.isfinite(p).all() for p in params)
+    assert not any(torch.equal(p.reshape(-1), q) for p, q in zip(params, initial))  # 100 steps moved every tensor
+
+
+def test_a_stack_gathers_and_gives_back_each_runs_optimizer_state(mnist):
+    """Adam's moments and step count go from each run's own optimizer into the stack and back unchanged."""
+    cfgs = [RunConfig(model="CustomMLP_6", seed=s, optimizer="adam", lr=1e-3, **TINY) for s in (0, 1)]
+    jobs = [Job(cfg, run_tensors(cfg, mnist, torch.device("cpu"))) for cfg in cfgs]
+    for job in jobs:  # one step each, alone, so every run has a state of its own
+        job.optimizer.zero_grad()
+        job.model(job.train_data.x_train[:8]).square().sum().backward()
+        job.optimizer.step()
+    before = [{k: {n: v.clone() for n, v in st.items()} for k, st in job.optimizer.state_dict()["state"].items()}
+              for job in jobs]
+    stack = Stack(jobs)
+    stack.sync()
+    for job, saved in zip(jobs, before):
+        after = job.optimizer.state_dict()["state"]
+        assert saved.keys() == after.keys()
+        assert all(torch.equal(saved[k][n], after[k][n]) for k in saved for n in saved[k])
 
 
 SMALL = dict(TINY, train_subset=400)  # the original's protocol: batch 10, so 40 steps an epoch
@@ -80,6 +124,11 @@ CASES = {
                                                  for s, wd, ns in ((0, 0, 0), (1, 0.01, 0), (2, 0, 0.2))],
     "batch 64, shifts, cosine": [RunConfig(model="CustomMLP_1", epochs=3, seed=s, shift=sh, schedule="cosine",
                                            lr=0.1, **TINY) for s, sh in ((0, 0), (1, 2))],
+    # notebook 8's kind of run: Adam, one-cycle, label smoothing, a curve inside its epochs, each run its own decay
+    "Adam, one-cycle, label smoothing, a curve": [
+        RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
+                  one_cycle_warmup=0.15, batch_size=32, label_smoothing=0.1, eval_every=7, weight_decay=wd, **TINY)
+        for s, wd in ((0, 0.0), (1, 1e-4), (2, 0.0))],
 }
 
 
@@ -93,12 +142,32 @@ def test_a_stacked_run_matches_the_run_trained_alone(mnist, tmp_path, case):
         assert run.name == alone.name and run.finished
         assert_within_tolerance(alone, run)
         assert f'"stack": {len(cfgs)}' in (run.path / "run.json").read_text()
+        assert_curves_within_tolerance(alone.curve, run.curve)
+    if cfgs[0].eval_every:
+        assert len(stacked[0].curve) == 12  # before training, after steps 7, 14, ..., 63 of 2 × 32, each epoch's end
+
+
+def assert_curves_within_tolerance(alone, stacked):
+    assert list(alone.images) == list(stacked.images)
+    if len(alone):
+        pd.testing.assert_series_equal(alone.test_loss, stacked.test_loss, rtol=LOSS_RTOL * 10, atol=0)
+        assert (alone.test_acc - stacked.test_acc).abs().max() <= ACC_ATOL
+
+
+RESUMED = {
+    "the original's protocol, weight decay": [RunConfig.preset("original", model="LeNet5", epochs=3, seed=s,
+                                                               weight_decay=wd, **SMALL) for s, wd in ((0, 0.0), (1, 0.001))],
+    "Adam, one-cycle, a curve": [RunConfig(model="LeNet5-relu-silu", epochs=3, seed=s, optimizer="adam",
+                                           schedule="one-cycle", lr=3e-3, one_cycle_warmup=0.15, batch_size=32,
+                                           label_smoothing=0.1, eval_every=5, weight_decay=wd, shift=1, **SMALL)
+                                 for s, wd in ((0, 0.0), (1, 1e-4))],
+}
 
 
 @pytest.mark.filterwarnings("ignore:.*at chance")
-def test_an_interrupted_stack_resumes_bit_identical(mnist, tmp_path):
-    cfgs = [RunConfig.preset("original", model="LeNet5", epochs=3, seed=s, weight_decay=wd, **SMALL)
-            for s, wd in ((0, 0.0), (1, 0.001))]
+@pytest.mark.parametrize("case", list(RESUMED))
+def test_an_interrupted_stack_resumes_bit_identical(mnist, tmp_path, case):
+    cfgs = RESUMED[case]
     whole = train_stack(cfgs, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
     store = RunStore(tmp_path / "cut")
     seen = []
@@ -118,6 +187,10 @@ def test_an_interrupted_stack_resumes_bit_identical(mnist, tmp_path):
         final_b = torch.load(b.checkpoint(), weights_only=True)
         assert all(torch.equal(final_a["model"][k], final_b["model"][k]) for k in final_a["model"])
         assert torch.equal(final_a["rng"]["shuffle"], final_b["rng"]["shuffle"])
+        state_a, state_b = final_a["optimizer"]["state"], final_b["optimizer"]["state"]
+        assert state_a.keys() == state_b.keys() and all(
+            torch.equal(state_a[i][key], state_b[i][key]) for i in state_a for key in state_a[i])
+        pd.testing.assert_frame_equal(a.curve, b.curve)
 
 
 @pytest.mark.filterwarnings("ignore:.*at chance")
@@ -145,7 +218,9 @@ def test_runs_of_one_stack_must_share_everything_but_their_own_data_and_decay():
     assert stack_key(base) == stack_key(RunConfig(model="LeNet5", epochs=2, seed=3, weight_decay=1e-3, noise_std=0.2,
                                                   noise_mode="fixed", shift=2, rotate=5, scale=0.1, name="x"))
     for other in (dict(model="LeNet5-tanh"), dict(epochs=3), dict(batch_size=10), dict(lr=0.1), dict(momentum=0.6),
-                  dict(loss="softmax_then_cross_entropy"), dict(schedule="cosine"), dict(train_subset=100), dict(protocol="original")):
+                  dict(loss="softmax_then_cross_entropy"), dict(schedule="cosine"), dict(train_subset=100),
+                  dict(protocol="original"), dict(optimizer="adam"), dict(schedule="one-cycle", momentum=0.9),
+                  dict(eval_every=10), dict(label_smoothing=0.1), dict(validation=1000)):
         assert stack_key(base) != stack_key(RunConfig(**{"model": "LeNet5", "epochs": 2, **other})), other
     with pytest.raises(ConfigError, match="may differ only in"):
         train_stack([base, RunConfig(model="CustomMLP_6", epochs=2)])

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-import mnistlib.training.loop as training
+import mnistlib.training.lifecycle as lifecycle
 from mnistlib import RunConfig, RunStore, train
 from mnistlib.cli import main
 from mnistlib.errors import RunStoreError, StoreFormatError
@@ -49,7 +49,7 @@ def snapshot(root: Path) -> dict:
 
 
 def no_training(monkeypatch):
-    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: pytest.fail("a stored run was trained again"))
+    monkeypatch.setattr(lifecycle, "train_epoch", lambda *a, **k: pytest.fail("a stored run was trained again"))
 
 
 def test_reading_an_older_store_says_how_to_upgrade_it_and_changes_nothing(tmp_path, capsys):
@@ -119,8 +119,8 @@ def test_a_format_2_store_takes_the_originals_names(tmp_path, monkeypatch, mnist
 def test_an_interrupted_run_resumes_after_the_upgrade(tmp_path, monkeypatch, mnist):
     root = old_store(tmp_path)
     calls = []
-    real = training.train_one_epoch
-    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = lifecycle.train_epoch
+    monkeypatch.setattr(lifecycle, "train_epoch", lambda *a, **k: calls.append(1) or real(*a, **k))
     run = train(INTERRUPTED[1], store=RunStore(root), data=mnist, progress=False)
     assert len(calls) == 2 and run.finished and run.history.epoch.tolist() == [1, 2, 3]
     first = pd.read_csv(FIXTURE / INTERRUPTED[0] / "history.csv")

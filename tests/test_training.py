@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import mnistlib._util.files as files_module
-import mnistlib.training.loop as training
+import mnistlib.training.lifecycle as lifecycle
 from mnistlib import ConfigError, RunConfig, RunStore, run_statistics, summarize, train
 from mnistlib.errors import RunHealthWarning
 from mnistlib.store.identity import config_hash, identity, run_name
@@ -77,7 +77,7 @@ def test_finished_run_is_reused_without_training(mnist, tmp_path, monkeypatch):
     cfg = RunConfig(model="CustomMLP_6", epochs=2, **TINY)
     store = RunStore(tmp_path)
     first = train(cfg, store=store, data=mnist, progress=False)
-    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: pytest.fail("trained again"))
+    monkeypatch.setattr(lifecycle, "train_epoch", lambda *a, **k: pytest.fail("trained again"))
     again = train(cfg, store=store, data=mnist, progress=False)
     pd.testing.assert_frame_equal(again.history, first.history)
     assert again.path == first.path and again.path.name.startswith("custommlp_6-e2-n1000-ntest500-stratified-")
@@ -183,11 +183,6 @@ def test_numbers_as_text_are_accepted():
                                                      name="x"))
 
 
-def test_device_resolution():
-    assert training.resolve_device("cpu").type == "cpu"
-    assert training.resolve_device("auto").type in ("cpu", "cuda", "mps")
-
-
 def test_damaged_history_csv_is_rebuilt_from_the_checkpoint(mnist, tmp_path):
     cfg = RunConfig(model="CustomMLP_6", epochs=2, **TINY)
     store = RunStore(tmp_path)
@@ -200,8 +195,8 @@ def test_damaged_history_csv_is_rebuilt_from_the_checkpoint(mnist, tmp_path):
 
 
 # The command line, each epoch made to last a little longer, so a kill lands in the middle of a run.
-SLOW_CLI = ("import sys, time\nimport mnistlib.training.loop as t\nreal = t.Job.train_epoch\n"
-            "t.Job.train_epoch = lambda self, epoch: (time.sleep(0.3), real(self, epoch))[1]\n"
+SLOW_CLI = ("import sys, time\nimport mnistlib.training.lifecycle as t\nreal = t.train_epoch\n"
+            "t.train_epoch = lambda group, epoch: (time.sleep(0.3), real(group, epoch))[1]\n"
             "from mnistlib.cli import main\nsys.exit(main(sys.argv[1:]))")
 
 
@@ -294,7 +289,7 @@ def test_training_applies_the_schedule_every_step(mnist, tmp_path, monkeypatch):
             seen.append(self.param_groups[0]["lr"])
             return super().step(closure)
 
-    monkeypatch.setattr(training.torch.optim, "SGD", Recording)
+    monkeypatch.setattr(torch.optim, "SGD", Recording)
     cfg = RunConfig(model="CustomMLP_6", epochs=2, lr=0.1, schedule="cosine", batch_size=100, **TINY)
     train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
     assert len(seen) == 20
@@ -318,8 +313,8 @@ def test_longer_run_continues_from_a_stored_shorter_one(mnist, tmp_path, monkeyp
     train(short, store=store, data=mnist, progress=False)
     train(RunConfig(model="CustomMLP_6", epochs=3, seed=1, **TINY), store=store, data=mnist, progress=False)
     calls = []
-    real = training.train_one_epoch
-    monkeypatch.setattr(training, "train_one_epoch", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = lifecycle.train_epoch
+    monkeypatch.setattr(lifecycle, "train_epoch", lambda *a, **k: calls.append(1) or real(*a, **k))
     continued = train(long, store=store, data=mnist, progress=False)
     assert len(calls) == 2  # epochs 3 and 4 only; the other seed's 3-epoch run is not a base
     pd.testing.assert_frame_equal(metrics(continued), metrics(scratch))

@@ -32,7 +32,7 @@ from .plots import save_figure
 from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
 from ..words import optimizer_text
-from ..training.loop import train
+from ..training.lifecycle import train
 
 
 @dataclass

@@ -32,7 +32,8 @@ from ..store.identity import config_hash
 from ..runconfig import RunConfig
 from ..store.store import RunStore, continues
 from .._util.machine import cores
-from .stack import MAX_STACK, stack_groups, train_stack
+from .lifecycle import train_stack
+from .loop import MAX_STACK, stack_groups
 
 LENET_COST = 8.0  # a LeNet-5 image costs about this many MLP images at batch 64 (benchmarks/bench_training.py)
 # A step's fixed cost, in images' worth of work: small batches cost more per image. Fitted to one-run rates of

@@ -1,42 +1,67 @@
-"""Training: one epoch, one evaluation, and ``train`` that ties them to the run store.
+"""The one epoch loop: one run, or K runs stacked as one model, trained through the very same steps.
 
-    >>> from mnistlib import RunConfig, train
-    >>> run = train(RunConfig(model="LeNet5", epochs=50))   # stored runs are reused
-    >>> run.history.tail()
+    >>> group = group_of([job])             # one job: its own model and optimizer
+    >>> group = group_of(jobs)              # several: one stacked model (mnistlib.models.stacked)
+    >>> metrics = train_epoch(group, epoch) # each run's (mean loss, accuracy %); its curve points too
 
-``train`` returns at once with the stored results when the run has finished, and resumes
-from the last checkpoint when it was interrupted; either way the history is the same as that
-of one uninterrupted run (same config and seed, same device).
+A step draws each run's batch from its own order (:func:`mnistlib.data.mnist.batch_order`) and its own
+augmentation generators, takes the runs' shared learning rate and momentum from the schedule, and steps
+the optimizer :func:`mnistlib.training.optim.make_optimizer` builds (torch's). A run alone trains on its
+own model: the same numbers as a plain torch loop. A stack trains its runs' layers stacked, each run with
+its own weight decay (added to its gradient), and after each epoch, and before each point of a curve,
+copies the weights and the optimizer's state back into each run's own model and optimizer, so a stacked
+run's checkpoint, evaluation and resume are those of a run trained alone. What stacking changes is the
+floating-point order inside a step (grouped instead of separate convolutions): a stacked run matches the
+same run trained alone to about 1e-5 after one epoch, not bit for bit, and is bit-identical to itself
+trained again in the same stack, and to its resume (tests/test_stacking.py).
+
+Runs share a stack when they differ only in :data:`PER_RUN_FIELDS` (:func:`stack_key`); Adam, one-cycle
+and curves inside epochs stack like plain SGD.
 """
 from __future__ import annotations
 
-import math
-import platform
-import sys
-import time
-import warnings
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+import dataclasses
+from typing import Mapping, Sequence
 
-import filelock
 import torch
-from torch import nn
 
-from .._util.machine import cpu_name, resolve_device
-from .._version import __version__
-from ..data.augment import augmentation
-from ..data.cache import run_tensors
-from ..data.mnist import MNISTArrays, TensorData, content_hash, iterate_batches, load_mnist
-from ..errors import ConfigError, RunHealthWarning
-from ..models.nets import build_model
+from ..data.mnist import batch_order
+from ..errors import ConfigError
+from ..models.stacked import StackedConv2d, stack_model
 from ..runconfig import RunConfig
-from ..stats import State
-from ..store.identity import run_name
-from ..store.store import Run, RunStore
-from .inference import evaluate
-from .optim import loss_function, lr_factor, make_optimizer, one_cycle, set_momentum
+from .job import Job
+from .optim import loss_function, make_optimizer, set_momentum
 
-EpochCallback = Callable[[Run, dict], None]
+# What runs of one stack may differ in: all of it acts on each run's own data or weights.
+PER_RUN_FIELDS = ("seed", "weight_decay", "noise_std", "noise_mean", "noise_mode", "shift", "rotate", "scale",
+                  "elastic", "elastic_sigma")
+MAX_STACK = 8  # more runs per stack gain little (benchmarks/bench_stacking.py) and delay the first result
+
+
+def stack_key(cfg: RunConfig) -> RunConfig:
+    """What must be equal for runs to share a stack: the config with its per-run fields reset."""
+    defaults = RunConfig()
+    return dataclasses.replace(cfg, name=None, save_every_epoch=False,
+                               **{field: getattr(defaults, field) for field in PER_RUN_FIELDS})
+
+
+def stack_groups(configs: Mapping[str, RunConfig], max_size: int = MAX_STACK, parts: int = 1) -> list[list[str]]:
+    """Labels of ``configs`` in groups that can train as one stack: same :func:`stack_key`, at most
+    ``max_size`` runs each, balanced; then the largest groups are halved until there are ``parts`` groups
+    (so ``parts`` workers all get one) or no group has two runs. Labels keep their order within a group."""
+    sets: dict = {}
+    for label, cfg in configs.items():
+        sets.setdefault(stack_key(cfg), []).append(label)
+    groups = []
+    for labels in sets.values():
+        count = -(-len(labels) // max(1, max_size))
+        size = -(-len(labels) // count)
+        groups += [labels[i:i + size] for i in range(0, len(labels), size)]
+    while len(groups) < parts and max(map(len, groups), default=1) > 1:
+        largest = max(groups, key=len)
+        half = -(-len(largest) // 2)
+        groups[groups.index(largest):groups.index(largest) + 1] = [largest[:half], largest[half:]]
+    return groups
 
 
 def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batches: int, last: int,
@@ -49,228 +74,169 @@ def epoch_metrics(total_loss: torch.Tensor, correct: torch.Tensor, n: int, batch
     return total_loss.item() / n, 100.0 * correct.item() / n
 
 
-def train_one_epoch(model: nn.Module, data: TensorData, optimizer: torch.optim.Optimizer, loss_sum,
-                    batch_size: int, shuffle: torch.Generator, noise: Callable | None = None,
-                    lr_at: Callable[[int], float] | None = None, original_metrics: bool = False,
-                    momentum_at: Callable[[int], float] | None = None,
-                    probe: Callable[[int], None] | None = None) -> tuple[float, float]:
-    """One pass over the training tensors; returns (mean loss, accuracy %) over the epoch's samples.
+class Solo:
+    """One run on its own model and optimizer: what :func:`train_epoch` steps when a run trains alone."""
 
-    ``noise``: a function applied to each training batch (augmentation, noise injection).
-    ``lr_at``, ``momentum_at``: the learning rate and momentum for the epoch's i-th step; None keeps the optimizer's.
-    ``probe``: called with i after the epoch's i-th step (an evaluation inside the epoch; it must leave
-    the model in training mode).
-    ``original_metrics``: compute them as the original's code did: the mean of the per-batch mean losses, and
-    correct / (batches × size of the last batch) (equal to ours when the batch divides the set).
-    """
-    model.train()
-    total_loss = torch.zeros((), device=data.device)
-    correct = torch.zeros((), device=data.device, dtype=torch.long)
-    batches, last = 0, 0
-    for step, (xb, yb) in enumerate(iterate_batches(data.x_train, data.y_train, batch_size, shuffle)):
+    def __init__(self, job: Job):
+        self.jobs, self.model, self.optimizer = [job], job.model, job.optimizer
+        self.device = job.train_data.device
+
+    def inputs(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The run's batch at ``index`` (1, b), augmented: images (b, C, H, W), labels (1, b)."""
+        job, rows = self.jobs[0], index[0]
+        xb = job.train_data.x_train.index_select(0, rows)  # the same values as x[rows], with less per-call overhead
+        return (job.augment(xb) if job.augment else xb), job.train_data.y_train.index_select(0, rows).view(1, -1)
+
+    def forward(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (1, b, classes) and the batch's summed training loss (1,)."""
+        logits = self.model(xb)
+        return logits.unsqueeze(0), self.jobs[0].loss_sum(logits, yb[0]).view(1)
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+    def sync(self) -> None:
+        """Nothing to copy: the run's own model and optimizer are the ones trained."""
+
+
+class Stack:
+    """K runs' layers stacked as one model (:func:`mnistlib.models.stacked.stack_model`), stepped by one
+    optimizer of :func:`make_optimizer`'s kind over the stacked parameters, each run's weight decay added
+    to its own rows of the gradient; the runs' data gathered in one call per batch."""
+
+    def __init__(self, jobs: Sequence[Job]):
+        self.jobs, self.runs = list(jobs), len(jobs)
+        cfg = self.jobs[0].cfg
+        self.model, self.pairs = stack_model([job.model for job in self.jobs])
+        # The decay goes on the gradient here, so the optimizer's own is off: for SGD exactly what a run alone
+        # does (torch.equal in tests/test_stacking.py); for Adam the same sum, rounded once more.
+        self.optimizer = make_optimizer(dataclasses.replace(cfg, weight_decay=0.0), [p for p, _ in self.pairs])
+        self.owners = [job.optimizer for job in self.jobs]
+        for stacked, own in self.pairs:
+            _gather_state(self.optimizer, stacked, self.owners, own)
+        self.loss = loss_function(cfg.loss, reduction="none", label_smoothing=cfg.label_smoothing)
+        x_train = [job.train_data.x_train for job in self.jobs]
+        y_train = [job.train_data.y_train for job in self.jobs]
+        self.device = x_train[0].device
+        decays = [job.cfg.weight_decay for job in self.jobs]
+        self.decay = torch.tensor(decays, device=self.device).view(-1, 1) if any(decays) else None
+        # Conv models: channels-last makes the grouped convolutions several times faster on a CPU.
+        self.channels_last = any(isinstance(m, StackedConv2d) for m in self.model.modules())
+        shared = all(x is x_train[0] for x in x_train) and all(y is y_train[0] for y in y_train)
+        # One tensor to gather every run's batch from in one call: shared, or the runs' own sets
+        # (fixed noise, per-seed subsets) one after another.
+        self.x = x_train[0] if shared else torch.cat(x_train)
+        self.y = y_train[0] if shared else torch.cat(y_train)
+        n = len(y_train[0])
+        self.offsets = (torch.zeros(self.runs, 1, dtype=torch.long) if shared else
+                        (torch.arange(self.runs) * n).view(-1, 1)).to(self.device)
+
+    def inputs(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every run's batch at ``index`` (K, b), augmented, stacked along the channel axis: (b, K·C, H, W);
+        labels (K, b)."""
+        runs, b = index.shape
+        flat = (index + self.offsets).reshape(-1)
+        xb, yb = self.x.index_select(0, flat), self.y.index_select(0, flat)
+        if any(job.augment for job in self.jobs):
+            xb = torch.cat([job.augment(part) if job.augment else part for job, part in zip(self.jobs, xb.split(b))])
+        xb = xb.view(runs, b, *xb.shape[1:]).transpose(0, 1).reshape(b, -1, *xb.shape[2:])
+        return (xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb), yb.view(runs, b)
+
+    def forward(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (K, b, classes) and each run's summed training loss (K,)."""
+        logits = self.model(xb).view(len(xb), self.runs, -1).transpose(0, 1)
+        losses = self.loss(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1)).view(self.runs, -1).sum(1)
+        return logits, losses
+
+    @torch.no_grad()
+    def step(self) -> None:
+        if self.decay is not None:  # L2 as torch's SGD adds it, grad + λ·w, each run's λ on its own rows
+            for param, _ in self.pairs:
+                param.grad = (param.grad.reshape(self.runs, -1) + self.decay * param.view(self.runs, -1)).view_as(param)
+        self.optimizer.step()
+
+    @torch.no_grad()
+    def sync(self) -> None:
+        """Copy the stacked weights, the optimizer's state and its schedule's values (learning rate,
+        momentum) into each run's own model and optimizer."""
+        for stacked, own in self.pairs:
+            rows, state = stacked.view(self.runs, -1), self.optimizer.state.get(stacked, {})
+            for k, (owner, param) in enumerate(zip(self.owners, own)):
+                param.copy_(rows[k].view_as(param))
+                if state:
+                    owner.state[param] = {key: _row(value, k, self.runs, param) for key, value in state.items()}
+        group = self.optimizer.param_groups[0]
+        for owner in self.owners:
+            for own_group in owner.param_groups:
+                own_group.update({key: group[key] for key in ("lr", "momentum", "betas") if key in group})
+
+
+def _gather_state(optimizer: torch.optim.Optimizer, stacked: torch.Tensor, owners, own) -> None:
+    """The runs' optimizer state of their own parameters ``own``, as the state of the stacked one: tensors
+    of a parameter's shape concatenated in run order (the stacked parameter's layout), the rest (Adam's step
+    count) the same for every run."""
+    states = [owner.state.get(param) or {} for owner, param in zip(owners, own)]
+    if not any(states):
+        return
+    if not all(states) or any(state.keys() != states[0].keys() for state in states):
+        raise ConfigError("runs of one stack must all be new or all resumed after the same epoch; train them apart")
+    gathered = {}
+    for key, first in states[0].items():
+        values = [state[key] for state in states]
+        if torch.is_tensor(first) and first.shape == own[0].shape:
+            gathered[key] = torch.cat([value.reshape(-1) for value in values]).view_as(stacked)
+        else:
+            if torch.is_tensor(first) and not all(torch.equal(first, value) for value in values):
+                raise ConfigError(f"runs of one stack must be at the same step ({key} differs); train them apart")
+            gathered[key] = first.clone() if torch.is_tensor(first) else first
+    optimizer.state[stacked] = gathered
+
+
+def _row(value, k: int, runs: int, param: torch.Tensor):
+    """Run ``k``'s part of one entry of a stacked parameter's optimizer state."""
+    if torch.is_tensor(value) and value.numel() == runs * param.numel() and value.dim():
+        return value.view(runs, -1)[k].view_as(param).clone()
+    return value.clone() if torch.is_tensor(value) else value
+
+
+def group_of(jobs: Sequence[Job]) -> Solo | Stack:
+    """What :func:`train_epoch` steps: one job alone, or several stacked."""
+    return Solo(jobs[0]) if len(jobs) == 1 else Stack(jobs)
+
+
+def train_epoch(group: Solo | Stack, epoch: int) -> list[tuple[float, float]]:
+    """One epoch of every run of ``group``; returns each run's (mean loss, accuracy %) over its epoch's
+    samples (the original's formulas for runs of its protocol: :func:`epoch_metrics`). With ``eval_every``,
+    each run's curve gets its points inside the epoch; after it, every run's own model and optimizer hold
+    its state."""
+    jobs, first, device = group.jobs, group.jobs[0], group.device
+    orders = torch.stack([batch_order(job.n, job.shuffle, device) for job in jobs])  # (K, n): each run's own
+    lr_at, momentum_at = first.lr_at(epoch), first.momentum_at(epoch)  # shared: the stack key holds the schedule
+    total_loss = torch.zeros(len(jobs), device=device)
+    correct = torch.zeros(len(jobs), device=device, dtype=torch.long)
+    group.model.train()
+    batches = last = 0
+    for step, index in enumerate(orders.split(first.cfg.batch_size, dim=1)):
         if lr_at is not None:
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step)
+            for param_group in group.optimizer.param_groups:
+                param_group["lr"] = lr_at(step)
         if momentum_at is not None:
-            set_momentum(optimizer, momentum_at(step))
-        if noise is not None:
-            xb = noise(xb)
-        logits = model(xb)
-        loss = loss_sum(logits, yb)
-        mean_loss = loss / len(yb)
-        optimizer.zero_grad(set_to_none=True)
-        mean_loss.backward()
-        optimizer.step()
+            set_momentum(group.optimizer, momentum_at(step))
+        xb, yb = group.inputs(index)
+        logits, losses = group.forward(xb, yb)
+        mean_losses = losses / index.shape[1]
+        group.optimizer.zero_grad(set_to_none=True)
+        mean_losses.sum().backward()  # run k's parameters get the gradient of its own loss only
+        group.step()
         with torch.no_grad():  # accumulate on the device: no host sync per step, no autograd
-            total_loss += mean_loss if original_metrics else loss
-            correct += (logits.argmax(1) == yb).sum()
-        batches, last = step + 1, len(yb)
-        if probe is not None:
-            probe(step)
-    return epoch_metrics(total_loss, correct, len(data.y_train), batches, last, original_metrics)
-
-
-class Job:
-    """One run's training state: model, optimizer, batch order and augmentation generators, data, and
-    the curve of its evaluations inside epochs (``eval_every``)."""
-
-    def __init__(self, cfg: RunConfig, tensors: TensorData):
-        self.cfg, self.tensors = cfg, tensors
-        torch.manual_seed(cfg.seed)  # the model's initial weights
-        self.model = build_model(cfg.model).to(tensors.device)
-        self.optimizer = make_optimizer(cfg, self.model.parameters())
-        self.shuffle = torch.Generator().manual_seed(cfg.seed)
-        self.train_data, self.augment, self.generators = augmentation(cfg, tensors)
-        self.loss_sum = loss_function(cfg.loss, label_smoothing=cfg.label_smoothing)
-        self.eval_loss = loss_function(cfg.loss)  # the criterion itself: test losses compare across smoothings
-        self.n = len(self.train_data.y_train)
-        self.steps_per_epoch = math.ceil(self.n / cfg.batch_size)
-        self.curve: list[dict] = []
-
-    def resume(self, state: dict | None) -> list[dict]:
-        """Load a checkpoint's state and return its history; without one, the history so far: empty,
-        or for the original's protocol its epoch-0 row (the untrained model, evaluated without a step)."""
-        if state is None:
-            if self.cfg.eval_every:
-                self.curve = [self.curve_point(0, 0)]
-            return [self.evaluate(0, time.perf_counter(), train=None)] if self.cfg.protocol == "original" else []
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.shuffle.set_state(state["rng"]["shuffle"])
-        for key, generator in self.generators.items():
-            generator.set_state(state["rng"][key])
-        self.curve = list(state.get("curve", []))
-        return state["history"]
-
-    def lr_at(self, epoch: int) -> Callable[[int], float] | None:
-        """The learning rate of ``epoch``'s i-th step, or None when it is constant."""
-        cfg = self.cfg
-        if cfg.schedule == "constant" and not cfg.warmup_epochs:
-            return None
-        first = (epoch - 1) * self.steps_per_epoch
-        return lambda step: cfg.lr * lr_factor(cfg, first + step, self.steps_per_epoch)
-
-    def momentum_at(self, epoch: int) -> Callable[[int], float] | None:
-        """The momentum (Adam: β1) of ``epoch``'s i-th step, or None when it is constant (not one-cycle)."""
-        if self.cfg.schedule != "one-cycle":
-            return None
-        first, total = (epoch - 1) * self.steps_per_epoch, self.cfg.epochs * self.steps_per_epoch
-        return lambda step: one_cycle(first + step, total, self.cfg.one_cycle_warmup)[1]
-
-    def probe(self, epoch: int) -> Callable[[int], None] | None:
-        """With ``eval_every``: after every that many steps of the run, a point of its curve."""
-        every = self.cfg.eval_every
-        if not every:
-            return None
-        first = (epoch - 1) * self.steps_per_epoch
-
-        def at(step: int) -> None:
-            if (first + step + 1) % every == 0 and step + 1 < self.steps_per_epoch:  # the epoch's end: evaluate()
-                self.curve.append(self.curve_point(epoch, step + 1))
-                self.model.train()
-        return at
-
-    def curve_point(self, epoch: int, steps: int, measured: tuple[float, float] | None = None) -> dict:
-        """The test (or validation) loss and accuracy after ``steps`` steps of ``epoch`` (0: before it):
-        ``measured``, or evaluated now."""
-        test_loss, test_acc = measured or evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
-        images = max(0, epoch - 1) * self.n + min(steps * self.cfg.batch_size, self.n)
-        return {"images": images, "epoch": epoch, "step": steps, "test_loss": test_loss, "test_acc": test_acc}
-
-    def train_epoch(self, epoch: int) -> dict:
-        """Train one epoch and evaluate it: the history row of ``epoch``."""
-        cfg, start = self.cfg, time.perf_counter()
-        metrics = train_one_epoch(self.model, self.train_data, self.optimizer, self.loss_sum, cfg.batch_size,
-                                  self.shuffle, self.augment, self.lr_at(epoch), original_metrics=cfg.protocol == "original",
-                                  momentum_at=self.momentum_at(epoch), probe=self.probe(epoch))
-        return self.evaluate(epoch, start, train=metrics)
-
-    def evaluate(self, epoch: int, start: float, train: tuple[float, float] | None) -> dict:
-        """The history row of ``epoch``: the training metrics given (or, if None, evaluated on the
-        training set) and the test metrics (with ``eval_every``, also the curve's point at the epoch's end)."""
-        data = self.train_data
-        train_loss, train_acc = train or evaluate(self.model, data.x_train, data.y_train, self.eval_loss)
-        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
-        if self.cfg.eval_every and epoch:
-            self.curve.append(self.curve_point(epoch, self.steps_per_epoch, (test_loss, test_acc)))
-        return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
-                "test_acc": test_acc, "seconds": time.perf_counter() - start}
-
-    def checkpoint(self, epoch: int, history: list[dict]) -> dict:
-        """Everything a resume needs, after ``epoch``."""
-        return {"epoch": epoch, "config": self.cfg.to_dict(), "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(), "history": history,
-                "rng": {"shuffle": self.shuffle.get_state(),
-                        **{key: generator.get_state() for key, generator in self.generators.items()}},
-                **({"curve": list(self.curve)} if self.cfg.eval_every else {})}
-
-
-def run_status(device: torch.device, arrays: MNISTArrays) -> dict:
-    """What ``run.json`` records of how a run was trained: versions, device, threads, host, data."""
-    # Results are bit-identical for the same seed at the same thread count: record it.
-    return {"mnistlib": __version__, "torch": torch.__version__, "device": str(device), "cpu": cpu_name(),
-            "threads": torch.get_num_threads(), "host": platform.node(), "data_sha256": content_hash(arrays),
-            "started": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-
-
-class ProgressBar:
-    """Epoch callback: a tqdm bar over the run's epochs, closed after the last one."""
-
-    def __init__(self, cfg: RunConfig, name: str, done: int):
-        from tqdm.auto import tqdm
-
-        self.bar, self.epochs = tqdm(total=cfg.epochs, initial=done, desc=name, unit="epoch", leave=True), cfg.epochs
-
-    def __call__(self, run: Run, row: dict) -> None:
-        self.bar.update(1)
-        self.bar.set_postfix(loss=f"{row['train_loss']:.4f}", test_acc=f"{row['test_acc']:.2f}")
-        if row["epoch"] >= self.epochs:
-            self.bar.close()
-
-
-class HealthWarnings:
-    """Epoch callback: warns (RunHealthWarning) once when a run diverges or collapses, and at its
-    last epoch when it never left chance; the run goes on, its health is recorded."""
-
-    def __init__(self, epochs: int):
-        self.epochs, self.warned = epochs, False
-
-    def __call__(self, run: Run, row: dict) -> None:
-        verdict = run.health
-        if verdict.failed and not self.warned:
-            warnings.warn(f"{run.name}: {verdict} (recorded; training goes on)", RunHealthWarning, stacklevel=4)
-            self.warned = True
-        elif row["epoch"] >= self.epochs and verdict.state is State.AT_CHANCE:
-            warnings.warn(f"{run.name}: {verdict} (recorded)", RunHealthWarning, stacklevel=4)
-
-
-def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | None = None,
-          progress: bool = True, callbacks: Iterable[EpochCallback] = ()) -> Run:
-    """Train ``cfg`` into the run store, or return the stored run if it has finished.
-
-    ``data``: decoded MNIST (default: :func:`load_mnist`). ``callbacks`` are called after each
-    epoch with (run, row), after the progress bar and :class:`HealthWarnings`. A non-finite loss
-    or a collapse to chance is recorded and warned about, never raised: it is a result. While
-    another process trains the same run (its lock: :meth:`RunStore.lock`), this one waits, then
-    returns what it stored, or resumes it if that process died.
-    """
-    store = (store or RunStore()).writable()
-    stored = store.find(cfg)
-    if stored is not None and stored.finished:
-        return stored
-    if cfg.origin != "trained":
-        raise ConfigError(f"{run_name(cfg)}: an imported run ({cfg.origin}) is read from the store, never trained; "
-                          f"import it first (mnistlib import-original)")
-    lock = store.lock(cfg)
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        if progress:
-            print(f"{run_name(cfg)}: another process is training this run; waiting for it", file=sys.stderr)
-        lock.acquire()
-    try:
-        stored = store.find(cfg)  # it may have finished while this process waited
-        if stored is not None and stored.finished:
-            return stored
-        return _train_locked(cfg, store, data, progress, callbacks)
-    finally:
-        lock.release()
-
-
-def _train_locked(cfg: RunConfig, store: RunStore, data: MNISTArrays | None, progress: bool,
-                  callbacks: Iterable[EpochCallback]) -> Run:
-    device = resolve_device(cfg.device)
-    arrays = data if data is not None else load_mnist()
-    job = Job(cfg, run_tensors(cfg, arrays, device))
-    path, state, status = store.begin(cfg, run_status(device, arrays), map_location=device)
-    history = job.resume(state)
-    done = history[-1]["epoch"] if history else 0
-    callbacks = [*([ProgressBar(cfg, path.name, done)] if progress else []), HealthWarnings(cfg.epochs), *callbacks]
-    for epoch in range(done + 1, cfg.epochs + 1):
-        history.append(job.train_epoch(epoch))
-        run = store.save_epoch(path, cfg, job.checkpoint(epoch, history))
-        for callback in callbacks:
-            callback(run, history[-1])
-    return store.finish(path, status)
-
-
+            total_loss += mean_losses if first.original_metrics else losses
+            correct += (logits.argmax(-1) == yb).sum(1)
+        batches, last = step + 1, index.shape[1]
+        if first.curve_due(epoch, step):
+            group.sync()
+            for job in jobs:
+                job.curve.append(job.curve_point(epoch, step + 1))
+            group.model.train()
+    group.sync()
+    return [epoch_metrics(total_loss[k], correct[k], first.n, batches, last, first.original_metrics)
+            for k in range(len(jobs))]

@@ -57,9 +57,7 @@ def one_cycle(step: int, total: int, warmup: float, div: float = 25.0,
     one-cycle as torch's ``OneCycleLR`` computes it by default. The rate rises along a cosine from 1/``div``
     of the peak to the peak over the first ``warmup`` of the steps, then falls along a cosine to
     1/(``div``·``final_div``); the momentum falls from 0.95 to 0.85 while the rate rises, then comes back."""
-    peak = float(warmup * total) - 1
-    if peak <= 0:
-        raise ConfigError(f"one_cycle_warmup {warmup:g} of {total} steps is under one step; raise it or train longer")
+    peak = check_one_cycle(warmup, total)
     cosine = lambda start, end, pct: end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)  # noqa: E731
     high, low = ONE_CYCLE_MOMENTUM
     start = 1.0 / div
@@ -77,3 +75,12 @@ def set_momentum(optimizer: torch.optim.Optimizer, momentum: float) -> None:
             group["betas"] = (momentum, group["betas"][1])
         else:
             group["momentum"] = momentum
+
+
+def check_one_cycle(warmup: float, total: int) -> float:
+    """The step at which one-cycle's learning rate peaks (torch's ``OneCycleLR``: ``warmup`` of ``total``
+    steps, less one); ConfigError when that is under one step."""
+    peak = float(warmup * total) - 1
+    if peak <= 0:
+        raise ConfigError(f"one_cycle_warmup {warmup:g} of {total} steps is under one step; raise it or train longer")
+    return peak

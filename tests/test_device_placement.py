@@ -3,10 +3,12 @@ there, no host sync per step, and shuffling does not depend on the device."""
 import pytest
 import torch
 
-import mnistlib.training.loop as training
-from mnistlib import RunConfig, RunStore, iterate_batches, prepare, train
+from mnistlib import RunConfig, iterate_batches, prepare
+from mnistlib._util.machine import resolve_device
 from mnistlib.data.augment import augmentation
-from mnistlib.training.cluster import train_many
+from mnistlib.data.cache import run_tensors
+from mnistlib.training.job import Job
+from mnistlib.training.loop import group_of, train_epoch
 
 
 def test_prepare_puts_every_tensor_on_the_device(mnist):
@@ -24,12 +26,12 @@ def test_batches_stay_on_the_data_device_and_order_is_device_independent():
     assert torch.equal(torch.cat([yb for _, yb in batches]), expected)
 
 
-def test_no_host_sync_inside_the_training_loop(mnist, monkeypatch):
-    """Losses and counts accumulate on the device; .item() runs twice per epoch, not per step."""
-    data = prepare(mnist, train_subset=640, test_subset=100)
-    torch.manual_seed(0)
-    model = training.build_model("CustomMLP_6")
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+@pytest.mark.parametrize("runs", [1, 3])
+def test_no_host_sync_inside_the_training_loop(mnist, monkeypatch, runs):
+    """Losses and counts accumulate on the device, alone or stacked; .item() runs twice per run and epoch, not
+    per step."""
+    cfgs = [RunConfig(model="CustomMLP_6", seed=s, train_subset=640, test_subset=100) for s in range(runs)]
+    group = group_of([Job(cfg, run_tensors(cfg, mnist, torch.device("cpu"))) for cfg in cfgs])
     calls = {"n": 0}
     real_item = torch.Tensor.item
 
@@ -38,16 +40,15 @@ def test_no_host_sync_inside_the_training_loop(mnist, monkeypatch):
         return real_item(self)
 
     monkeypatch.setattr(torch.Tensor, "item", counting_item)
-    training.train_one_epoch(model, data, optimizer, training.loss_function("cross_entropy"), 64,
-                             torch.Generator().manual_seed(0))
-    assert calls["n"] == 2  # 10 steps, 2 syncs
+    train_epoch(group, 1)
+    assert calls["n"] == 2 * runs  # 10 steps, 2 syncs a run
 
 
 @pytest.mark.parametrize("cuda,mps,expected", [(True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")])
 def test_auto_device_prefers_cuda_then_mps(monkeypatch, cuda, mps, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-    assert training.resolve_device("auto").type == expected
+    assert resolve_device("auto").type == expected
 
 
 def test_augmentation_generators_live_on_the_data_device(mnist):
@@ -58,24 +59,3 @@ def test_augmentation_generators_live_on_the_data_device(mnist):
     assert all(g.device == data.device for g in generators.values())
     assert augment(data.x_train[:4]).device == data.device
 
-
-def test_parallel_workers_equal_single_thread_runs(mnist, tmp_path, dask_scheduler):
-    """train_many on Dask workers (1 thread each) gives the histories of in-process 1-thread runs."""
-    configs = {f"mlp{s}": RunConfig(model="CustomMLP_6", epochs=2, seed=s, train_subset=1200, test_subset=300)
-               for s in range(2)}
-    names = train_many(configs, runs_dir=tmp_path / "parallel", log=lambda line: None, stack=1,
-                       scheduler=dask_scheduler)
-    assert set(names) == set(configs)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for label, cfg in configs.items():
-            alone = train(cfg, store=RunStore(tmp_path / "alone"), data=mnist, progress=False)
-            together = RunStore(tmp_path / "parallel").load(names[label])
-            assert together.history.drop(columns="seconds").equals(alone.history.drop(columns="seconds"))
-    finally:
-        torch.set_num_threads(threads)
-    # finished runs are not trained again
-    logged = []
-    train_many(configs, runs_dir=tmp_path / "parallel", log=logged.append, scheduler=dask_scheduler)
-    assert logged == []
