@@ -2,6 +2,7 @@
 
     python benchmarks/bench_fast.py                 # about 40 seconds on a 2-core CPU
     python benchmarks/bench_fast.py --threads 2 --reps 5
+    python benchmarks/bench_fast.py --short         # each part once on a few hundred images, checked: seconds
 
 Two questions, kept apart: how fast does each recipe *step* (images per second of training), and
 how long does the fast recipe *train* to its answer (two epochs on all 60,000 images, then one
@@ -11,46 +12,55 @@ second, divided by the first, how much is the recipe's (the images it needs).
 (a) the course template: LeNet-5 (sigmoid, F6 1.7159·tanh), SGD lr 0.01 momentum 0.9, batch 64;
 (b) the fast recipe: LeNet-5 (ReLU, F6 SiLU), Adam with one-cycle, batch 32, label smoothing 0.1.
 
-Each repetition trains (a) then (b) for one epoch of a 19,200-image slice (``mnistlib.train_one_epoch``,
-the training path every run takes), so neighbours in time share the machine's speed; the ratios are
-medians of the per-repetition ratios. Then the fast recipe trains once for real, through
-``mnistlib.train`` into a scratch store: its two epochs' time and its final test accuracy. Results
-go to ``benchmarks/results/bench_fast.json`` with the machine recorded.
+Each repetition trains (a) then (b) for one epoch of a 19,200-image slice (a ``Job`` trained by
+``mnistlib.training.loop.train_epoch(group_of([job]), 1)``, the training path every run takes), so
+neighbours in time share the machine's speed; the ratios are medians of the per-repetition ratios. Then
+the fast recipe trains once for real, through ``mnistlib.train`` into a scratch store: its two epochs'
+time and its final test accuracy. Results go to ``benchmarks/results/bench_fast.json`` with the machine
+recorded. ``--short``: one repetition on a 320-image slice, no warm-up, and the real training on 320
+training and 200 test images; it checks every number is finite and the run has its two epochs, and writes
+no results.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 import mnistlib as ml
+from mnistlib.errors import RunHealthWarning
 from mnistlib.store.identity import identity
 from mnistlib.training.recipes import RECIPES
-from mnistlib.training.loop import Job, train_one_epoch
 from mnistlib.data.cache import run_tensors
+from mnistlib.training.job import Job
+from mnistlib.training.loop import group_of, train_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import machine  # noqa: E402
 
 SLICE = 19_200  # images per timed epoch: a multiple of both batches
+SHORT_SLICE, SHORT_TEST = 320, 200  # --short: the timed slice, and the real training's subsets
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def images_per_second(cfg: ml.RunConfig, arrays) -> float:
-    """Training images per second of ``cfg``'s steps, over one epoch of a SLICE-image subset."""
-    cfg = dataclasses.replace(cfg, train_subset=SLICE)
+def images_per_second(cfg: ml.RunConfig, arrays, images: int = SLICE) -> float:
+    """Training images per second of ``cfg``'s steps, over one epoch of an ``images``-image subset."""
+    cfg = dataclasses.replace(cfg, train_subset=images)
     job = Job(cfg, run_tensors(cfg, arrays, torch.device("cpu")))
     start = time.perf_counter()
-    train_one_epoch(job.model, job.train_data, job.optimizer, job.loss_sum, cfg.batch_size, job.shuffle,
-                    job.augment, job.lr_at(1), momentum_at=job.momentum_at(1))
-    return SLICE / (time.perf_counter() - start)
+    ((loss, accuracy),) = train_epoch(group_of([job]), 1)
+    seconds = time.perf_counter() - start
+    assert math.isfinite(loss) and 0 <= accuracy <= 100, (loss, accuracy)
+    return images / seconds
 
 
 def main() -> None:
@@ -58,25 +68,36 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="alternating repetitions (default 3)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: as each of a report's worker processes trains)")
+    parser.add_argument("--short", action="store_true",
+                        help=f"one repetition on {SHORT_SLICE} images, the real training on {SHORT_SLICE}/{SHORT_TEST} "
+                             f"images, results checked, none written")
     args = parser.parse_args()
+    if args.short:
+        args.reps = 1
     torch.set_num_threads(args.threads)
     arrays = ml.load_mnist()
     steps = RECIPES["fast"].configs()
     template, fast = list(steps.values())[0], list(steps.values())[-1]
-    images_per_second(fast, arrays)  # warm-up: allocator, kernels
+    images = SHORT_SLICE if args.short else SLICE
+    if not args.short:
+        images_per_second(fast, arrays)  # warm-up: allocator, kernels
     reps = []
     for rep in range(args.reps):
-        reps.append({"template": images_per_second(template, arrays), "fast": images_per_second(fast, arrays)})
+        reps.append({"template": images_per_second(template, arrays, images),
+                     "fast": images_per_second(fast, arrays, images)})
         print(f"rep {rep + 1}/{args.reps}: template {reps[-1]['template']:,.0f} images/s, "
               f"fast recipe {reps[-1]['fast']:,.0f} images/s", flush=True)
     speed = {key: statistics.median(r[key] for r in reps) for key in ("template", "fast")}
     step_ratio = statistics.median(r["fast"] / r["template"] for r in reps)
 
+    if args.short:
+        fast = dataclasses.replace(fast, train_subset=SHORT_SLICE, test_subset=SHORT_TEST)
+        warnings.filterwarnings("ignore", category=RunHealthWarning)  # 320 images may not leave chance
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         run = ml.train(fast, store=ml.RunStore(tmp), data=arrays, progress=False)
         seconds = time.perf_counter() - start
-    images = fast.epochs * len(arrays.train_labels)
+    images = fast.epochs * (fast.train_subset or len(arrays.train_labels))
     result = {"machine": machine(), "threads": args.threads, "reps": reps,
               "images_per_second": speed, "fast_over_template_step_speed": step_ratio,
               "fast_recipe": {"config": identity(fast),
@@ -87,9 +108,16 @@ def main() -> None:
     print(f"course template steps: {speed['template']:,.0f} training images/s (LeNet-5, SGD, batch 64)")
     print(f"fast recipe steps:     {speed['fast']:,.0f} training images/s (×{step_ratio:.2f} the template's, "
           f"median of per-repetition ratios)")
-    print(f"fast recipe, 2 epochs on all 60,000 images plus the test passes: {seconds:.1f} s, "
+    print(f"fast recipe, {fast.epochs} epochs on {'all ' if fast.train_subset is None else ''}"
+          f"{images // fast.epochs:,} images plus the test passes: {seconds:.1f} s, "
           f"final test accuracy {result['fast_recipe']['final_test_acc']:.2f}% (seed 0)")
     print(f"the same {images:,} images at the template's step speed: {images / speed['template']:.1f} s")
+    if args.short:
+        assert all(math.isfinite(v) and v > 0 for r in reps for v in r.values()) and math.isfinite(step_ratio), reps
+        assert run.finished and list(run.history.epoch) == list(range(1, fast.epochs + 1)), run.history
+        assert 0 <= result["fast_recipe"]["final_test_acc"] <= 100 and math.isfinite(seconds), result
+        print("short run: checked, no results written")
+        return
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_fast.json").write_text(json.dumps(result, indent=2))
     print(f"\nwritten: {RESULTS / 'bench_fast.json'}")

@@ -3,24 +3,29 @@
     python benchmarks/bench_stacking.py              # about 8 minutes on a 2-core CPU
     python benchmarks/bench_stacking.py --quick      # fewer steps and repetitions, about 2 minutes
     python benchmarks/bench_stacking.py --machine-only   # part 2 only, about 3 minutes
+    python benchmarks/bench_stacking.py --short      # each measurement once on a few hundred images, checked
 
 Part 1, one process, one thread (images/s of training, medians of alternating repetitions; ratios
 are medians of per-repetition ratios, so a machine whose speed drifts moves both sides together):
-  (a) one run: ``train_one_epoch``, the path ``mnistlib.train`` takes;
-  (b) K runs stacked (``mnistlib.stacking.Stack``), K = 2, 4, 8, different seeds;
+  (a) one run: ``train_epoch(group_of([job]), 1)`` (``mnistlib.training.loop``), the path ``mnistlib.train``
+      takes for a run alone;
+  (b) K runs stacked: ``train_epoch(Stack(jobs), 1)``, K = 2, 4, 8, different seeds;
   (c) the standard pipeline: torchvision ``MNIST`` + ``DataLoader`` at the same batch size;
   (d) ceilings, no data handling at all: one batch reused, for one run and for 8 stacked runs;
   and the number of operators one training step dispatches (forward, backward, optimizer).
 Part 2, the whole machine: a set of original-protocol LeNet-5 runs (batch 10, 1 epoch on a subset,
-evaluation included) through ``train_many`` with one worker process per core, stacked
-(``stack=8``) against one run at a time (``stack=1``, the runner before stacking), alternating.
+evaluation included) through ``train_many`` (``mnistlib.training.cluster``) with one worker process per
+core, stacked (``stack=8``) against one run at a time (``stack=1``, the runner before stacking), alternating.
 
-Results also go to ``benchmarks/results/bench_stacking.json`` with the machine recorded.
+Results also go to ``benchmarks/results/bench_stacking.json`` with the machine recorded. ``--short``:
+part 1 once (no warm-up) on a few hundred images per run, part 2 once with 4 runs of 100 images; it checks
+every rate is finite, every stack trained its runs, and part 2's stacked side stacked; it writes no results.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import tempfile
@@ -33,38 +38,47 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import mnistlib as ml
 from mnistlib._util.machine import cores
-from mnistlib.training.cluster import train_many
-from mnistlib.training.stack import Stack
-from mnistlib.training.loop import Job
 from mnistlib.data.cache import run_tensors
+from mnistlib.training.cluster import train_many
+from mnistlib.training.job import Job
+from mnistlib.training.loop import Stack, group_of, train_epoch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_training import machine, write_idx  # noqa: E402  (a sibling script)
+from bench_training import first_images, machine, write_idx  # noqa: E402  (a sibling script)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STACKS = (2, 4, 8)
+SHORT_STEPS = 20  # --short: steps of each timed epoch in part 1 (200 images at batch 10)
 
 
 def jobs(model: str, batch: int, subset: int, seeds, arrays) -> list[Job]:
     """Fresh runs of the original's protocol at ``batch`` on the first ``subset`` training images."""
-    cfgs = [ml.RunConfig.preset("seed", model=model, batch_size=batch, seed=s, train_subset=subset,
+    cfgs = [ml.RunConfig.preset("original", model=model, batch_size=batch, seed=s, train_subset=subset,
                                 test_subset=1000) for s in seeds]
     return [Job(cfg, run_tensors(cfg, arrays, torch.device("cpu"))) for cfg in cfgs]
+
+
+def checked(metrics: list[tuple[float, float]], k: int) -> None:
+    """Each of the ``k`` runs' epoch gave a finite loss and an accuracy."""
+    assert len(metrics) == k and all(math.isfinite(loss) and 0 <= acc <= 100 for loss, acc in metrics), metrics
 
 
 def one_run(model, batch, subset, arrays) -> float:
     (job,) = jobs(model, batch, subset, [0], arrays)
     start = time.perf_counter()
-    ml.train_one_epoch(job.model, job.train_data, job.optimizer, job.loss_sum, batch, job.shuffle,
-                       job.augment, None, original_metrics=True)
-    return subset / (time.perf_counter() - start)
+    metrics = train_epoch(group_of([job]), 1)
+    seconds = time.perf_counter() - start
+    checked(metrics, 1)
+    return subset / seconds
 
 
 def stacked(model, batch, subset, arrays, k) -> float:
     stack = Stack(jobs(model, batch, subset, range(k), arrays))
     start = time.perf_counter()
-    stack.train_epoch(1)
-    return k * subset / (time.perf_counter() - start)
+    metrics = train_epoch(stack, 1)
+    seconds = time.perf_counter() - start
+    checked(metrics, k)
+    return k * subset / seconds
 
 
 def torchvision_pipeline(model, batch, subset, root) -> float:
@@ -96,13 +110,13 @@ def reused_batch_step(model, batch, arrays, k):
             job.optimizer.step()
         return step
     stack = Stack(group)
-    xb, yb = stack._inputs(torch.arange(batch).repeat(k, 1))
+    xb, yb = stack.inputs(torch.arange(batch).repeat(k, 1))
 
     def stacked_step():
-        logits = stack.model(xb).view(batch, k, -1).transpose(0, 1)
+        _, losses = stack.forward(xb, yb)
         stack.optimizer.zero_grad()
-        (stack.loss(logits.reshape(-1, logits.shape[-1]), yb.reshape(-1)).sum() / batch).backward()
-        stack.optimizer.step(0.01)
+        (losses.sum() / batch).backward()
+        stack.step()
     return stacked_step
 
 
@@ -134,18 +148,18 @@ def operators_per_step(model, batch, arrays, k) -> int:
     return counter.calls
 
 
-def part1(models, batches, reps, arrays, root, quick) -> list[dict]:
+def part1(models, batches, reps, arrays, root, quick, short=False) -> list[dict]:
     rows = []
     for model in models:
         for batch in batches:
             subset = (1000 if quick else 3000) * batch // 10 if model.startswith("LeNet") else 6000 * batch // 10
-            subset = min(subset, 60_000)
+            subset = min(subset, 60_000) if not short else SHORT_STEPS * batch
             runs = {"one run": lambda: one_run(model, batch, subset, arrays),
                     **{f"{k} stacked": (lambda k=k: stacked(model, batch, subset, arrays, k)) for k in STACKS},
                     "torchvision": lambda: torchvision_pipeline(model, batch, subset, root),
                     "ceiling, one run": lambda: ceiling(model, batch, subset, arrays, 1),
                     "ceiling, 8 stacked": lambda: ceiling(model, batch, subset, arrays, 8)}
-            for fn in runs.values():
+            for fn in runs.values() if not short else ():
                 fn()  # warm-up
             reps_out = []
             for rep in range(reps):
@@ -162,12 +176,13 @@ def part1(models, batches, reps, arrays, root, quick) -> list[dict]:
     return rows
 
 
-def part2(runs, subset, pairs) -> dict:
+def part2(runs, subset, pairs, test_subset=1000) -> dict:
     """Machine-wide images/s of ``runs`` original-protocol LeNet-5 runs, stacked vs one at a time: end to
     end (process start, data, the protocol's epoch-0 evaluation of the training set, all of it), and
     per trained epoch (the epochs' own seconds in the runs' histories, training and test pass)."""
-    cfgs = {f"seed {s}": ml.RunConfig.preset("seed", model="LeNet5", epochs=1, seed=s, train_subset=subset,
-                                             test_subset=1000) for s in range(runs)}
+    cfgs = {f"seed {s}": ml.RunConfig.preset("original", model="LeNet5", epochs=1, seed=s, train_subset=subset,
+                                             test_subset=test_subset) for s in range(runs)}
+    stacked_by = {}  # side -> the stack sizes its runs' run.json record
     out = {f"{name}, {how}": [] for name in ("alone", "stacked") for how in ("end to end", "per epoch")}
     for _ in range(pairs):
         for name, stack in (("alone", 1), ("stacked", 8)):
@@ -175,29 +190,40 @@ def part2(runs, subset, pairs) -> dict:
                 start = time.perf_counter()
                 names = train_many(cfgs, workers=cores(), runs_dir=tmp, log=lambda line: None, stack=stack)
                 out[f"{name}, end to end"].append(runs * subset / (time.perf_counter() - start))
+                stored = [ml.RunStore(tmp).load(n) for n in names.values()]
+                assert len(stored) == runs and all(run.finished for run in stored), names
+                stacked_by[name] = sorted(run.status.get("stack", 1) for run in stored)
                 # each worker's epochs run side by side: the epochs' wall time is their seconds over the workers
-                seconds = sum(ml.RunStore(tmp).load(n).history.query("epoch >= 1").seconds.sum() for n in names.values())
+                seconds = sum(run.history.query("epoch >= 1").seconds.sum() for run in stored)
                 out[f"{name}, per epoch"].append(runs * subset / (seconds / cores()))
         print("machine: " + ", ".join(f"{k} {v[-1]:,.0f} img/s" for k, v in out.items()), flush=True)
     ratio = {how: statistics.median(s / a for s, a in zip(out[f"stacked, {how}"], out[f"alone, {how}"]))
              for how in ("end to end", "per epoch")}
     return {"runs": runs, "subset": subset, "workers": cores(), "img_s": {k: statistics.median(v) for k, v in out.items()},
-            "ratio": ratio, "reps": out}
+            "ratio": ratio, "reps": out, "stack_sizes": stacked_by}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions")
     parser.add_argument("--machine-only", action="store_true", help="part 2 only")
+    parser.add_argument("--short", action="store_true",
+                        help=f"each measurement once, part 1 on {SHORT_STEPS} steps a run, part 2 on 4 runs of 100 "
+                             f"images; results checked, none written")
     args = parser.parse_args()
-    reps = 2 if args.quick else 3
+    reps = 1 if args.short else 2 if args.quick else 3
     torch.set_num_threads(1)
     arrays = ml.load_mnist()
     rows = []
+    models, batches = ("LeNet5", "CustomMLP_6"), (10, 64)
     if not args.machine_only:
         with tempfile.TemporaryDirectory() as tmp:
-            rows = part1(("LeNet5", "CustomMLP_6"), (10, 64), reps, arrays, write_idx(Path(tmp), arrays), args.quick)
-    machine_wide = part2(8, 4000 if args.quick else 20_000, 1 if args.quick else 2)
+            written = first_images(arrays, SHORT_STEPS * max(batches), 100) if args.short else arrays
+            rows = part1(models, batches, reps, arrays, write_idx(Path(tmp), written), args.quick, args.short)
+    if args.short:  # 4 runs on 2 workers: two stacks of 2 against four runs alone
+        machine_wide = part2(4, 100, 1, test_subset=100)
+    else:
+        machine_wide = part2(8, 4000 if args.quick else 20_000, 1 if args.quick else 2)
     print(f"\nmedians of {reps} alternating repetitions, one process, one thread; {machine()}")
     header = f"{'model':12s} {'batch':>5s} {'path':20s} {'train img/s':>12s} {'× one run':>10s} {'ops/step':>9s}"
     print(header + "\n" + "-" * len(header))
@@ -210,6 +236,17 @@ def main() -> None:
     for how in ("end to end", "per epoch"):
         print(f"  {how:10s}: one at a time {m['img_s'][f'alone, {how}']:,.0f} img/s, "
               f"stacked {m['img_s'][f'stacked, {how}']:,.0f} img/s, ×{m['ratio'][how]:.2f}")
+    print(f"  runs per stack: one at a time {m['stack_sizes']['alone']}, stacked {m['stack_sizes']['stacked']}")
+    if args.short:
+        paths = ["one run", *(f"{k} stacked" for k in STACKS), "torchvision", "ceiling, one run", "ceiling, 8 stacked"]
+        assert args.machine_only or len(rows) == len(models) * len(batches) * len(paths), len(rows)
+        assert all(math.isfinite(row["img_s"]) and row["img_s"] > 0 and math.isfinite(row["vs_one_run"])
+                   for row in rows), rows
+        assert all(row["ops_per_step"] > 0 for row in rows if row["path"] in ("one run", "8 stacked")), rows
+        assert all(math.isfinite(v) and v > 0 for v in [*m["img_s"].values(), *m["ratio"].values()]), m
+        assert m["stack_sizes"]["alone"] == [1] * m["runs"] and max(m["stack_sizes"]["stacked"]) > 1, m["stack_sizes"]
+        print("short run: checked, no results written")
+        return
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_stacking.json").write_text(json.dumps(
         {"machine": machine(), "quick": args.quick, "per_process": rows, "machine_wide": machine_wide}, indent=1))

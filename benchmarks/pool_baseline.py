@@ -1,22 +1,35 @@
 """The baseline for bench_cluster.py: the process pool mnistlib used before Dask (mnistlib/parallel.py
 at commit 75b4d96), unchanged but for its imports: one spawned process per core, one thread each,
-stacks longest first, a continuing run submitted when its base finishes."""
+stacks longest first, a continuing run submitted when its base finishes.
+
+    python benchmarks/pool_baseline.py                    # the smoke profile's runs through the pool, timed
+    python benchmarks/pool_baseline.py --short            # 2 runs of 100 images, one stack on one worker, checked
+
+Run alone, it trains a report profile's runs (as bench_cluster.py's pool side does) into a temporary
+store and prints the wall time; it writes no results. ``--short`` trains two LeNet-5 runs of 100 images
+on one worker process (one start-up, not one per core; bench_cluster.py's short mode runs the pool on
+every core) and checks both are stored, finished, and trained as one stack.
+"""
 from __future__ import annotations
 
+import argparse
 import multiprocessing
+import tempfile
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import torch
 
-from mnistlib.training.cluster import _bases, _cost, _pending
 from mnistlib._util.machine import cores
 from mnistlib.data.mnist import load_mnist
 from mnistlib.errors import RunHealthWarning
+from mnistlib.runconfig import RunConfig
 from mnistlib.store.identity import config_hash
 from mnistlib.store.store import RunStore
-from mnistlib.training.stack import MAX_STACK, stack_groups, train_stack
+from mnistlib.training.cluster import _bases, _cost, _pending
+from mnistlib.training.lifecycle import train_stack
+from mnistlib.training.loop import MAX_STACK, stack_groups
 
 _worker: dict = {}
 
@@ -58,3 +71,37 @@ def train_many_pool(configs, workers=None, *, data_dir=None, runs_dir=None, stac
                     del waits_for[waiting]
                     pending.add(submit([waiting]))
     return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="smoke", help="the report profile whose runs to train (smoke)")
+    parser.add_argument("--short", action="store_true",
+                        help="2 LeNet-5 runs of 100 images as one stack on one worker; checked")
+    args = parser.parse_args()
+    workers = 1 if args.short else cores()
+    if args.short:
+        configs = {f"seed {s}": RunConfig(model="LeNet5", epochs=1, seed=s, train_subset=100, test_subset=100)
+                   for s in range(2)}
+    else:
+        from mnistlib.report.context import check_parameters
+        from mnistlib.report.grids import flat, flat_beyond
+
+        settings = check_parameters(profile=args.profile)
+        configs = {**flat(settings.grid), **flat_beyond(settings.beyond), **flat_beyond(settings.reproduce)}
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        names = train_many_pool(configs, workers, runs_dir=tmp)
+        seconds = time.perf_counter() - start
+        store = RunStore(tmp)
+        stacks = sorted(store.load(name).status.get("stack", 1) for name in names.values())
+        print(f"{len(configs)} runs ({len(set(names.values()))} distinct) through the process pool, {workers} worker{'s' * (workers > 1)}: "
+              f"{seconds:.1f} s; runs per stack {stacks}")
+        if args.short:
+            assert sorted(names) == sorted(configs) and all(store.finished(cfg) for cfg in configs.values()), names
+            assert stacks == [2, 2], stacks
+            print("short run: checked")
+
+
+if __name__ == "__main__":
+    main()

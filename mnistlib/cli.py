@@ -34,38 +34,66 @@ from .errors import ConfigError, MnistlibError, RunStoreError
 EXIT_CODES = "exit codes: 0 done; 1 a failure while running (a failing notebook, a bad data or checkpoint " \
              "file, a missing run); 2 a bad command line, params file or config; 130 interrupted (Ctrl-C)"
 
-TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help)
+TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help); the help's default is read from RunConfig
     "--model": ("model", str, "model name (see 'mnistlib params --list') or mlp:W1,W2,..."),
-    "--epochs": ("epochs", int, "epochs (default 50)"),
-    "--batch-size": ("batch_size", int, "mini-batch size (default 64)"),
-    "--optimizer": ("optimizer", str, "sgd (default) or adam"),
-    "--lr": ("lr", float, "learning rate (default 0.01; with one-cycle, its peak)"),
-    "--momentum": ("momentum", float, "SGD momentum, or Adam's β1 (default 0.9)"),
-    "--weight-decay": ("weight_decay", float, "weight decay λ, as L2 on the gradient (default 0)"),
-    "--label-smoothing": ("label_smoothing", float, "label smoothing ε of the training loss (default 0)"),
-    "--noise-std": ("noise_std", float, "std of Gaussian noise on training inputs (default 0)"),
-    "--noise-mean": ("noise_mean", float, "mean of that noise (default 0)"),
-    "--noise-mode": ("noise_mode", str, "per-batch (default) or fixed (drawn once, as the original)"),
-    "--loss": ("loss", str, "cross_entropy (default) or softmax_then_cross_entropy"),
-    "--schedule": ("schedule", str, "learning rate per step: constant (default), cosine (to 0), step or one-cycle"),
-    "--one-cycle-warmup": ("one_cycle_warmup", float, "one-cycle: share of the steps rising to lr (default 0.3)"),
-    "--warmup-epochs": ("warmup_epochs", int, "linear learning-rate warm-up over these first epochs (default 0)"),
-    "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4 (default 0)"),
-    "--rotate": ("rotate", float, "random rotation of training digits by up to N degrees (default 0)"),
-    "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S (default 0)"),
-    "--elastic": ("elastic", float, "elastic distortions of training digits, strength α in pixels (default 0)"),
-    "--elastic-sigma": ("elastic_sigma", float, "their smoothness σ in pixels (default 4)"),
+    "--epochs": ("epochs", int, "epochs"),
+    "--batch-size": ("batch_size", int, "mini-batch size"),
+    "--optimizer": ("optimizer", str, "sgd or adam"),
+    "--lr": ("lr", float, "learning rate, with one-cycle its peak"),
+    "--momentum": ("momentum", float, "SGD momentum, or Adam's β1"),
+    "--weight-decay": ("weight_decay", float, "weight decay λ, as L2 on the gradient"),
+    "--label-smoothing": ("label_smoothing", float, "label smoothing ε of the training loss"),
+    "--noise-std": ("noise_std", float, "std of Gaussian noise on training inputs"),
+    "--noise-mean": ("noise_mean", float, "mean of that noise"),
+    "--noise-mode": ("noise_mode", str, "per-batch or fixed (drawn once, as the original)"),
+    "--loss": ("loss", str, "cross_entropy or softmax_then_cross_entropy"),
+    "--schedule": ("schedule", str, "learning rate per step: constant, cosine (to 0), step or one-cycle"),
+    "--one-cycle-warmup": ("one_cycle_warmup", float, "one-cycle: share of the steps rising to lr"),
+    "--warmup-epochs": ("warmup_epochs", int, "linear learning-rate warm-up over these first epochs"),
+    "--shift": ("shift", int, "random translation of training digits by up to N pixels, 0-4"),
+    "--rotate": ("rotate", float, "random rotation of training digits by up to N degrees"),
+    "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S"),
+    "--elastic": ("elastic", float, "elastic distortions of training digits, strength α in pixels"),
+    "--elastic-sigma": ("elastic_sigma", float, "their smoothness σ in pixels"),
     "--validation": ("validation", int, "hold out N training images and evaluate on them, not on the test set"),
-    "--eval-every": ("eval_every", int, "also evaluate every N steps, into the run's curve.csv (default 0: per epoch)"),
-    "--protocol": ("protocol", str, "mnistlib (default) or original: the original's code (batch 10, momentum 0.6, "
+    "--eval-every": ("eval_every", int, "also evaluate every N steps, into the run's curve.csv (0: per epoch)"),
+    "--protocol": ("protocol", str, "mnistlib or original: the original's code (batch 10, momentum 0.6, "
                                     "softmax-then-CE, noise drawn once, an epoch-0 row); other flags override it"),
-    "--seed": ("seed", int, "random seed (default 0)"),
-    "--train-subset": ("train_subset", int, "train on the first/stratified N images"),
-    "--test-subset": ("test_subset", int, "test on the first/stratified N images"),
-    "--subset-mode": ("subset_mode", str, "first (default) or stratified"),
+    "--seed": ("seed", int, "random seed"),
+    "--train-subset": ("train_subset", int, "train on the first/stratified N images (default: all 60,000)"),
+    "--test-subset": ("test_subset", int, "test on the first/stratified N images (default: all 10,000)"),
+    "--subset-mode": ("subset_mode", str, "first or stratified"),
     "--name": ("name", str, "readable run folder label"),
-    "--device": ("device", str, "auto (default), cpu, cuda or mps"),
+    "--device": ("device", str, "auto, cpu, cuda or mps"),
 }
+
+
+def flag_help(field: str, text: str) -> str:
+    """A train flag's help with RunConfig's default for its field, so no default is typed twice."""
+    from dataclasses import fields
+
+    from .runconfig import RunConfig
+
+    default = next(f.default for f in fields(RunConfig) if f.name == field)
+    if default is None or "(default" in text:
+        return text
+    return f"{text} (default {default:g})" if isinstance(default, float) else f"{text} (default {default})"
+
+
+def recipes_help() -> str:
+    from .training.recipes import RECIPES
+
+    return (f"start from a named recipe's settings: {', '.join(RECIPES)} (notebook 8; RECIPES.md); a config file "
+            f"and flags override them")
+
+
+class _LateHelp(argparse.HelpFormatter):
+    """Help texts that need the package (RunConfig's defaults, the recipes' names) are made when help is
+    printed, so that ``mnistlib --help`` and a usage error never load torch."""
+
+    def _expand_help(self, action) -> str:
+        late = getattr(action, "late_help", None)
+        return late() if late else super()._expand_help(action)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,7 +172,7 @@ def cmd_train(args) -> int:
         return 0
     store = _store(args)
     stored = store.find(cfg)
-    if stored is not None and stored.finished:
+    if store.finished(cfg) is not None:
         note(f"{stored.path}: finished run found, reusing it (no training)")
     elif stored is not None:
         note(f"{stored.path}: resuming after epoch {stored.epochs_done}")
@@ -159,14 +187,13 @@ def cmd_train(args) -> int:
 
 def cmd_test(args) -> int:
     from .data.perturb import Perturbation
-    from .training.inference import evaluate_checkpoints
+    from .training.inference import evaluate_checkpoints, eval_table_path
 
     perturbation = Perturbation(noise=args.noise, shift=args.shift, rotate=args.rotate, seed=args.perturbation_seed)
     run = _store(args).load(args.run)
     table = evaluate_checkpoints(run, args.which, data=_data(args), perturbation=perturbation)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    name = "test_eval.csv" if perturbation.clean else f"test_eval-{perturbation.name()}.csv"
-    print(f"written: {run.path / name}")
+    print(f"written: {eval_table_path(run, perturbation)}")
     return 0
 
 
@@ -191,7 +218,7 @@ def cmd_compare(args) -> int:
     window = tuple(args.window) if args.window else ORIGINAL_WINDOW
     if window[0] < 1 or window[1] < window[0]:
         raise ConfigError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
-    name = args.out or "compare-" + "-vs-".join(run.label for run in runs)
+    name = args.out or "compare-" + "-vs-".join(run.folder_label for run in runs)  # a file name: the folders'
     paths = save_figure(plot_compare(runs), name, args.figures_dir)
     table = summarize(runs, window)
     csv_path = paths[0].with_suffix(".csv")
@@ -220,7 +247,7 @@ def cmd_data(args) -> int:
 
 def cmd_runs(args) -> int:
     store = _store(args)
-    paths = store.runs()
+    paths = store.run_folders()
     if not paths:
         note(f"no runs in {store.root}")
     for path in paths:
@@ -281,9 +308,9 @@ def cmd_export(args) -> int:
 
 
 def _add_train(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("train", parents=[common], help="train a run (or reuse/resume a stored one)")
-    p.add_argument("--recipe", help="start from a named recipe's settings: fast or far (notebook 8; "
-                                    "RECIPES.md); a config file and flags override them")
+    p = sub.add_parser("train", parents=[common], help="train a run (or reuse/resume a stored one)",
+                       formatter_class=_LateHelp)
+    p.add_argument("--recipe", help="start from a named recipe's settings").late_help = recipes_help
     p.add_argument("--config", type=Path, help="YAML or JSON file of RunConfig fields (flags override it)")
     p.add_argument("--dry-run", action="store_true", help="print the run's settings (YAML for --config) and stop")
     p.add_argument("--resume", metavar="RUN", help="continue a stored run with its own config")
@@ -291,7 +318,8 @@ def _add_train(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--graph", action="store_true", help="also save the run's loss/accuracy figure")
     for flag, (key, type_, help_) in TRAIN_FLAGS.items():  # no defaults: unset flags keep the file's value
-        p.add_argument(flag, dest=key, type=type_, help=help_)
+        p.add_argument(flag, dest=key, type=type_, help=help_).late_help = \
+            lambda key=key, help_=help_: flag_help(key, help_)
     p.set_defaults(func=cmd_train)
 
 

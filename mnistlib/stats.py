@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,13 @@ def permutation_test(a, b) -> float:
         extreme += diff >= observed - 1e-12
         count += 1
     return extreme / count
+
+
+def smallest_p(n_a: int, n_b: int) -> float:
+    """The smallest two-sided p :func:`permutation_test` can give for samples of ``n_a`` and ``n_b`` values, of
+    its C(n_a + n_b, n_a) splits: with equal sizes the observed complete separation and its mirror (2 splits);
+    with unequal sizes the mirror's difference of means can be smaller, leaving 1."""
+    return (2 if n_a == n_b else 1) / math.comb(n_a + n_b, n_a)
 
 
 def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) -> dict:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from .runconfig import ONE_CYCLE_MOMENTUM, RunConfig
 
+# How a report came by a run (its logs): found finished in the store, or trained.
+REUSED, TRAINED, NOT_TRAINED = "reused from the store", "trained by this report", "not trained (the report stopped)"
+
 
 DISPLAY_NAMES = {"LeNet5": "LeNet-5"}
 
@@ -21,18 +24,60 @@ def display_name(model: str) -> str:
     return DISPLAY_NAMES.get(model, model)
 
 
+def lambda_value(weight_decay: float) -> str:
+    """A weight decay's value as the original writes it: '1e-3'."""
+    return f"{weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
+
+
+def lambda_text(weight_decay: float) -> str:
+    """A weight decay as the original writes it: 'λ=1e-3'."""
+    return f"λ={lambda_value(weight_decay)}"
+
+
 def run_label(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> str:
     """The report's label of a run, in the original's spelling: 'LeNet-5', 'CustomMLP_6, λ=1e-5',
     'LeNet-5, noise 0.2'."""
     if weight_decay:
-        return f"{display_name(model)}, λ={weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
+        return f"{display_name(model)}, {lambda_text(weight_decay)}"
     if noise_std:
         return f"{display_name(model)}, noise {noise_std:g}"
     return display_name(model)
 
 
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam"}
+# What a run sets away from its protocol's preset, in a reader's words (run_description), in this order.
+_SETTINGS = (("epochs", "{:d} epochs"), ("batch_size", "batch {:d}"), ("optimizer", "{} optimizer"), ("lr", "lr {:g}"),
+             ("momentum", "momentum {:g}"), ("schedule", "{} schedule"), ("warmup_epochs", "{:d} warm-up epochs"),
+             ("one_cycle_warmup", "{:.0%} of the steps warming up"), ("label_smoothing", "label smoothing {:g}"),
+             ("shift", "shifts of {:d} px"), ("rotate", "rotation {:g}°"), ("scale", "scaling {:g}"),
+             ("elastic", "elastic α {:g}"), ("elastic_sigma", "σ {:g}"), ("validation", "{:,} held out"),
+             ("eval_every", "a curve every {:d} steps"), ("seed", "seed {:d}"),
+             ("train_subset", "{:,} training images"), ("test_subset", "{:,} test images"))
+
+
+def run_description(cfg: RunConfig) -> str:
+    """A run in a reader's words, for legends and menus: its model in the original's spelling, its weight decay
+    and noise as :func:`run_label` writes them, then whatever else it sets away from its protocol's preset
+    ('LeNet-5, λ=1e-3, seed 2, 20 epochs'); 'the original's protocol' and 'imported' where they apply."""
+    parts = [run_label(cfg.model, cfg.weight_decay, 0.0 if cfg.weight_decay else cfg.noise_std)]
+    if cfg.weight_decay and cfg.noise_std:
+        parts.append(f"noise {cfg.noise_std:g}")
+    preset = RunConfig.preset(cfg.protocol)
+    if cfg.noise_std and cfg.noise_mode != preset.noise_mode:
+        parts.append("drawn once" if cfg.noise_mode == "fixed" else "drawn each batch")
+    parts += [text.format(OPTIMIZERS.get(value, value)) for field, text in _SETTINGS
+              if (value := getattr(cfg, field)) != getattr(preset, field) and value is not None]
+    if cfg.protocol == "original":
+        parts.append("the original's protocol")
+    if cfg.origin != "trained":
+        parts.append("imported")
+    return ", ".join(parts)
+
+
+# ----------------------------------------------------------------------------- columns
+
 # Column names as a reader reads them: words and units, not identifiers.
-_WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test loss",
+COLUMNS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test loss",
           "mean_train_acc": "mean training accuracy (%)", "mean_test_acc": "mean test accuracy (%)",
           "best_test_acc": "best test accuracy (%)", "best_epoch": "best epoch", "min_test_loss": "lowest test loss",
           "min_loss_epoch": "epoch of lowest loss", "final_test_acc": "final test accuracy (%)",
@@ -63,7 +108,11 @@ _WORDS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test 
           "change": "over the step before (points)", "p_against_step_before": "p against the step before",
           "seconds_per_run": "training time per run (s)", "optimizer": "optimizer", "label_smoothing": "label smoothing",
           "one_cycle_warmup": "share of the steps warming up", "elastic": "elastic distortions, α (pixels)",
-          "elastic_sigma": "their σ (pixels)", "validation": "held-out training images", "model": "model"}
+          "elastic_sigma": "their σ (pixels)", "validation": "held-out training images", "model": "model",
+          "train_loss": "training loss", "train_acc": "training accuracy (%)",
+          "original": "the original's", "ours_min": "ours, min", "ours_mean": "ours, mean", "ours_max": "ours, max",
+          "statistic": "statistic", "source": "source", "run": "run", "peak_test_acc": "peak test accuracy (%)",
+          "collapse_epoch": "collapse epoch", "runs": "runs"}
 
 
 def column_text(name: str) -> str:
@@ -73,7 +122,7 @@ def column_text(name: str) -> str:
         return "the original's " + column_text(name[len("original_"):])
     if name.endswith("_std"):
         return "± " + column_text(name[:-len("_std")])
-    return _WORDS.get(name, name.replace("_", " "))
+    return COLUMNS.get(name, name.replace("_", " "))
 
 
 LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "softmax_then_cross_entropy": "softmax, then cross-entropy (the original's)"}
@@ -94,3 +143,54 @@ def optimizer_text(cfg: RunConfig) -> str:
         steps = f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}"
     smoothing = f", label smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""
     return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}"
+
+
+# ----------------------------------------------------------------------------- ids of the analyses
+
+# Notebook 6's groups of runs (mnistlib.report.grids.beyond_grid).
+GROUPS = {"variance": "variance across seeds", "lambda_sweep": "λ sweep", "long": "longer training",
+          "activations": "activations", "original_settings": "the original's settings"}
+# Where a run of notebook 7's collapse table comes from (mnistlib.analysis.reproduction.collapse_table).
+SOURCES = {"published": "the original's published run", "original_protocol": "the original's protocol (ours)",
+           "our_protocol": "our protocol"}
+# The questions and findings of the answers at a glance (mnistlib.analysis.beyond.answers, speed.answers): each
+# template filled with the row's subject, its parts in words ({0}, {1}: the first and second).
+QUESTIONS = {"variance": "variance across seeds", "lambda_sweep": "λ sweep, {0}", "long": "{1} epochs, {0}",
+             "activations": "activations", "original_settings": "the original's settings",
+             "fast": "how fast", "far": "how far", "sgd": "the SGD recipe"}
+FINDINGS = {
+    ("variance", "mean_test_acc"): "{0} mean test accuracy (%)", ("variance", "std"): "{0} standard deviation (points)",
+    ("variance", "seeds"): "seeds", ("variance", "difference"): "{0} − {1} (points)", ("variance", "p"): "{0} vs {1}: p",
+    ("lambda_sweep", "best_lambda"): "best λ", ("lambda_sweep", "best_mean_test_acc"): "mean test accuracy at the best λ (%)",
+    ("lambda_sweep", "first_collapse"): "smallest λ that collapses",
+    ("long", "min_test_loss_epoch"): "epoch of the lowest test loss",
+    ("long", "test_loss_rise_pct"): "test loss at the end against its lowest (%)",
+    ("long", "turned_upward"): "test loss turns upward", ("long", "final_test_acc"): "final test accuracy (%)",
+    ("activations", "mean_test_acc"): "{0}: mean test accuracy (%)",
+    ("original_settings", "lowest_train_loss"): "lowest training loss",
+    ("original_settings", "mean_test_acc"): "mean test accuracy (%)", ("original_settings", "strongest"): "λ = 1e-2",
+    ("recipe", "recipe"): "recipe", ("recipe", "epochs"): "epochs", ("recipe", "seeds"): "seeds",
+    ("recipe", "final_test_acc"): "final test accuracy, mean over seeds (%)",
+    ("recipe", "final_test_acc_std"): "standard deviation (points)", ("recipe", "lowest_seed"): "lowest of the random seeds (%)",
+    ("recipe", "template_final_test_acc"): "course template, mean over seeds (%)",
+    ("recipe", "seconds_per_run"): "training time per run (s)", ("recipe", "target"): "target {0:g}% ({1})",
+    ("recipe", "best_step"): "best step",
+}
+# Verdicts kept as ids in the analyses' tables, in words.
+VERDICTS = {True: "yes", False: "no", "met": "met", "not met": "not met", "trains": "trains", "collapses": "collapses",
+            "none": "none", "every seed": "every seed", "mean over seeds": "mean over seeds"}
+
+
+def _subject_text(part) -> str:
+    return display_name(part) if isinstance(part, str) else f"{part:g}" if isinstance(part, float) else str(part)
+
+
+def question_text(question: str, subject: tuple = ()) -> str:
+    """A finding's question in words: 'λ sweep, LeNet-5' for ('lambda_sweep', ('LeNet5',))."""
+    return QUESTIONS[question].format(*map(_subject_text, subject))
+
+
+def finding_text(question: str, finding: str, subject: tuple = ()) -> str:
+    """A finding in words: 'LeNet-5 − CustomMLP_6 (points)' for ('variance', 'difference', ('LeNet5', 'CustomMLP_6'))."""
+    template = FINDINGS.get((question, finding)) or FINDINGS[("recipe", finding)]
+    return template.format(*(part if isinstance(part, float) else _subject_text(part) for part in subject))

@@ -7,7 +7,7 @@ import pytest
 
 from mnistlib import ConfigError, RunConfig, RunStore, stats, train
 from mnistlib.analysis import beyond
-from mnistlib.report.grids import RECIPE_STEPS, flat
+from mnistlib.report.grids import flat
 from mnistlib.store.identity import config_hash
 from mnistlib.report.context import check_parameters
 from mnistlib.training.cluster import train_many
@@ -133,13 +133,14 @@ def test_the_original_settings_against_ours():
     fine = fake_run(flat_acc(98.0))
     ours = {0.0: fake_run(flat_acc(98.9)), 1e-2: chance}
     found = beyond.original_settings({0.0: original_plain, 1e-2: chance}, ours, (1, 10))
-    assert found.above_floor and found.collapses and found.ours_collapses
+    assert found.above_floor and found.collapses and found.ours_collapses and found.collapse == "both"
     assert found.lowest_train_loss == pytest.approx(ORIGINAL_LOSS_FLOOR + 0.01)
     assert (found.mean_test_acc, found.ours_mean_test_acc) == (pytest.approx(98.6), pytest.approx(98.9))
     found = beyond.original_settings({0.0: original_plain, 1e-2: chance}, {**ours, 1e-2: fine}, (1, 10))
-    assert found.collapses and not found.ours_collapses
+    assert found.collapses and not found.ours_collapses and found.collapse == "theirs"
     below = beyond.original_settings({0.0: fake_run(flat_acc(98.6), train_loss=floor - 0.1), 1e-2: fine}, ours, (1, 10))
-    assert not below.above_floor and not below.collapses
+    assert not below.above_floor and not below.collapses and below.collapse == "ours"
+    assert beyond.original_settings({0.0: original_plain, 1e-2: fine}, {**ours, 1e-2: fine}, (1, 10)).collapse == "neither"
 
 
 def test_answers_are_numbers_and_verdicts():
@@ -151,14 +152,27 @@ def test_answers_are_numbers_and_verdicts():
         "activations": {"sigmoid": fake_run(flat_acc(98.9)), "ReLU": fake_run(flat_acc(99.2))},
         "original_settings": {0.0: fake_run(flat_acc(98.6)), 1e-2: fake_run(flat_acc(11.35))},
     }
-    answers = beyond.answers(groups, (1, 10)).set_index(["question", "finding"]).value
-    assert answers["variance across seeds", "LeNet-5 mean test accuracy (%)"] == pytest.approx(99.1)
-    assert answers["variance across seeds", "seeds"] == 3
-    assert answers["λ sweep, LeNet-5", "best λ"] == 1e-4
-    assert answers["λ sweep, LeNet-5", "smallest λ that collapses"] == 1e-2
-    assert answers["activations", "ReLU: mean test accuracy (%)"] == pytest.approx(99.2)
-    assert answers["the original's settings", "λ = 1e-2"] == "collapses"
-    assert answers["30 epochs, LeNet-5", "test loss turns upward"] == "no"
+    found = beyond.answers(groups, (1, 10))
+    answers = found.set_index(["question", "subject", "finding"]).value  # ids: rewording a sentence changes none
+    assert answers["variance", ("LeNet5",), "mean_test_acc"] == pytest.approx(99.1)
+    assert answers["variance", (), "seeds"] == 3
+    assert answers["variance", ("LeNet5", "CustomMLP_6"), "difference"] == pytest.approx(1.4)
+    assert answers["lambda_sweep", ("LeNet5",), "best_lambda"] == 1e-4
+    assert answers["lambda_sweep", ("LeNet5",), "first_collapse"] == 1e-2
+    assert answers["activations", ("ReLU",), "mean_test_acc"] == pytest.approx(99.2)
+    assert answers["original_settings", (), "strongest"] == "collapses"
+    assert answers["long", ("LeNet5", 30), "turned_upward"] is False
+    # the words a reader sees, at the edge
+    from mnistlib.report.tables import findings_in_words, format_findings
+
+    words = findings_in_words(found).set_index(["question", "finding"]).value
+    assert words["variance across seeds", "LeNet-5 mean test accuracy (%)"] == pytest.approx(99.1)
+    assert words["variance across seeds", "LeNet-5 − CustomMLP_6 (points)"] == pytest.approx(1.4)
+    assert words["λ sweep, LeNet-5", "smallest λ that collapses"] == 1e-2
+    assert words["30 epochs, LeNet-5", "test loss turns upward"] == "no"
+    shown = format_findings(found).value
+    assert shown["λ sweep, LeNet-5", "best λ"] == "0.0001" and shown["variance across seeds", "seeds"] == "3"
+    assert shown["variance across seeds", "LeNet-5 vs CustomMLP_6: p"] == "0.100"
 
 
 def test_train_many_trains_a_repeated_config_once_and_continues_longer_runs(mnist, tmp_path, dask_scheduler):
@@ -182,3 +196,13 @@ def test_stored_beyond_trains_nothing(mnist, tmp_path):
 
     ctx = setup_notebook("00_test", profile="smoke", seeds=2, lambdas=[1e-3], recipe_seeds=2, runs_dir=str(tmp_path))
     assert ctx.stored_beyond() is None and not list(tmp_path.iterdir())
+
+
+def test_runs_group_by_their_key_across_seeds_and_the_smallest_p_is_the_splits_count():
+    from mnistlib.analysis.seeds import by_key
+
+    runs = {("LeNet5", 0): "a", ("CustomMLP_6", 0): "c", ("LeNet5", 1): "b"}
+    assert by_key(runs) == {"LeNet5": ["a", "b"], "CustomMLP_6": ["c"]}
+    assert stats.smallest_p(5, 5) == pytest.approx(2 / 252) == stats.permutation_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
+    assert stats.smallest_p(3, 2) == pytest.approx(0.1) == stats.permutation_test([1, 2, 3], [8, 9])
+    assert stats.permutation_test([1, 2, 3], [8, 9]) == min(stats.permutation_test(a, [9, 8]) for a in ([1, 2, 3], [1, 2, 4]))

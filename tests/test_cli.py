@@ -1,5 +1,6 @@
 """Every CLI mode end to end on a tiny run; bad arguments give one-line errors."""
 import json
+import re
 import subprocess
 import sys
 
@@ -224,3 +225,21 @@ def test_a_failing_notebook_exits_1_and_ctrl_c_130(capsys, monkeypatch):
 
     monkeypatch.setattr(report, "run_report", interrupted)
     assert main(["report", "--profile", "smoke"]) == 130
+
+
+def test_train_help_reads_each_default_from_runconfig():
+    """No default is typed twice: the help of every flag with one shows RunConfig's."""
+    from dataclasses import fields
+
+    from mnistlib import RunConfig
+    from mnistlib.cli import TRAIN_FLAGS, build_parser
+
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    entries = {entry.split()[0]: entry for entry in re.split(r" (?=--[a-z][a-z-]* [A-Z_]+ )", text.split("options:")[1])}
+    defaults = {f.name: f.default for f in fields(RunConfig)}
+    for flag, (field, _, _) in TRAIN_FLAGS.items():
+        value = defaults[field]
+        if value is not None:
+            shown = f"{value:g}" if isinstance(value, float) else str(value)
+            assert entries[flag].endswith(f"(default {shown})"), (flag, entries[flag])
+    assert "fast, far (notebook 8" in entries["--recipe"]

@@ -131,7 +131,7 @@ def test_an_unreachable_scheduler_is_one_line_before_any_training(tmp_path, caps
     configs = {"x": RunConfig(model="CustomMLP_6", epochs=1, train_subset=100, test_subset=100)}
     with pytest.raises(MnistlibError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:\d+ .*dask scheduler"):
         train_many(configs, runs_dir=tmp_path, scheduler=f"tcp://127.0.0.1:{free_port()}", log=lambda line: None)
-    assert not RunStore(tmp_path).runs()
+    assert not RunStore(tmp_path).run_folders()
     os.environ["MNISTLIB_SCHEDULER"] = f"tcp://127.0.0.1:{free_port()}"  # the environment's address is used too
     try:
         assert main(["report", "--profile", "smoke", "--no-progress", "--reports-dir", str(tmp_path / "r")]) == 1
@@ -148,7 +148,7 @@ def test_a_worker_without_mnistlib_is_one_line_before_any_training(cluster, tmp_
     configs = {"x": RunConfig(model="CustomMLP_6", epochs=1, train_subset=100, test_subset=100)}
     with pytest.raises(MnistlibError, match="cannot train these runs: mnistlib there is not importable"):
         train_many(configs, runs_dir=tmp_path / "store", scheduler=cluster.address, log=lambda line: None)
-    assert not RunStore(tmp_path / "store").runs()
+    assert not RunStore(tmp_path / "store").run_folders()
 
 
 def test_the_progress_bar_counts_every_epoch_across_workers(tmp_path, capfd, dask_scheduler):

@@ -38,7 +38,7 @@ def test_the_rule_can_fail(tmp_path):
     assert ast.literal_eval(default) != DEFAULTS["batch_size"]
 
 
-CALLS = {"original": r"ctx\.(runs|all_runs|run)\(", "beyond": r"ctx\.(beyond_runs|stored_beyond)\(",
+CALLS = {"original": r"ctx\.(original_runs|all_runs|run)\(", "beyond": r"ctx\.(beyond_runs|stored_beyond)\(",
          "reproduce": r"ctx\.reproduce_runs\(", "recipes": r"ctx\.recipe_runs\("}
 
 
@@ -56,7 +56,7 @@ def test_numbers_as_people_write_them_and_bad_values():
                           ({"weight_decays": "1e-3"}, "weight_decays must be a non-empty list"),
                           ({"noise_stds": [-0.1]}, "noise_stds must be >= 0, got -0.1"),
                           ({"nonsense": 1}, "unknown report parameter 'nonsense'"),
-                          ({"profile": "fast"}, "profile must be one of full, quick, smoke")]:
+                          ({"profile": "fast"}, "unknown profile .fast.; choose one of full, quick, smoke")]:
         with pytest.raises(ConfigError, match=match):
             ReportParameters.from_mapping(values)
 

@@ -27,8 +27,8 @@ def test_histories_are_the_34_published_runs_with_epoch_0():
     assert table.run.nunique() == 34
     assert (table.groupby("run").epoch.agg(list) == pd.Series([list(range(51))] * 34,
                                                                index=sorted(table.run.unique()))).all()
-    assert original.runs().label.is_unique
-    names = original.runs().set_index("label").run
+    assert original.run_table().label.is_unique
+    names = original.run_table().set_index("label").run
     assert names["LeNet-5, λ=1e-4"] == "LeNet5_weight_decay_0.0001"
     assert names["CustomMLP_5, noise 0.2"] == "CustomMLP_5_insert_noise_s0.2_m0.0"
     assert "CustomMLP_2, noise 0.2" not in names
@@ -153,7 +153,7 @@ def test_weights_that_are_not_finite_are_refused_and_nothing_is_imported(tmp_pat
     good = _copy(tmp_path, "CustomMLP_6_model_0050.pt")
     with pytest.raises(OriginalCheckpointError, match="weight c1.weight holds values that are not finite"):
         import_original(good.parent, RunStore(tmp_path / "runs"))
-    assert not RunStore(tmp_path / "runs").runs()
+    assert not RunStore(tmp_path / "runs").run_folders()
     assert main(["import-original", str(bad), "--runs-dir", str(tmp_path / "runs")]) == 1
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 

@@ -174,3 +174,25 @@ def test_robustness_puts_every_run_on_the_same_images_and_finds_where_curves_cro
     made_up = pd.DataFrame({"run": ["a", "b"] * 3, "noise": [0, 0, 0.5, 0.5, 1.0, 1.0],
                             "test_acc": [99, 98, 95, 96, 80, 90]})
     assert crossing(made_up, "b", "a") == 0.5 and crossing(made_up, "a", "b") is None
+
+
+def test_weight_decay_alone_shrinks_a_weight_by_its_geometric_sum():
+    """Momentum m sums a constant gradient λ·w to λ·w/(1 − m): the shrink per step, then per epoch."""
+    from mnistlib.analysis.robustness import weight_shrink
+
+    found = weight_shrink(RunConfig(weight_decay=1e-2, lr=0.01, momentum=0.9, batch_size=64))
+    assert found.per_step == pytest.approx(1e-3) and found.steps_per_epoch == 938
+    assert found.per_epoch == pytest.approx(0.999 ** 938)
+    w = torch.ones(1, requires_grad=True)  # the same, by SGD itself on a loss of 0: only the decay acts
+    sgd = torch.optim.SGD([w], lr=0.01, momentum=0.9, weight_decay=1e-2)
+    for _ in range(2000):
+        sgd.zero_grad()
+        (w * 0).sum().backward()
+        sgd.step()
+    late = w.item()
+    for _ in range(100):
+        sgd.zero_grad()
+        (w * 0).sum().backward()
+        sgd.step()
+    assert w.item() / late == pytest.approx((1 - found.per_step) ** 100, rel=1e-3)
+    assert weight_shrink(RunConfig(weight_decay=1e-3, train_subset=600, batch_size=10)).steps_per_epoch == 60

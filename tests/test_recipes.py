@@ -17,7 +17,7 @@ from mnistlib import ConfigError, RunConfig, RunStore, train
 from mnistlib.data.augment import elastic_displacement, random_elastic, warp
 from mnistlib.data.mnist import BACKGROUND, iterate_batches, prepare, validation_split
 from mnistlib.models.nets import build_model, count_parameters
-from mnistlib.training.recipes import RECIPES, recipe
+from mnistlib.training.recipes import RECIPES, SGD, SGD_FULL, recipe
 from mnistlib.training.job import Job
 from mnistlib.training.loop import Solo, stack_groups, train_epoch
 from mnistlib.training.optim import loss_function, lr_factor, one_cycle
@@ -152,9 +152,12 @@ def test_each_recipe_is_the_configs_its_steps_say():
         recipe("fastest")
 
 
+def run(*args) -> subprocess.CompletedProcess:
+    """``mnistlib train`` with ``args``, in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "mnistlib", "train", *args], capture_output=True, text=True)
+
+
 def test_the_cli_prints_a_recipes_config_that_reads_back(tmp_path):
-    run = lambda *args: subprocess.run([sys.executable, "-m", "mnistlib", "train", *args],  # noqa: E731
-                                       capture_output=True, text=True)
     shown = run("--recipe", "fast", "--seed", "3", "--dry-run")
     assert shown.returncode == 0 and not list(tmp_path.glob("runs/*"))  # nothing trained
     values = yaml.safe_load(shown.stdout)
@@ -192,7 +195,7 @@ def test_a_curve_every_k_steps_by_images_seen(mnist, tmp_path):
 # ----------------------------------------------------------------------------- notebook 8's grid
 
 def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile():
-    from mnistlib.report.grids import ORIGINAL_PROTOCOL_STEP, RECIPE_STEPS
+    from mnistlib.report.grids import ORIGINAL_PROTOCOL_STEP
     from mnistlib.report.context import check_parameters
 
     full = check_parameters(profile="full")
@@ -201,7 +204,10 @@ def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile
     template = next(iter(grid["far"]))[0]
     # the far ablation's course template and the SGD recipe's first step are notebook 6's variance runs
     assert all(grid["far"][(template, s)] == full.beyond["variance"][("LeNet5", s)] for s in range(5))
-    assert all(grid["sgd"][(RECIPE_STEPS[0][0], s)] == full.beyond["variance"][("LeNet5", s)] for s in range(3))
+    # ... under the same name: the course template's step is one step of the fast, far and SGD recipes
+    assert template == RECIPES["fast"].steps[0][0] == SGD.steps[0][0] == SGD_FULL.steps[0][0]
+    assert all(grid["sgd"][(template, s)] == full.beyond["variance"][("LeNet5", s)] for s in range(3))
+    assert list(check_parameters(profile="full", grid="full").recipes["sgd"])[-1][0] == SGD_FULL.steps[-1][0]
     fast = {step: cfg for (step, seed), cfg in grid["fast"].items() if seed == 0}
     assert list(fast.values())[-1] == dataclasses.replace(RECIPES["fast"].config(), eval_every=234)  # 8 points an epoch
     assert fast[ORIGINAL_PROTOCOL_STEP] == RunConfig.preset("original", epochs=2, eval_every=750)
@@ -235,5 +241,44 @@ def test_step_tables_compare_each_step_with_the_one_before():
     assert not fast.met and fast.rule == "every seed"  # one seed at 98.99
     assert speed.far_target(table, target=99.0).met  # the mean, 99.07, is enough for a mean target
     assert not speed.fast_target(table.assign(lowest_seed=99.0, epochs=3)).met  # more than two epochs
-    answers = speed.answers(table, table).set_index(["question", "finding"]).value
-    assert answers["how fast", "target 99% (every seed)"] == "not met"
+    answers = speed.answers(table, table).set_index(["question", "subject", "finding"]).value
+    assert answers["fast", (99.0, "every seed"), "target"] == "not met"
+    assert answers["far", (), "lowest_seed"] == 98.99
+    from mnistlib.report.tables import findings_in_words
+
+    words = findings_in_words(speed.answers(table, table)).set_index(["question", "finding"]).value
+    assert words["how fast", "target 99% (every seed)"] == "not met"
+
+
+def test_a_one_cycle_warm_up_under_one_step_is_refused_before_the_run_is_written(mnist, tmp_path):
+    """The data decide the steps: the check runs before the run's folder exists, so nothing is left behind."""
+    cfg = RunConfig(model="CustomMLP_6", epochs=1, schedule="one-cycle", one_cycle_warmup=0.01, train_subset=640,
+                    test_subset=100)  # 10 steps: a warm-up of 0.1 step
+    store = RunStore(tmp_path / "runs")
+    with pytest.raises(ConfigError, match="one_cycle_warmup 0.01 of 10 steps is under one step"):
+        train(cfg, store=store, data=mnist, progress=False)
+    assert store.run_folders() == []
+    out = run("--schedule", "one-cycle", "--one-cycle-warmup", "0.01", "--model", "CustomMLP_6", "--epochs", "1",
+              "--train-subset", "640", "--test-subset", "100", "--runs-dir", str(tmp_path / "cli"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "under one step" in out.stderr
+    assert not any((tmp_path / "cli").glob("*/config.json"))
+
+
+def test_noise_at_the_course_template_is_judged_against_the_spread_between_seeds():
+    from pathlib import Path
+
+    from mnistlib.analysis import speed
+    from mnistlib.store.store import HISTORY_COLUMNS, Run
+
+    def fake(acc):
+        history = pd.DataFrame({"epoch": [1, 2], "train_loss": 0.1, "train_acc": 99.0, "test_loss": 0.1,
+                                "test_acc": [acc, acc], "seconds": 1.0}, columns=HISTORY_COLUMNS)
+        return Run(RunConfig(epochs=2), Path("/nonexistent"), history)
+
+    template = [fake(acc) for acc in (98.8, 98.9, 99.0)]  # std 0.1
+    plain = fake(98.9)
+    found = speed.noise_at_template(plain, {"noise 0.1": fake(98.95), "noise 0.2": fake(98.7)}, template, (1, 2))
+    assert (found.best, found.verdict, found.seeds) == ("noise 0.1", "within the spread", 3)
+    assert found.gain == pytest.approx(0.05) and found.spread == pytest.approx(0.1)
+    assert speed.noise_at_template(plain, {"noise 0.3": fake(99.2)}, template, (1, 2)).verdict == "helps"
+    assert speed.noise_at_template(plain, {"noise 0.3": fake(98.5)}, template, (1, 2)).verdict == "does not help"

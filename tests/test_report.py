@@ -131,9 +131,9 @@ def test_reproduction_notebook_answers_from_runs(smoke_report):
 
     index, _ = smoke_report
     collapses = pd.read_csv(index.parent / "reproduce-collapse.csv")
-    published = collapses[collapses.source == "the original's published run"]
-    assert published["collapse epoch"].tolist() == [45]
-    assert (collapses.source == "our protocol").sum() == 3 and (index.parent / "reproduce-original-settings.csv").exists()
+    published = collapses[collapses.source == "published"]  # the tables a tool reads hold ids
+    assert published.collapse_epoch.tolist() == [45]
+    assert (collapses.source == "our_protocol").sum() == 3 and (index.parent / "reproduce-original-settings.csv").exists()
     headline = json.loads((index.parent / "headlines" / "07_reproducing_the_original.json").read_text())
     assert headline["CustomMLP_1 runs that collapse, our protocol"] == "0 of 3"
     assert headline["test digits the original's LeNet-5 gets wrong"] == 118  # its logged 98.82%
@@ -211,11 +211,11 @@ def test_the_notebooks_hash_changes_with_any_notebook(tmp_path):
 def test_bad_parameter_stops_the_report_before_any_work(smoke_report, tmp_path):
     index, params = smoke_report
     runs = Path(params["runs_dir"])
-    before = sorted((p.name, (p / "history.csv").read_text()) for p in RunStore(runs).runs())
+    before = sorted((p.name, (p / "history.csv").read_text()) for p in RunStore(runs).run_folders())
     with pytest.raises(ConfigError, match=r"^notebook parameter weight_decays must be a number, got the text 'abc'"):
         run_report("smoke", {**params, "weight_decays": ["abc"]}, reports_dir=tmp_path, log=lambda line: None)
     assert not (tmp_path / "smoke" / "01_architecture.ipynb").exists()
-    assert sorted((p.name, (p / "history.csv").read_text()) for p in RunStore(runs).runs()) == before
+    assert sorted((p.name, (p / "history.csv").read_text()) for p in RunStore(runs).run_folders()) == before
     assert index.exists()  # the earlier report is untouched
 
 
@@ -270,7 +270,7 @@ def test_cli_report_errors(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"profile": "fast"}, "profile must be one of full, quick, smoke"),
+    ({"profile": "fast"}, "unknown profile .fast.; choose one of full, quick, smoke"),
     ({"epochs": "many"}, "epochs must be an integer, got the text 'many'"),
     ({"epochs": 0}, "epochs must be >= 1"),
     ({"weight_decays": "1e-3"}, "weight_decays must be a non-empty list"),

@@ -1,6 +1,7 @@
 """Notebook 7's grid and analysis: collapse detection, spread against the original, the sentences."""
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -59,22 +60,22 @@ def test_spread_table_places_the_original_inside_or_outside():
     published = original.history("LeNet5")
     close = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((-0.1, 0.1))]
     table = spread_table({"LeNet5": close}, (20, 49))
-    assert table.loc[("LeNet-5", "mean test accuracy (%)"), "inside"]
-    assert table.loc[("LeNet-5", "mean test accuracy (%)"), "the original's"] == pytest.approx(98.589, abs=1e-3)
+    assert table.loc[("LeNet5", "mean_test_acc"), "inside"]
+    assert table.loc[("LeNet5", "mean_test_acc"), "original"] == pytest.approx(98.589, abs=1e-3)
     far = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((1.0, 1.2))]
     table = spread_table({"LeNet5": far}, (20, 49))
-    row = table.loc[("LeNet-5", "mean test accuracy (%)")]
-    assert not row.inside and (round(row["ours, min"], 2), round(row["ours, max"], 2)) == (99.59, 99.79)
+    row = table.loc[("LeNet5", "mean_test_acc")]
+    assert not row.inside and (round(row.ours_min, 2), round(row.ours_max, 2)) == (99.59, 99.79)
     assert row.seeds == 2
 
 
 def test_collapse_table_and_counts():
     table = collapse_table({"published": [("the original's", original.history("CustomMLP_1"))],
-                            "ours": [("seed 0", history([10, 90, 95])), ("seed 1", history([10, 90, 12]))]})
-    assert table.collapsed.tolist() == [True, False, True]
+                            "original_protocol": [("seed 0", history([10, 90, 95])), ("seed 1", history([10, 90, 12]))]})
+    assert table.collapsed.tolist() == [True, False, True] and table.collapse_epoch.tolist()[::2] == [45, 2]
     counts = collapse_counts(table)
     assert counts.to_dict("index") == {"published": {"runs": 1, "collapsed": 1, "epochs": [45]},
-                                       "ours": {"runs": 2, "collapsed": 1, "epochs": [2]}}
+                                       "original_protocol": {"runs": 2, "collapsed": 1, "epochs": [2]}}
 
 
 def test_batch_effect_follows_the_numbers():
@@ -104,3 +105,30 @@ def test_only_the_originals_recorded_curves_are_drawn_in_its_style():
     lines = fig.axes[0].get_lines()
     assert [line.get_linestyle() for line in lines] == ["--", "-", "-"]
     assert len({line.get_color() for line in lines[1:]}) == 2  # our runs tell apart in the legend
+
+
+def test_the_cost_of_the_originals_34_runs_at_the_measured_pace():
+    from mnistlib.analysis.reproduction import all_runs_estimate
+
+    timed = lambda model, seconds: Run(RunConfig.preset("original", model=model, epochs=2), Path("/nowhere"),  # noqa: E731
+                                       history([10, 50, 60]).assign(seconds=seconds))
+    cost = all_runs_estimate({"LeNet5": [timed("LeNet5", 10.0)], "CustomMLP_1": [timed("CustomMLP_1", 2.0)],
+                              "CustomMLP_6": [timed("CustomMLP_6", 3.0)]}, epochs=50)
+    counts = original.run_table().model.value_counts()
+    assert (cost.lenet_runs, cost.mlp_runs) == (counts["LeNet5"], 34 - counts["LeNet5"]) == (7, 27)
+    assert (cost.lenet_epoch_seconds, cost.mlp_epoch_seconds) == (10.0, 3.0)  # the slower MLP measured
+    assert cost.worker_hours == pytest.approx((7 * 10 + 27 * 3) * 50 / 3600)
+
+
+def test_the_digits_two_runs_get_wrong_and_those_both_do():
+    from mnistlib.analysis.reproduction import shared_mistakes
+
+    def predicted(index, labels, answers):
+        proba = np.eye(10)[answers]
+        return {"split": "test", "index": np.array(index), "label": np.array(labels), "proba": proba}
+
+    theirs = predicted([0, 1, 2, 3], [1, 2, 3, 4], [1, 0, 0, 4])   # wrong on images 1 and 2
+    ours = predicted([1, 2, 3], [2, 3, 4], [2, 0, 0])              # wrong on 2 and 3 (it saw images 1–3)
+    found = shared_mistakes(theirs, ours)
+    assert (found.theirs, found.theirs_images, found.ours, found.ours_images, found.both) == (2, 4, 2, 3, 1)
+    assert shared_mistakes(theirs, {**ours, "split": "train"}).both == 0  # other images altogether

@@ -82,7 +82,7 @@ def test_the_first_writer_upgrades_and_every_run_is_reused(tmp_path, monkeypatch
         for checkpoint in (run.path / "checkpoints").glob("*.pt"):  # the config inside each checkpoint too
             assert torch.load(checkpoint, weights_only=True)["config"] == cfg.to_dict(), checkpoint
     assert json.loads((root / STORE_FILE).read_text()) == {"format": FORMAT}
-    assert len(store.runs()) == len(FINISHED) + 1 and not list(root.glob(".upgrade-*"))
+    assert len(store.run_folders()) == len(FINISHED) + 1 and not list(root.glob(".upgrade-*"))
     every = store.find(FINISHED["mlp8-e2-seed1-n200-ntest100-stratified-f1a1fb45"])
     assert {p.name for p in (every.path / "checkpoints").iterdir()} == {"best.pt", "last.pt", "epoch_001.pt",
                                                                          "epoch_002.pt"}
@@ -113,7 +113,7 @@ def test_a_format_2_store_takes_the_originals_names(tmp_path, monkeypatch, mnist
     assert json.loads((long.path / "run.json").read_text())["continued_from"] == short.name
     imported = store.find(RunConfig.preset("original", model="CustomMLP_6", epochs=50, origin="original-checkpoint"))
     assert imported.finished and imported.path.name.startswith("custommlp_6-originalprotocol-imported-")
-    assert len(store.runs()) == 4 and json.loads((root / STORE_FILE).read_text()) == {"format": FORMAT}
+    assert len(store.run_folders()) == 4 and json.loads((root / STORE_FILE).read_text()) == {"format": FORMAT}
 
 
 def test_an_interrupted_run_resumes_after_the_upgrade(tmp_path, monkeypatch, mnist):
@@ -153,7 +153,7 @@ def test_a_store_newer_than_this_mnistlib_is_refused(tmp_path, capsys, mnist):
     before = snapshot(root)
     message = rf"a run store of format {FORMAT + 1}, newer than this mnistlib's \({FORMAT}\); update mnistlib"
     with pytest.raises(StoreFormatError, match=message):
-        RunStore(root).runs()
+        RunStore(root).run_folders()
     with pytest.raises(StoreFormatError, match=message):
         train(INTERRUPTED[1], store=RunStore(root), data=mnist, progress=False)
     assert main(["train", "--model", "mlp:8", "--epochs", "1", "--runs-dir", str(root), "--no-progress"]) == 1
@@ -230,15 +230,68 @@ def test_a_kill_during_the_upgrade_leaves_a_store_the_next_command_finishes(tmp_
     assert killed.returncode == -9, killed.stderr.decode()[-2000:]
     assert not (root / STORE_FILE).exists()
     with pytest.raises(StoreFormatError):  # still an older store to a reader
-        RunStore(root).runs()
+        RunStore(root).run_folders()
     no_training(monkeypatch)
     assert train(FINISHED["mlp8-e1-n200-ntest100-stratified-960464c2"], store=RunStore(root), data=mnist,
                  progress=False).finished  # the next command that writes finishes the upgrade
     assert sorted(p.name for p in root.iterdir() if p.name != ".locks") == \
         sorted(p.name for p in reference.iterdir() if p.name != ".locks")
-    for run in RunStore(reference).runs():
+    for run in RunStore(reference).run_folders():
         theirs, ours = snapshot(run), snapshot(root / run.name)
         assert theirs.keys() == ours.keys(), run.name
         for name in ("config.json", "history.csv"):
             assert ours[name] == theirs[name], (run.name, name)
     assert os.listdir(root / ".locks")  # the store lock stays, as it should
+
+
+# ----------------------------------------------------------------------------- what the store's files are
+
+@pytest.mark.parametrize("mask", [0o022, 0o002])
+def test_the_stores_files_get_the_umasks_mode(mnist, tmp_path, mask):
+    """A store shared by several users or machines: every file and folder a run writes (trained or imported)
+    has the mode a plain open or mkdir gives under the umask, not a temporary file's 0600."""
+    from mnistlib.original.checkpoints import import_original
+
+    old = os.umask(mask)
+    try:
+        store = RunStore(tmp_path / "runs")
+        train(RunConfig(model="CustomMLP_6", epochs=1, **TINY), store=store, data=mnist, progress=False)
+        import_original(store=store)
+    finally:
+        os.umask(old)
+    modes = {path.relative_to(store.root): path.stat().st_mode & 0o777 for path in store.root.rglob("*")
+             if ".locks" not in path.parts}
+    assert modes and all(mode == (0o777 if path.is_dir() else 0o666) & ~mask
+                         for path, mode in modes.items() for path in [store.root / path]), modes
+
+
+def test_the_run_hash_and_the_checkpoints_name_no_module_of_mnistlib(mnist, tmp_path):
+    """Nothing stored depends on where mnistlib's code lives: a run's identity is its settings' values, and its
+    checkpoints hold tensors and plain containers, no pickled class or function (so a package moved into folders
+    reads every stored run, and a checkpoint never runs code)."""
+    import pickletools
+    import zipfile
+
+    from mnistlib.original.checkpoints import import_original
+    from mnistlib.store.identity import identity
+    from mnistlib.training.lifecycle import train_stack
+
+    store = RunStore(tmp_path / "runs")
+    cfgs = [RunConfig(model="LeNet5", epochs=1, seed=s, optimizer="adam", eval_every=3, **TINY) for s in (0, 1)]
+    runs = [*train_stack(cfgs, store=store, data=mnist, progress=False), *import_original(store=store)]
+    assert all(isinstance(value, (int, float, str, bool)) for run in runs for value in identity(run.config).values())
+    checkpoints = list(store.root.rglob("*.pt"))
+    assert len(checkpoints) >= 4
+    for path in checkpoints:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read(next(name for name in archive.namelist() if name.endswith("data.pkl")))
+        modules, strings = set(), []
+        for op, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings.append(arg)
+            if op.name == "GLOBAL":
+                modules.add(arg.split()[0])
+            elif op.name == "STACK_GLOBAL":  # module and name: the two strings pushed last
+                modules.add(strings[-2])
+        assert modules and not any(module.split(".")[0] == "mnistlib" for module in modules), (path, modules)
+    assert torch.load(checkpoints[0], weights_only=True)  # and torch's safe loader reads each

@@ -218,7 +218,7 @@ def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    (run_dir,) = RunStore(tmp_path / "k").runs()
+    (run_dir,) = RunStore(tmp_path / "k").run_folders()
     done = len(pd.read_csv(run_dir / "history.csv"))
     assert 1 <= done < 8, "the run should have been killed part-way"
     assert subprocess.run([sys.executable, "-m", "mnistlib", *args], env=env, capture_output=True).returncode == 0

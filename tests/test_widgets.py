@@ -36,7 +36,7 @@ def test_run_explorer_redraws_and_recomputes_the_window(store):
 
 
 def test_run_explorer_labels_and_errors(store, tmp_path):
-    names = [p.name for p in store.runs()]
+    names = [p.name for p in store.run_folders()]
     explorer = RunExplorer(names[:2], store=store, labels={names[0]: "first"}, selected=[names[0]])
     assert list(explorer.chosen()) == ["first"]
     with pytest.raises(RunStoreError, match="no runs to explore"):
@@ -114,7 +114,7 @@ def test_digit_inspector_switches_runs(store, mnist):
 def test_perturbation_viewer_shows_the_digits_as_the_models_get_them(store, mnist):
     from mnistlib.report.widgets import PerturbationViewer
 
-    runs = {run.config.model: run for run in map(store.load, store.runs())}
+    runs = {run.config.model: run for run in map(store.load, store.run_folders())}
     viewer = PerturbationViewer(runs, data=mnist, kind="noise", strength=0.5, n=4)
     assert viewer.perturbation().noise == 0.5 and bytes(viewer.image.value).startswith(b"\x89PNG")
     noisy = viewer.image.value

@@ -16,11 +16,28 @@ import torch
 from ..errors import RunStoreError
 
 
+def umask() -> int:
+    """This process's umask, read without changing it where the system tells it (Linux: /proc), else by
+    setting it and putting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
-    """Write via ``write(file)`` to a temporary file beside ``path``, fsync, then rename over it."""
+    """Write via ``write(file)`` to a temporary file beside ``path``, fsync, then rename over it. The file
+    gets the mode a plain ``open`` would give it (0666 less the umask), not the temporary file's 0600, so a
+    store shared by several users or machines stays readable to them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()

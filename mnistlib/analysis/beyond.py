@@ -6,26 +6,17 @@ So a conclusion is computed from the runs, never typed, and rewording one never 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping
 
 import pandas as pd
 
-from ..words import display_name
 from ..store.store import Run
 from ..original.record import ORIGINAL_LOSS_FLOOR
-from ..stats import STAT_COLUMNS, permutation_test, run_statistics, turning_point
+from ..stats import STAT_COLUMNS, permutation_test, run_statistics, smallest_p, turning_point
+from .seeds import by_key
 
 # ----------------------------------------------------------------------------- variance
-
-def by_model(runs: Mapping[tuple, Run]) -> dict[str, list[Run]]:
-    """{(model, seed): run} -> {model: [runs]}, in the order given (the grid's: models, then seeds)."""
-    out: dict[str, list[Run]] = {}
-    for (model, _seed), run in runs.items():
-        out.setdefault(model, []).append(run)
-    return out
-
 
 def per_seed(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
     """One row per (model, seed) with the original's statistics."""
@@ -56,11 +47,11 @@ def compare_pairs(groups: Mapping[str, list[Run]], window: tuple[int, int], pair
     for a, b in pairs:
         va, vb = table[table.model == a][metric].to_numpy(), table[table.model == b][metric].to_numpy()
         p = permutation_test(va, vb)
-        smallest_p = 2 / math.comb(len(va) + len(vb), len(va))
-        rows.append({"a": a, "b": b, "diff": va.mean() - vb.mean(), "p": p, "smallest_possible_p": smallest_p,
+        least = smallest_p(len(va), len(vb))
+        rows.append({"a": a, "b": b, "diff": va.mean() - vb.mean(), "p": p, "smallest_possible_p": least,
                      "a_min": va.min(), "a_max": va.max(), "b_min": vb.min(), "b_max": vb.max(),
                      "ranges_overlap": bool(va.min() <= vb.max() and vb.min() <= va.max()),
-                     "differ": bool(p < alpha), "separable": bool(smallest_p < alpha)})
+                     "differ": bool(p < alpha), "separable": bool(least < alpha)})
     return pd.DataFrame(rows)
 
 
@@ -115,6 +106,13 @@ class OriginalSettings:
     collapses: bool               # λ = 1e-2 with the original's settings
     ours_collapses: bool          # λ = 1e-2 with ours
 
+    @property
+    def collapse(self) -> str:
+        """Under which settings λ = 1e-2 collapses: 'both' (so the original's loss and momentum do not explain
+        its collapse), 'theirs' (the original's only: they do), 'ours' (ours only) or 'neither'."""
+        return {(True, True): "both", (True, False): "theirs", (False, True): "ours",
+                (False, False): "neither"}[(self.collapses, self.ours_collapses)]
+
 
 def original_settings(runs: Mapping[float, Run], ours: Mapping[float, Run],
                       window: tuple[int, int]) -> OriginalSettings:
@@ -130,41 +128,38 @@ def original_settings(runs: Mapping[float, Run], ours: Mapping[float, Run],
 
 # ----------------------------------------------------------------------------- the answers at a glance
 
-def _rows(question: str, values: dict) -> list[dict]:
-    return [{"question": question, "finding": key, "value": value} for key, value in values.items()]
+def _rows(question: str, subject: tuple, values: dict) -> list[dict]:
+    return [{"question": question, "subject": subject, "finding": key, "value": value} for key, value in values.items()]
 
 
 def answers(groups: Mapping[str, Mapping], window: tuple[int, int]) -> pd.DataFrame:
-    """Notebook 6's answers, one finding per row (question, finding, value: a number or a verdict),
-    from the runs of every group of the beyond grid (``groups``: group -> {key: Run})."""
+    """Notebook 6's answers, one finding per row, keyed by ids: ``question`` (a group of the beyond grid),
+    ``subject`` (a tuple of what the finding is about: a model, two models, a model and its epochs), ``finding``
+    and ``value`` (a number, or a verdict: True/False, 'trains'/'collapses', 'none'); the words are
+    :func:`mnistlib.words.question_text` and :func:`~mnistlib.words.finding_text`'s. ``groups``: group -> {key: Run}."""
     rows = []
-    variance = by_model(groups["variance"])
+    variance = by_key(groups["variance"])
     spread = across_seeds(variance, window)
     for model, r in spread.iterrows():
-        name = display_name(model)
-        rows += _rows("variance across seeds", {f"{name} mean test accuracy (%)": r.mean_test_acc,
-                                                f"{name} standard deviation (points)": r.mean_test_acc_std})
-    rows += _rows("variance across seeds", {"seeds": int(spread.seeds.min())})
+        rows += _rows("variance", (model,), {"mean_test_acc": r.mean_test_acc, "std": r.mean_test_acc_std})
+    rows += _rows("variance", (), {"seeds": int(spread.seeds.min())})
     tests = compare_pairs(variance, window, [("LeNet5", "CustomMLP_6"), ("LeNet5", "CustomMLP_5"),
                                              ("CustomMLP_5", "CustomMLP_6")])
     for t in tests.itertuples():
-        rows += _rows("variance across seeds", {f"{display_name(t.a)} − {display_name(t.b)} (points)": t.diff,
-                                                f"{display_name(t.a)} vs {display_name(t.b)}: p": t.p})
+        rows += _rows("variance", (t.a, t.b), {"difference": t.diff, "p": t.p})
     for model, f in sweep_findings(sweep_table(groups["lambda_sweep"], window)).iterrows():
-        rows += _rows(f"λ sweep, {display_name(model)}", {
-            "best λ": f.get("best_lambda"), "mean test accuracy at the best λ (%)": f.get("best_mean_test_acc"),
-            "smallest λ that collapses": f.first_collapse if pd.notna(f.first_collapse) else "none"})
+        rows += _rows("lambda_sweep", (model,), {
+            "best_lambda": f.get("best_lambda"), "best_mean_test_acc": f.get("best_mean_test_acc"),
+            "first_collapse": f.first_collapse if pd.notna(f.first_collapse) else "none"})
     for model, run in groups["long"].items():
         turn = turning_point(run.history)
-        rows += _rows(f"{turn['epochs']} epochs, {display_name(model)}", {
-            "epoch of the lowest test loss": turn["min_test_loss_epoch"],
-            "test loss at the end against its lowest (%)": turn["test_loss_rise_pct"],
-            "test loss turns upward": "yes" if turn["turned_upward"] else "no",
-            "final test accuracy (%)": turn["final_test_acc"]})
+        rows += _rows("long", (model, turn["epochs"]), {
+            "min_test_loss_epoch": turn["min_test_loss_epoch"], "test_loss_rise_pct": turn["test_loss_rise_pct"],
+            "turned_upward": turn["turned_upward"], "final_test_acc": turn["final_test_acc"]})
     for name, run in groups["activations"].items():
-        rows += _rows("activations", {f"{name}: mean test accuracy (%)": run.statistics(window)["mean_test_acc"]})
+        rows += _rows("activations", (name,), {"mean_test_acc": run.statistics(window)["mean_test_acc"]})
     plain, heavy = groups["original_settings"][0.0], groups["original_settings"][1e-2]
-    rows += _rows("the original's settings", {"lowest training loss": float(plain.history.train_loss.min()),
-                                              "mean test accuracy (%)": plain.statistics(window)["mean_test_acc"],
-                                              "λ = 1e-2": "trains" if heavy.health.trains else "collapses"})
+    rows += _rows("original_settings", (), {"lowest_train_loss": float(plain.history.train_loss.min()),
+                                            "mean_test_acc": plain.statistics(window)["mean_test_acc"],
+                                            "strongest": "trains" if heavy.health.trains else "collapses"})
     return pd.DataFrame(rows)

@@ -12,49 +12,49 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ..original import record as original
+from ..training.inference import mistakes
 from ..words import display_name
 from ..store.store import Run
 from ..stats import bands, health, run_statistics
 
-STATISTICS = {"mean_test_acc": "mean test accuracy (%)", "mean_train_acc": "mean training accuracy (%)",
-              "mean_test_loss": "mean test loss", "mean_train_loss": "mean training loss",
-              "best_test_acc": "best test accuracy (%)", "min_test_loss": "lowest test loss"}
+# The original's statistics a reproduction is checked on (their words: mnistlib.words.column_text).
+STATISTICS = ("mean_test_acc", "mean_train_acc", "mean_test_loss", "mean_train_loss", "best_test_acc", "min_test_loss")
 
 
 def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """Per model and statistic: the original's value (from its published history), our min, mean and max
-    across seeds, and whether the original's value lies inside [min, max]."""
+    """Per model and statistic (index: model id, statistic id): the original's value (from its published
+    history), our min, mean and max across seeds, and whether the original's value lies inside [min, max]."""
     published = original.statistics(window)
     rows = []
     for model, model_runs in runs.items():
         ours = pd.DataFrame([run_statistics(run.history, window) for run in model_runs])
         theirs = published.loc[display_name(model)]
-        for column, name in STATISTICS.items():
+        for column in STATISTICS:
             low, high = ours[column].min(), ours[column].max()
-            rows.append({"model": display_name(model), "statistic": name, "the original's": theirs[column],
-                         "ours, min": low, "ours, mean": ours[column].mean(), "ours, max": high,
-                         "seeds": len(ours), "inside": bool(low <= theirs[column] <= high)})
+            rows.append({"model": model, "statistic": column, "original": theirs[column], "ours_min": low,
+                         "ours_mean": ours[column].mean(), "ours_max": high, "seeds": len(ours),
+                         "inside": bool(low <= theirs[column] <= high)})
     return pd.DataFrame(rows).set_index(["model", "statistic"])
 
 
 def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> pd.DataFrame:
-    """One row per run: where it comes from (e.g. "the original's published run", "the original's protocol"), which
-    run, the peak and final test accuracy, and the epoch it collapsed at (empty if it did not)."""
+    """One row per run (index: source id, such as 'published' or 'original_protocol' (:data:`mnistlib.words.SOURCES`),
+    and the run's name): its epochs, peak and final test accuracy, whether and at which epoch it collapsed."""
     rows = []
     for source, histories in groups.items():
         for name, history in histories:
             epoch = health(history).collapse_epoch
             rows.append({"source": source, "run": name, "epochs": int(history.epoch.iloc[-1]),
-                         "peak test accuracy (%)": float(history.test_acc.max()),
-                         "final test accuracy (%)": float(history.test_acc.iloc[-1]),
-                         "collapsed": epoch is not None, "collapse epoch": epoch})
+                         "peak_test_acc": float(history.test_acc.max()),
+                         "final_test_acc": float(history.test_acc.iloc[-1]),
+                         "collapsed": epoch is not None, "collapse_epoch": epoch})
     return pd.DataFrame(rows).set_index(["source", "run"])
 
 
 def collapse_counts(table: pd.DataFrame) -> pd.DataFrame:
     """Per source of a :func:`collapse_table`: its runs, how many collapsed, and at which epochs."""
     return pd.DataFrame([{"source": source, "runs": len(part), "collapsed": int(part.collapsed.sum()),
-                          "epochs": [int(e) for e in part["collapse epoch"].dropna()]}
+                          "epochs": [int(e) for e in part.collapse_epoch.dropna()]}
                          for source, part in table.groupby(level="source", sort=False)]).set_index("source")
 
 
@@ -84,3 +84,46 @@ def per_epoch_seconds(runs: Mapping[str, Sequence[Run]]) -> dict[str, float]:
     """Median seconds per trained epoch of each model's stored runs (epoch 0 excluded)."""
     return {model: float(pd.concat([run.history.query("epoch >= 1").seconds for run in model_runs]).median())
             for model, model_runs in runs.items()}
+
+
+@dataclass(frozen=True)
+class AllRunsEstimate:
+    """What the original's 34 runs would cost under its protocol, at a profile's measured pace (one worker)."""
+
+    lenet_runs: int
+    mlp_runs: int
+    lenet_epoch_seconds: float   # median seconds per LeNet-5 epoch of the runs measured
+    mlp_epoch_seconds: float     # the slower of the MLPs measured
+    epochs: int
+    worker_hours: float
+
+
+def all_runs_estimate(runs: Mapping[str, Sequence[Run]], epochs: int) -> AllRunsEstimate:
+    """The original's 34 runs (its record) at ``epochs`` each, timed by the measured epochs of ``runs`` (model ->
+    runs of the original's protocol: LeNet-5 for its LeNet-5 runs, the slowest MLP measured for its MLP runs)."""
+    seconds = per_epoch_seconds(runs)
+    counts = original.run_table().model.value_counts()
+    lenet = int(counts.get("LeNet5", 0))
+    mlp = int(counts.sum()) - lenet
+    mlp_seconds = max(value for model, value in seconds.items() if model != "LeNet5")
+    hours = (lenet * seconds["LeNet5"] + mlp * mlp_seconds) * epochs / 3600
+    return AllRunsEstimate(lenet, mlp, seconds["LeNet5"], mlp_seconds, epochs, hours)
+
+
+@dataclass(frozen=True)
+class SharedMistakes:
+    """The test digits two runs get wrong: each run's count and images, and those both get wrong."""
+
+    theirs: int
+    theirs_images: int
+    ours: int
+    ours_images: int
+    both: int
+
+
+def shared_mistakes(theirs: dict, ours: dict) -> SharedMistakes:
+    """From two runs' :func:`mnistlib.training.inference.test_predictions`: how many images each gets wrong, and
+    how many of the images both saw both get wrong."""
+    wrong = [set(predictions["index"][mistakes(predictions)]) for predictions in (theirs, ours)]
+    both = wrong[0] & wrong[1] & set(ours["index"]) & set(theirs["index"]) if theirs["split"] == ours["split"] else set()
+    return SharedMistakes(len(wrong[0]), len(theirs["index"]), len(wrong[1]), len(ours["index"]), len(both))

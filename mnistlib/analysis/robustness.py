@@ -9,6 +9,8 @@ returns numbers and verdicts; the notebooks word them.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -137,3 +139,20 @@ def crossing(table: pd.DataFrame, trained: str, plain: str, axis: str = "noise")
         if ahead.loc[strength:].all():
             return float(strength)
     return None
+
+
+@dataclass(frozen=True)
+class WeightShrink:
+    """What SGD's weight decay alone does to every weight, before the data's gradient pushes back."""
+
+    per_step: float            # the share of itself a weight loses each step: lr·λ/(1 − momentum)
+    steps_per_epoch: int
+    per_epoch: float           # the factor it is left with after one epoch: (1 − per_step) ** steps
+
+
+def weight_shrink(cfg: RunConfig) -> WeightShrink:
+    """SGD with momentum and L2 weight decay λ shrinks a weight by about lr·λ/(1 − momentum) of itself a step
+    (the momentum's geometric sum), so by a factor (1 − that) ** steps over an epoch of ``cfg``'s run."""
+    steps = math.ceil(((cfg.train_subset or 60_000) - cfg.validation) / cfg.batch_size)
+    per_step = cfg.lr * cfg.weight_decay / (1 - cfg.momentum)
+    return WeightShrink(per_step, steps, (1 - per_step) ** steps)

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..store.store import Run
 from ..stats import permutation_test, spread
+from .seeds import by_key
 
 FAST_TARGET = 99.0   # % test accuracy after at most 2 epochs, every seed
 FAR_TARGET = 99.4    # % mean final test accuracy over the seeds, within 50 epochs
-
-
-def by_step(runs: Mapping[tuple, Run]) -> dict[str, list[Run]]:
-    """{(step, seed): run} -> {step: [runs, by seed]}, in the order given."""
-    out: dict[str, list[Run]] = {}
-    for (step, _seed), run in runs.items():
-        out.setdefault(step, []).append(run)
-    return out
 
 
 def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
@@ -34,7 +27,7 @@ def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
     across seeds, from each run's curve (its evaluations inside epochs), or its history where it has
     no curve (one point per epoch)."""
     out = {}
-    for step, group in by_step(runs).items():
+    for step, group in by_key(runs).items():
         series = {}
         for i, run in enumerate(group):
             curve = run.curve
@@ -54,7 +47,7 @@ def step_table(runs: Mapping[tuple, Run], target: float, outside: tuple[str, ...
     Steps in ``outside`` (a reference, such as the original's protocol) get a row but stand outside the
     chain: no change of theirs, and the next step is compared with the step before them."""
     rows, before = [], None
-    for step, group in by_step(runs).items():
+    for step, group in by_key(runs).items():
         final = np.array([run.history.test_acc.iloc[-1] for run in group])
         row = {"step": step, "seeds": len(group), "epochs": group[0].config.epochs,
                "final_test_acc": final.mean(), "final_test_acc_std": final.std(ddof=1) if len(final) > 1 else math.nan,
@@ -70,11 +63,6 @@ def step_table(runs: Mapping[tuple, Run], target: float, outside: tuple[str, ...
             before = final
         rows.append(row)
     return pd.DataFrame(rows).set_index("step")
-
-
-def smallest_p(seeds: int) -> float:
-    """The smallest two-sided p an exact permutation test can give with ``seeds`` runs a side."""
-    return 2 / math.comb(2 * seeds, seeds)
 
 
 def images_to_reach(bands: Mapping[str, pd.DataFrame], level: float) -> pd.Series:
@@ -120,26 +108,52 @@ def _target(step: str, row: pd.Series, target: float, rule: str, met: bool) -> T
                   seeds=int(row.seeds), epochs=int(row.epochs), met=met, seconds_per_run=float(row.seconds_per_run))
 
 
+@dataclass(frozen=True)
+class NoiseAtTemplate:
+    """Noise on the training inputs at the course template (notebook 4's runs, one seed each), against the
+    spread between random seeds of the course template itself."""
+
+    best: str                  # the noise run with the highest mean test accuracy (its label)
+    best_mean_test_acc: float
+    plain_mean_test_acc: float
+    gain: float                # best minus plain, points
+    spread: float              # std of the course template's mean test accuracy over its seeds, points
+    seeds: int
+    verdict: str               # 'within the spread' (|gain| <= spread), 'helps' or 'does not help'
+
+
+def noise_at_template(plain: Run, noisy: Mapping[str, Run], template: Sequence[Run],
+                      window: tuple[int, int]) -> NoiseAtTemplate:
+    """Whether the best of the ``noisy`` runs (label -> run) beats ``plain`` (the same run without noise) by
+    more than the standard deviation over the ``template`` runs' seeds of the original's statistic."""
+    means = {label: run.statistics(window)["mean_test_acc"] for label, run in noisy.items()}
+    best = max(means, key=means.get)
+    base = plain.statistics(window)["mean_test_acc"]
+    spread_ = float(pd.Series([run.statistics(window)["mean_test_acc"] for run in template]).std())
+    gain = means[best] - base
+    verdict = "within the spread" if abs(gain) <= spread_ else "helps" if gain > 0 else "does not help"
+    return NoiseAtTemplate(best, means[best], base, gain, spread_, len(template), verdict)
+
+
 def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Notebook 8's answers, one finding per row (question, finding, value: a number or a verdict), from
-    the :func:`step_table` of the fast runs, the far runs and (optionally) the SGD recipe's."""
+    """Notebook 8's answers, one finding per row, keyed by ids (question 'fast', 'far' or 'sgd'; subject; finding;
+    value: a number, a step's name, or 'met'/'not met'), from the :func:`step_table` of the fast runs, the far
+    runs and (optionally) the SGD recipe's; the words are :mod:`mnistlib.words`'."""
     rows = []
 
-    def add(question: str, values: dict) -> None:
-        rows.extend({"question": question, "finding": key, "value": value} for key, value in values.items())
+    def add(question: str, values: dict, subject: tuple = ()) -> None:
+        rows.extend({"question": question, "subject": subject, "finding": key, "value": value}
+                    for key, value in values.items())
 
-    for question, table, target in (("how fast", fast, fast_target(fast)), ("how far", far, far_target(far))):
-        template = table.iloc[0]
+    for question, table, target in (("fast", fast, fast_target(fast)), ("far", far, far_target(far))):
         add(question, {"recipe": target.step, "epochs": target.epochs, "seeds": target.seeds,
-                       "final test accuracy, mean over seeds (%)": target.final_test_acc,
-                       "standard deviation (points)": target.final_test_acc_std,
-                       "lowest of the random seeds (%)": target.lowest_seed,
-                       "course template, mean over seeds (%)": float(template.final_test_acc),
-                       "training time per run (s)": target.seconds_per_run,
-                       f"target {target.target:g}% ({target.rule})": "met" if target.met else "not met"})
+                       "final_test_acc": target.final_test_acc, "final_test_acc_std": target.final_test_acc_std,
+                       "lowest_seed": target.lowest_seed,
+                       "template_final_test_acc": float(table.iloc[0].final_test_acc),
+                       "seconds_per_run": target.seconds_per_run})
+        add(question, {"target": "met" if target.met else "not met"}, (target.target, target.rule))
     if sgd is not None:
         best = sgd.final_test_acc.idxmax()
-        add("the SGD recipe", {"best step": best, "final test accuracy, mean over seeds (%)": float(sgd.final_test_acc[best]),
-                               "standard deviation (points)": float(sgd.final_test_acc_std[best]),
-                               "seeds": int(sgd.seeds[best])})
+        add("sgd", {"best_step": best, "final_test_acc": float(sgd.final_test_acc[best]),
+                    "final_test_acc_std": float(sgd.final_test_acc_std[best]), "seeds": int(sgd.seeds[best])})
     return pd.DataFrame(rows)

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
 from ..runconfig import RunConfig
-from .mnist import MNISTArrays, TensorData, prepare
+from .mnist import MNISTArrays, TensorData, evaluation_indices, prepare
 from .perturb import Perturbation, perturb
 
 
@@ -18,6 +19,14 @@ def _subsets(cfg: RunConfig) -> tuple:
     # one copy (and a stack of them gathers its batches from it).
     by_seed = cfg.subset_mode == "stratified" and bool(cfg.train_subset or cfg.test_subset)
     return cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else 0, cfg.validation
+
+
+def evaluation_set(cfg: RunConfig, arrays: MNISTArrays) -> tuple[str, np.ndarray]:
+    """(split, indices) of the images ``cfg``'s run is evaluated on (:func:`mnistlib.data.mnist.evaluation_indices`):
+    the ones its ``run_tensors`` test tensors hold."""
+    _, test_subset, subset_mode, seed, validation = _subsets(cfg)
+    return evaluation_indices(arrays, test_subset=test_subset, subset_mode=subset_mode, seed=seed,
+                              validation=validation)
 
 
 def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> TensorData:

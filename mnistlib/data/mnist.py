@@ -283,15 +283,25 @@ def prepare(arrays: MNISTArrays, device: str | torch.device = "cpu", *, train_su
     ``validation``: hold that many training images out (:func:`validation_split`) and put them where
     the test images go, so nothing evaluated touches the test set."""
     if validation:
-        train, held = validation_split(len(arrays.train_labels), validation)
-        images, labels = arrays.train_images[held], arrays.train_labels[held]
+        train, _ = validation_split(len(arrays.train_labels), validation)
     else:
         train = subset_indices(arrays.train_labels, train_subset, subset_mode, seed)
-        test = subset_indices(arrays.test_labels, test_subset, subset_mode, seed)
-        images, labels = arrays.test_images[test], arrays.test_labels[test]
+    split, index = evaluation_indices(arrays, test_subset=test_subset, subset_mode=subset_mode, seed=seed,
+                                      validation=validation)
+    images, labels = getattr(arrays, f"{split}_images")[index], getattr(arrays, f"{split}_labels")[index]
     return TensorData(to_tensor(arrays.train_images[train], device),
                       torch.as_tensor(arrays.train_labels[train], device=device),
                       to_tensor(images, device), torch.as_tensor(labels, device=device))
+
+
+def evaluation_indices(arrays: MNISTArrays, *, test_subset: int | None = None, subset_mode: str = "first",
+                       seed: int = 0, validation: int = 0) -> tuple[str, np.ndarray]:
+    """The images a run is evaluated on, as (split, indices into that split): its test subset, or with
+    ``validation`` the held-out training images. Every evaluation of a run (its history, ``mnistlib test``,
+    its predictions) takes them from here."""
+    if validation:
+        return "train", validation_split(len(arrays.train_labels), validation)[1]
+    return "test", subset_indices(arrays.test_labels, test_subset, subset_mode, seed)
 
 
 def iterate_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,

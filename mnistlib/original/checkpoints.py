@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from ..errors import MnistlibError
-from .._util.files import save_checkpoint, write_json
+from .._util.files import save_checkpoint, umask, write_json
 from ..models.nets import C3_TABLE, MODELS, build_model, model_revision
 from ..runconfig import RunConfig
 from .record import PUBLISHED
@@ -160,12 +160,13 @@ def load_original_checkpoint(path: str | Path) -> tuple[RunConfig, pd.DataFrame,
 
 
 def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame, weights: dict) -> Run:
-    existing = store.find(cfg)
-    if existing is not None and existing.finished:
+    existing = store.finished(cfg)
+    if existing is not None:
         return existing
     target = store.path_for(cfg)
     store.root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=store.root, prefix=f".import-{target.name}-"))
+    tmp.chmod(0o777 & ~umask())  # the mode a plain mkdir gives, not mkdtemp's 0700: the folder is renamed into the store
     try:
         write_config(tmp, cfg)
         history.to_csv(tmp / "history.csv", index=False)

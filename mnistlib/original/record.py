@@ -63,7 +63,7 @@ def histories() -> pd.DataFrame:
     return table
 
 
-def runs() -> pd.DataFrame:
+def run_table() -> pd.DataFrame:
     """One row per published run: run (the original's name), label, model, weight_decay, noise_std."""
     return (histories()[["run", "label", "model", "weight_decay", "noise_std"]].drop_duplicates("run")
             .reset_index(drop=True))
@@ -75,7 +75,7 @@ def history(run: str) -> pd.DataFrame:
     table = histories()
     rows = table[(table.run == run) | (table.label == run)]
     if rows.empty:
-        raise KeyError(f"the original published no run {run!r}; its runs: {', '.join(runs().run)}")
+        raise KeyError(f"the original published no run {run!r}; its runs: {', '.join(run_table().run)}")
     return rows[["epoch", *METRICS]].reset_index(drop=True)
 
 
@@ -83,7 +83,7 @@ def statistics(window: tuple[int, int] = ORIGINAL_WINDOW) -> pd.DataFrame:
     """The original's statistics of all 34 runs, indexed by label, in the original's file order: the means
     over ``window``, best test accuracy, lowest test loss, and the model and regularizer."""
     rows = []
-    for _, run in runs().iterrows():
+    for _, run in run_table().iterrows():
         rows.append({"run": run.label, "the original's run": run.run, "model": run.model, "weight_decay": run.weight_decay,
                      "noise_std": run.noise_std, **run_statistics(history(run.run), window)})
     return pd.DataFrame(rows).set_index("run")

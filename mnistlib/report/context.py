@@ -31,7 +31,7 @@ from .parameters import PROFILES, ReportParameters, Settings
 from .plots import save_figure
 from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
-from ..words import optimizer_text
+from ..words import REUSED, TRAINED, optimizer_text
 from ..training.lifecycle import train
 
 
@@ -57,14 +57,14 @@ class NotebookContext:
     def run(self, label: str, cfg: RunConfig) -> Run:
         """Train ``cfg`` or read it from the store; one line saying which goes to the notebook's
         runs log (``reports/<profile>/logs/<notebook>-runs.log``), not onto the page."""
-        stored = self.store.find(cfg)
+        reused = self.store.finished(cfg) is not None
         start = time.perf_counter()
         with warnings.catch_warnings():
             # train() warns about a collapsed run; the line printed below states its health instead
             warnings.filterwarnings("ignore", category=RunHealthWarning)
             run = train(cfg, store=self.store, data=self.arrays, progress=self.progress)
         seconds = time.perf_counter() - start
-        how = "reused from the store" if stored is not None and stored.finished else f"trained in {seconds:.0f} s"
+        how = REUSED if reused else f"{TRAINED} in {seconds:.0f} s"
         self.timings[label] = seconds
         self.log(f"{label}: {how} ({run.path.name}, {run.epochs_done} epochs, {run.health})")
         return run
@@ -76,7 +76,7 @@ class NotebookContext:
         with open(path, "a", encoding="utf-8") as log:
             log.write(line + "\n")
 
-    def runs(self, group: str) -> dict[str, Run]:
+    def original_runs(self, group: str) -> dict[str, Run]:
         """All runs of one group of the original's grid ('baseline', 'mlp', 'weight_decay', 'noise',
         'fixed_noise')."""
         if group not in self.grid:
@@ -104,7 +104,7 @@ class NotebookContext:
     def original_curves(self, labels) -> dict:
         """The original's published history (epochs 1–50) for each of ``labels`` the original ran, for drawing
         beside ours; labels as the report prints them ('LeNet-5', 'LeNet-5, λ=1e-4')."""
-        known = set(original.runs().label)
+        known = set(original.run_table().label)
         return {label: original.history(label).query("epoch >= 1") for label in labels if label in known}
 
     def stored_beyond(self) -> dict[str, dict] | None:
@@ -114,8 +114,8 @@ class NotebookContext:
         for group, configs in self.beyond.items():
             groups[group] = {}
             for key, cfg in configs.items():
-                run = self.store.find(cfg)
-                if run is None or not run.finished:
+                run = self.store.finished(cfg)
+                if run is None:
                     return None
                 groups[group][key] = run
         return groups

@@ -16,8 +16,8 @@ from typing import Mapping
 from ..words import run_label
 from ..runconfig import RunConfig
 from ..original.record import MLP_NAMES, ORIGINAL_NOISE_STDS, ORIGINAL_WEIGHT_DECAYS
-from ..original.record import runs as original_runs
-from ..training.recipes import RECIPES, Recipe
+from ..original.record import run_table
+from ..training.recipes import RECIPES, SGD, SGD_FULL, Recipe
 
 # ----------------------------------------------------------------------------- the original's 13 runs
 
@@ -56,26 +56,13 @@ ACTIVATIONS = {"sigmoid (the original's)": "LeNet5", "tanh": "LeNet5-tanh", "ReL
                "sigmoid, LeCun's F6 tanh(2x/3)": "LeNet5-lecun"}
 ORIGINAL_SETTINGS = {"loss": "softmax_then_cross_entropy", "momentum": 0.6}  # the original's code, not its template
 ORIGINAL_SETTINGS_LAMBDAS = (0.0, 1e-2)
-# Notebook 8's SGD recipe (the first search, once notebook 6's), one change at a time, each step keeping
-# the ones before it. The full grid adds the paper's other distortions (rotation, scaling) and noise; on
-# 3 seeds rotation and scaling lowered LeNet-5's final accuracy, and noise did not help at the course
-# template (notebook 4), so the default grid, which must fit its hour, spends no runs on them.
-_BASE = ("course template: lr 0.01 constant, batch 64", {})
-_SCHEDULE = ("+ cosine decay from lr 0.1, batch 128", {"schedule": "cosine", "lr": 0.1, "batch_size": 128})
-_SHIFTS = ("+ random shifts of up to 2 pixels", {"shift": 2})
-_AFFINE = ("+ random rotation (±10°) and scaling (±10%)", {"rotate": 10.0, "scale": 0.1})
-_NOISE = ("+ Gaussian noise, std 0.1", {"noise_std": 0.1})
-RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS)
-FULL_RECIPE_STEPS: tuple[tuple[str, dict], ...] = (_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE)
-STEP_CHANGES = dict([_BASE, _SCHEDULE, _SHIFTS, _AFFINE, _NOISE])
-
 GRIDS = {
     # Sized for an hour of a 2-core CPU at the full profile (its measured time: README, Performance).
     "default": dict(seeds=5, lambdas=(1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), long_factor=3,
-                    recipe_seeds=3, recipe=RECIPE_STEPS),
+                    recipe_seeds=3, recipe=SGD),
     # For a bigger machine: twice the seeds, half-decade λ steps, 6x longer, 5 recipe seeds.
     "full": dict(seeds=10, lambdas=tuple(float(f"{10 ** (e / 2):.0e}") for e in range(-12, -1)), long_factor=6,
-                 recipe_seeds=5, recipe=FULL_RECIPE_STEPS),
+                 recipe_seeds=5, recipe=SGD_FULL),
 }
 
 
@@ -131,7 +118,7 @@ def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") ->
     }
     if grid == "all":
         groups["all_original_runs"] = {row.label: originalp(model=row.model, weight_decay=row.weight_decay,
-                                                    noise_std=row.noise_std) for row in original_runs().itertuples()}
+                                                    noise_std=row.noise_std) for row in run_table().itertuples()}
     return groups
 
 
@@ -144,7 +131,7 @@ EVAL_IMAGES = 7_500
 
 
 def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
-                recipe: tuple[tuple[str, dict], ...] = RECIPE_STEPS) -> dict[str, dict]:
+                recipe: Recipe = SGD) -> dict[str, dict]:
     """Notebook 8's runs by group, each {(step, seed): RunConfig}, seeds 0..n-1 (``seeds``; the SGD
     recipe's ``recipe_seeds``).
 
@@ -153,7 +140,7 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
     every :data:`EVAL_IMAGES` training images. 'far': the course template over the report's epochs (notebook
     6's variance runs: the same configs, so the same stored runs), then each step of the far recipe, over
     its epochs or the report's, whichever is fewer. 'sgd': the first search, SGD with a schedule and
-    shifts (``recipe``: its (step, changes) in order, each step keeping the changes before it), over the
+    shifts (``recipe``: :data:`mnistlib.training.recipes.SGD`, or its full grid's ``SGD_FULL``), over the
     report's epochs. ``common``: the report's shared fields."""
     base = {k: v for k, v in common.items() if k not in ("seed", "batch_size", "epochs")}
     every = lambda cfg: dataclasses.replace(cfg, eval_every=max(1, EVAL_IMAGES // cfg.batch_size))  # noqa: E731
@@ -166,7 +153,7 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
     far_steps = far_recipe.configs(**base)
     far = {template_step: RunConfig(**{**common, "model": "LeNet5", "seed": 0})}  # its epochs are the report's
     far.update({step: dataclasses.replace(cfg, epochs=epochs) for step, cfg in far_steps.items()})
-    sgd = Recipe("sgd", "the first search", {}, recipe).configs(**{k: v for k, v in common.items() if k != "seed"})
+    sgd = recipe.configs(**{k: v for k, v in common.items() if k != "seed"})
     return {
         "fast": {(step, s): every(dataclasses.replace(cfg, seed=s)) for step, cfg in fast.items() for s in range(seeds)},
         "far": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in far.items() for s in range(seeds)},

@@ -46,6 +46,23 @@ PROFILES = {
 }
 
 
+# What the report's runner sets in every notebook itself: a params file may not.
+RUNNER_PARAMETERS = ("profile", "progress", "reports_dir")
+
+
+def check_profile(profile: str) -> str:
+    """``profile`` if it is one of :data:`PROFILES` (one ConfigError line otherwise)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    return profile
+
+
+def _refuse_unknown(values: dict, known: Sequence[str]) -> None:
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown report parameter {unknown[0]!r}; valid: {', '.join(sorted(known))}")
+
+
 def _fail(name: str, must: str, value: Any) -> ConfigError:
     return ConfigError(f"notebook parameter {name} must be {must}, got {value!r}")
 
@@ -97,7 +114,7 @@ class ReportParameters:
     def __post_init__(self):
         fix = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731  (frozen)
         parameter = lambda name: f"notebook parameter {name}"  # noqa: E731
-        choice(parameter("profile"), self.profile, PROFILES)
+        check_profile(self.profile)
         for name in ("train_subset", "test_subset"):
             fix(name, _subset(name, getattr(self, name)))
         fix("weight_decays", _numbers("weight_decays", self.weight_decays))
@@ -131,11 +148,22 @@ class ReportParameters:
 
     @classmethod
     def from_mapping(cls, values: dict) -> "ReportParameters":
-        """From a params file or keyword arguments; an unknown name is one ConfigError line."""
-        unknown = sorted(set(values) - set(cls.names()))
-        if unknown:
-            raise ConfigError(f"unknown report parameter {unknown[0]!r}; valid: {', '.join(sorted(cls.names()))}")
+        """From a mapping of parameters (keyword arguments); an unknown name is one ConfigError line."""
+        _refuse_unknown(values, cls.names())
         return cls(**values)
+
+    @classmethod
+    def check_names(cls, profile: str, values: dict) -> None:
+        """The report's ``profile`` and the names a params file gives, which may be every parameter but those
+        the runner sets itself (:data:`RUNNER_PARAMETERS`); one ConfigError line otherwise."""
+        check_profile(profile)
+        _refuse_unknown(values, [name for name in cls.names() if name not in RUNNER_PARAMETERS])
+
+    @classmethod
+    def for_report(cls, profile: str, values: dict) -> "ReportParameters":
+        """A report's parameters: its ``profile`` and a params file's ``values`` (:meth:`check_names`)."""
+        cls.check_names(profile, values)
+        return cls(**{**values, "profile": profile})
 
     def common(self) -> dict:
         """The RunConfig fields every run of the report shares (epochs, batch, subsets, seed, device)."""

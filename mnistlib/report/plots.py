@@ -19,12 +19,9 @@ from .. import paths
 from ..data.augment import add_noise
 from ..data.mnist import BACKGROUND, WHITE
 from ..store.store import Run
+from ..words import column_text
 
-METRIC_LABELS = {
-    "train_loss": "training loss", "test_loss": "test loss",
-    "train_acc": "training accuracy (%)", "test_acc": "test accuracy (%)",
-}
-GAP_LABEL = "training − test accuracy (points)"
+METRICS = ("train_loss", "test_loss", "train_acc", "test_acc")  # a history's columns a figure draws (or "gap")
 STYLE = {
     "figure.dpi": 100, "savefig.dpi": 120, "axes.grid": True, "grid.alpha": 0.3,
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
@@ -99,9 +96,9 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
     ``original``: label -> the original's recorded history of that run, drawn dashed in the run's colour in
     the accuracy panels (and the loss panels when our run is on the original's loss scale)."""
     metrics = list(metrics)
-    unknown = [m for m in metrics if m not in METRIC_LABELS and m != "gap"]
+    unknown = [m for m in metrics if m not in METRICS and m != "gap"]
     if unknown:
-        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_LABELS)}, gap")
+        raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}, gap")
     labels, runs = (list(runs), list(runs.values())) if isinstance(runs, Mapping) else \
         ([run.label for run in runs], list(runs))
     with plt.rc_context(STYLE):
@@ -116,8 +113,8 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
                             **{**ORIGINAL_STYLE, "color": line.get_color()})
                     drew_seed = True
             ax.set_xlabel("epoch")
-            ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
-            ax.set_title(METRIC_LABELS.get(metric, GAP_LABEL))
+            ax.set_ylabel(column_text(metric))
+            ax.set_title(column_text(metric))
             if ylim and metric in ylim:
                 ax.set_ylim(*ylim[metric])
         if drew_seed:
@@ -145,7 +142,7 @@ def plot_original_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], origi
                                 linewidth=0, label="ours: min–max")
                 if model in original:
                     ax.plot(original[model].epoch, original[model][metric], label="the original's run", **ORIGINAL_STYLE)
-                ax.set_title(f"{model}: {METRIC_LABELS.get(metric, metric)}")
+                ax.set_title(f"{model}: {column_text(metric)}")
                 ax.set_xlabel("epoch")
         axes[0][-1].legend(fontsize=8)
         if title:
@@ -164,7 +161,7 @@ def plot_histories(histories: Mapping[str, pd.DataFrame], metric: str = "test_ac
             ax.plot(history.epoch, _metric(history, metric), label=label,
                     **(ORIGINAL_STYLE if label in recorded else {}))
         ax.set_xlabel("epoch")
-        ax.set_ylabel(METRIC_LABELS.get(metric, GAP_LABEL))
+        ax.set_ylabel(column_text(metric))
         ax.legend(fontsize=8)
         if title:
             ax.set_title(title)
@@ -293,10 +290,10 @@ def plot_bands(bands: Mapping[str, pd.DataFrame], metric: str, title: str | None
         if target is not None:
             ax.axhline(target, color="crimson", linestyle="--", linewidth=1, label=f"target {target:g}%")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+        ax.set_ylabel(column_text(metric))
         if ylim:
             ax.set_ylim(*ylim)
-        ax.set_title(title or f"{METRIC_LABELS.get(metric, metric)}: mean across seeds, ±1 std (dark), min–max (light)")
+        ax.set_title(title or f"{column_text(metric)}: mean across seeds, ±1 std (dark), min–max (light)")
         if many:
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
         else:
@@ -315,7 +312,7 @@ def plot_sweep(table: pd.DataFrame, title: str = "weight decay sweep") -> Figure
             bad = part[part.collapsed]
             ax_acc.plot(bad["lambda"], bad.mean_test_acc, "x", color="crimson", markersize=10, mew=2)
         ax_acc.plot([], [], "x", color="crimson", mew=2, label="collapsed to chance")
-        for ax, ylabel in ((ax_acc, "mean test accuracy (%)"), (ax_gap, GAP_LABEL)):
+        for ax, ylabel in ((ax_acc, "mean test accuracy (%)"), (ax_gap, column_text("gap"))):
             ax.set_xscale("log")
             ax.set_xlabel("weight decay λ")
             ax.set_ylabel(ylabel)

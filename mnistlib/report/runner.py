@@ -31,6 +31,7 @@ from .parameters import PROFILES, ReportParameters
 from .grids import flat, flat_beyond
 from ..training.cluster import train_many
 from .._util.machine import cpu_name
+from ..words import NOT_TRAINED, REUSED, TRAINED
 from ..runconfig import read_yaml_mapping
 from ..store.store import RunStore
 
@@ -38,8 +39,6 @@ KERNEL = "mnistlib"
 TEMPLATES = Path(__file__).parent / "templates"
 # Tags the notebooks use: hide a cell's code but keep its output, or drop the cell entirely.
 HIDE_INPUT, REMOVE_CELL = "hide-input", "remove-cell"
-# Parameters the runner sets itself; a params file may not.
-RUNNER_PARAMETERS = {"profile", "progress", "reports_dir"}
 
 
 class ReportError(MnistlibError):
@@ -191,8 +190,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     ``scheduler``: a Dask scheduler's address to train them on instead (:func:`cluster.train_many`).
     Raises ReportError naming the notebook and cell when one fails; earlier outputs stay.
     """
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    ReportParameters.check_names(profile, params or {})
     require_notebooks_extra()
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
         raise ConfigError(f"workers must be 0 (none) or a positive number of processes, got {workers!r}")
@@ -200,11 +198,11 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     params = dict(params or {})
     notebooks = notebooks or notebook_paths()
     declared = {path: notebook_parameters(path) for path in notebooks}
-    notes = _check_params(params, notebooks, declared, log)
+    notes = _notes(params, notebooks, declared, log)
+    settings = ReportParameters.for_report(profile, params).settings()  # every value checked, still before any work
     root = Path(reports_dir) if reports_dir is not None else paths.reports_dir()
     out = root / profile
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    settings = ReportParameters.from_mapping({**params, "profile": profile}).settings()
     kernel = ensure_kernel()
     load_mnist(settings.folders["data_dir"])  # a data problem stops the report before any notebook
     if workers != 0:
@@ -225,12 +223,8 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     return index
 
 
-def _check_params(params: dict, notebooks: list[Path], declared: dict, log: Callable[[str], None]) -> list[str]:
-    """Refuse a name that is no report parameter; return (and log) where a given value does not apply."""
-    known = set(ReportParameters.names()) - RUNNER_PARAMETERS
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise ConfigError(f"unknown report parameter {unknown[0]!r}; valid: {', '.join(sorted(known))}")
+def _notes(params: dict, notebooks: list[Path], declared: dict, log: Callable[[str], None]) -> list[str]:
+    """Where a given value does not apply (a notebook that does not declare it); logged, and returned."""
     # A value reaches every notebook that declares it; say where it does not apply.
     notes = [f"{name} does not apply to {', '.join(p.stem for p in notebooks if name not in declared[p])}"
              for name in params if any(name not in names for names in declared.values())]
@@ -248,7 +242,7 @@ def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: s
     used = set().union(*(notebook_grids(path) for path in notebooks))
     configs = {label: cfg for name in grids if name in used for label, cfg in grids[name].items()}
     store = RunStore(settings.folders["runs_dir"]).writable()  # upgrades a store of an earlier mnistlib first
-    stored = {label for label, cfg in configs.items() if (run := store.find(cfg)) is not None and run.finished}
+    stored = {label for label, cfg in configs.items() if store.finished(cfg) is not None}
     lines: list[str] = []
 
     def both(line: str) -> None:
@@ -260,8 +254,7 @@ def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: s
         done = train_many(configs, workers, data_dir=settings.folders["data_dir"],
                           runs_dir=settings.folders["runs_dir"], log=both, scheduler=scheduler, progress=progress)
     finally:  # what this report trained and what it found stored, one line a run, even when training stopped
-        lines += [f"{label}: " + ("reused from the store" if label in stored else "trained by this report"
-                                  if label in done else "not trained (the report stopped)")
+        lines += [f"{label}: " + (REUSED if label in stored else TRAINED if label in done else NOT_TRAINED)
                   + (f" ({done[label]})" if label in done else "") for label in configs]
         (out / "logs" / "training.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import STAT_COLUMNS
-from ..words import column_text
+from ..words import SOURCES, VERDICTS, column_text, finding_text, question_text
 
 
 def readable(value: Any) -> Any:
@@ -20,11 +20,19 @@ def readable(value: Any) -> Any:
     return "–" if value is None else value
 
 
+# Index levels whose values are ids, and their words: an analysis keys its rows by ids, the page shows words.
+INDEX_WORDS = {"statistic": column_text, "source": lambda source: SOURCES.get(source, source)}
+
+
 def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None):
-    """A DataFrame styled for reading: headers (columns and index) in words with units, truth values
-    as yes or no, losses to 4 places, accuracies and differences in points to 2, missing values as
-    '–', nothing cut short. ``formats``: header (in words) -> format string, over those defaults."""
+    """A DataFrame styled for reading: headers (columns and index) in words with units, ids in the index
+    (:data:`INDEX_WORDS`: statistics, sources) in words, truth values as yes or no, losses to 4
+    places, accuracies and differences in points to 2, missing values as '–', nothing cut short.
+    ``formats``: header (in words) -> format string, over those defaults."""
     table = table.copy()
+    for level, words in INDEX_WORDS.items():
+        if level in table.index.names:
+            table = table.rename(index=words, level=level if table.index.nlevels > 1 else None)
     for column in table.columns:
         if table[column].dtype == bool or table[column].dtype == object:
             table[column] = table[column].map(readable)
@@ -51,9 +59,22 @@ def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def findings_in_words(findings: pd.DataFrame) -> pd.DataFrame:
+    """A table of findings keyed by ids (question, subject, finding, value: :func:`mnistlib.analysis.beyond.answers`,
+    :func:`mnistlib.analysis.speed.answers`) with the words a reader sees beside them: question and finding
+    in words, the value as found (verdicts in words), then the ids (``question_id``, ``subject``, ``finding_id``)."""
+    subjects = [tuple(subject) for subject in findings.subject]
+    return pd.DataFrame({
+        "question": [question_text(q, s) for q, s in zip(findings.question, subjects)],
+        "finding": [finding_text(q, f, s) for q, f, s in zip(findings.question, findings.finding, subjects)],
+        "value": [VERDICTS.get(v, v) if isinstance(v, (bool, np.bool_, str)) else v for v in findings.value],
+        "question_id": findings.question.to_numpy(), "subject": subjects, "finding_id": findings.finding.to_numpy()})
+
+
 def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
-    """A table of findings (question, finding, value) for reading: numbers to 4 places for losses and
-    p-values, else to 2; whole numbers and verdicts as they are."""
+    """A table of findings keyed by ids (see :func:`findings_in_words`) for reading: question and finding in
+    words; numbers to 4 places for losses, to 3 for p-values, λ as written, else to 2; whole numbers and
+    verdicts as they are."""
     def text(finding: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "–"
@@ -64,8 +85,9 @@ def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
                 else f"{value:.2f}"
         return str(value)
 
-    shown = findings.assign(value=[text(f, v) for f, v in zip(findings.finding, findings.value)])
-    return shown.set_index(["question", "finding"])
+    shown = findings_in_words(findings)
+    shown = shown.assign(value=[text(f, v) for f, v in zip(shown.finding, shown.value)])
+    return shown.set_index(["question", "finding"])[["value"]]
 
 
 def format_claims(claims: pd.DataFrame) -> pd.DataFrame:

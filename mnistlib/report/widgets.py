@@ -33,7 +33,7 @@ from ..runconfig import RunConfig
 from ..store.store import Run, RunStore, summarize
 from ..stats import ORIGINAL_WINDOW, STAT_COLUMNS
 from ..words import column_text
-from ..training.inference import load_model, test_predictions
+from ..training.inference import load_model, mistakes, test_predictions
 from ..data.cache import perturbed_images, run_tensors
 
 METRICS = {"test accuracy": "test_acc", "training accuracy": "train_acc", "test loss": "test_loss",
@@ -83,7 +83,7 @@ class RunExplorer(_View):
                  selected: Sequence[str] | None = None, metric: str = "test_acc",
                  window: tuple[int, int] = ORIGINAL_WINDOW, labels: dict[str, str] | None = None):
         self.store = store or RunStore()
-        names = list(runs) if runs is not None else [p.name for p in self.store.runs()]
+        names = list(runs) if runs is not None else [p.name for p in self.store.run_folders()]
         if not names:
             raise RunStoreError(f"{self.store.root}: no runs to explore; train one first (mnistlib train ...)")
         if metric not in METRICS.values():
@@ -175,24 +175,25 @@ class DigitInspector(_View):
             self._predictions[name] = test_predictions(self._runs[name], self.arrays, self.checkpoint)
         self.run, self.name = self._runs[name], self.run_select.label
         p = self._predictions[name]
-        self.index, self.label, self.proba = p["index"], p["label"], p["proba"]
+        self.index, self.images, self.label, self.proba = p["index"], p["images"], p["label"], p["proba"]
         self.predicted = self.proba.argmax(1)
         self.confusion = pd.crosstab(pd.Categorical(self.label, range(10)), pd.Categorical(self.predicted, range(10)),
                                      dropna=False).to_numpy()
 
     def mistakes(self) -> np.ndarray:
         """Positions (into this run's test set) of wrong predictions matching the filters."""
-        keep = self.predicted != self.label
+        wrong = mistakes(self._predictions[self.run_select.value])
+        keep = np.ones(len(wrong), dtype=bool)
         if self.true_class.value != ALL:
-            keep &= self.label == self.true_class.value
+            keep &= self.label[wrong] == self.true_class.value
         if self.predicted_class.value != ALL:
-            keep &= self.predicted == self.predicted_class.value
-        return np.flatnonzero(keep)
+            keep &= self.predicted[wrong] == self.predicted_class.value
+        return wrong[keep]
 
     def figure(self) -> Figure:
         """The current page of matching mistakes."""
         chosen = self.mistakes()[self.page.value * self.per_page:(self.page.value + 1) * self.per_page]
-        return plots.mistakes_figure(self.arrays.test_images[self.index[chosen]], self.label[chosen],
+        return plots.mistakes_figure(self.images[chosen], self.label[chosen],
                                      self.proba[chosen], title=f"{self.name}: {self._filter_text()}")
 
     def confusion_figure(self) -> Figure:

@@ -1,7 +1,7 @@
 """The run store: one folder per run, written atomically, read back without training.
 
 Layout of ``runs/``: ``store.json`` (the store's format, :mod:`mnistlib.storeformat`), ``.locks/``
-and one folder per run, ``<label>-<hash>/`` (:func:`mnistlib.naming.run_name`)::
+and one folder per run, ``<folder label>-<hash>/`` (:func:`mnistlib.store.identity.run_name`)::
 
     config.json           the RunConfig (all fields), its model's revision and the store format
     history.csv           one row per finished epoch (accuracies in percent)
@@ -31,6 +31,7 @@ import pandas as pd
 from .. import paths
 from ..errors import ConfigError, RunStoreError, StoreFormatError
 from .._util.files import atomic_write, load_checkpoint, save_checkpoint, write_json
+from ..words import run_description
 from .identity import NOT_IDENTITY, config_hash, folder_label, run_name
 from ..runconfig import RunConfig
 from ..stats import METRICS, ORIGINAL_WINDOW, Health, health, run_statistics
@@ -69,6 +70,12 @@ class Run:
 
     @property
     def label(self) -> str:
+        """The run in a reader's words ('LeNet-5, λ=1e-3, seed 2'): legends, menus, tables."""
+        return run_description(self.config)
+
+    @property
+    def folder_label(self) -> str:
+        """The readable part of the run's folder name ('lenet5-wd0.001-seed2'): file names."""
         return folder_label(self.config)
 
     @property
@@ -198,10 +205,10 @@ class RunStore:
             return path
         if (self.root / name / "config.json").exists():
             return self.root / name
-        matches = [p for p in self.runs() if p.name.startswith(str(name))]
+        matches = [p for p in self.run_folders() if p.name.startswith(str(name))]
         if len(matches) == 1:
             return matches[0]
-        known = ", ".join(p.name for p in self.runs()) or "none yet"
+        known = ", ".join(p.name for p in self.run_folders()) or "none yet"
         what = "is ambiguous" if matches else "does not exist"
         raise RunStoreError(f"run {str(name)!r} {what} in {self.root}; stored runs: {known}")
 
@@ -219,7 +226,7 @@ class RunStore:
         """The finished stored run with the most epochs that ``cfg`` can continue from
         (:func:`continues`), or None. Only matching runs have their history read."""
         best = None
-        for path in self.runs():
+        for path in self.run_folders():
             try:
                 base = _read_config(path)
             except (OSError, json.JSONDecodeError, ConfigError, RunStoreError):
@@ -299,7 +306,7 @@ class RunStore:
         folder.mkdir(parents=True, exist_ok=True)
         return filelock.FileLock(folder / f"{config_hash(cfg)}.lock")
 
-    def runs(self) -> list[Path]:
+    def run_folders(self) -> list[Path]:
         """All run folders, by name."""
         self._readable()
         return run_folders(self.root)

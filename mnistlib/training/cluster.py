@@ -95,7 +95,7 @@ def _pending(configs: Mapping[str, RunConfig], store: RunStore) -> tuple[dict, d
         key = config_hash(cfg)
         if key in labels:
             labels[key].append(label)
-        elif (stored := store.find(cfg)) is not None and stored.finished:
+        elif (stored := store.finished(cfg)) is not None:
             done[label] = stored.path.name
         else:
             labels[key] = [label]

@@ -7,6 +7,8 @@ Nothing here trains; every function reads the run store's checkpoints (``weights
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -14,8 +16,8 @@ from torch import nn
 
 from .._util.files import atomic_write, load_checkpoint
 from .._util.machine import resolve_device
-from ..data.cache import perturbed_images, run_tensors
-from ..data.mnist import MNISTArrays, iterate_batches, load_mnist, subset_indices, to_tensor
+from ..data.cache import evaluation_set, perturbed_images, run_tensors
+from ..data.mnist import MNISTArrays, iterate_batches, load_mnist, to_tensor
 from ..data.perturb import Perturbation
 from ..errors import ConfigError, RunStoreError
 from ..models.nets import build_model, predict_proba
@@ -95,9 +97,14 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
                      **{key: found[key] for key in ("test_loss", "test_acc", "ece", "confidence_right",
                                                     "confidence_wrong")}})
     table = pd.DataFrame(rows)
-    name = "test_eval.csv" if perturbation.clean else f"test_eval-{perturbation.name()}.csv"
-    atomic_write(run.path / name, lambda f: table.to_csv(f, index=False))
+    atomic_write(eval_table_path(run, perturbation), lambda f: table.to_csv(f, index=False))
     return table
+
+
+def eval_table_path(run: Run, perturbation: Perturbation = Perturbation()) -> Path:
+    """Where :func:`evaluate_checkpoints` writes its table: ``<run>/test_eval.csv``, or for perturbed test
+    images ``test_eval-<perturbation>.csv`` beside it, never over it."""
+    return run.path / ("test_eval.csv" if perturbation.clean else f"test_eval-{perturbation.name()}.csv")
 
 
 def load_model(run: Run, which: str = "last", device: str | torch.device = "cpu") -> nn.Module:
@@ -109,12 +116,19 @@ def load_model(run: Run, which: str = "last", device: str | torch.device = "cpu"
 
 @torch.no_grad()
 def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last") -> dict:
-    """A stored run's checkpoint on the run's own test set: {'index' (into the MNIST test set),
+    """A stored run's checkpoint on the images it is evaluated on (its test set, or its held-out training
+    images: :func:`mnistlib.data.cache.evaluation_set`, the images of its history and of
+    :func:`evaluate_checkpoints`): {'split' ('test' or 'train'), 'index' (into that split), 'images' (uint8),
     'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained."""
     arrays = data if data is not None else load_mnist()
-    cfg = run.config
-    index = subset_indices(arrays.test_labels, cfg.test_subset, cfg.subset_mode, cfg.seed)
+    split, index = evaluation_set(run.config, arrays)
+    images = getattr(arrays, f"{split}_images")[index]
     model = load_model(run, which)
-    x = to_tensor(arrays.test_images[index])
-    proba = torch.cat([predict_proba(model, xb) for xb in x.split(EVAL_BATCH)])
-    return {"index": index, "label": arrays.test_labels[index].astype(np.int64), "proba": proba.numpy()}
+    proba = torch.cat([predict_proba(model, xb) for xb in to_tensor(images).split(EVAL_BATCH)])
+    return {"split": split, "index": index, "images": images,
+            "label": getattr(arrays, f"{split}_labels")[index].astype(np.int64), "proba": proba.numpy()}
+
+
+def mistakes(predictions: dict) -> np.ndarray:
+    """Positions (into a :func:`test_predictions` result) of the images its run gets wrong."""
+    return np.flatnonzero(predictions["proba"].argmax(1) != predictions["label"])
