@@ -52,7 +52,10 @@ SHORT_GROUP = "fast"  # the runs that stack since #27: Adam, one-cycle, evaluate
 def stack_count(configs: dict, stack: int, workers: int) -> int:
     """The tasks train_many makes of ``configs`` from an empty store: its stacks of the runs ready at the
     start, and one per run that continues a shorter run of the grid."""
-    todo = {label: cfg for label, cfg in {config_hash(cfg): (label, cfg) for label, cfg in configs.items()}.values()}
+    first: dict[str, tuple[str, object]] = {}  # config hash -> its first label and config, as train_many keeps them
+    for label, cfg in configs.items():
+        first.setdefault(config_hash(cfg), (label, cfg))
+    todo = dict(first.values())
     waits_for = _bases(todo)
     ready = {label: cfg for label, cfg in todo.items() if label not in waits_for}
     return len(stack_groups(ready, stack, parts=min(workers, len(todo)))) + len(waits_for)
