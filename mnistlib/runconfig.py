@@ -7,7 +7,7 @@ Defaults are the course template: SGD lr 0.01, momentum 0.9, cross-entropy on lo
 50 epochs, batch 64 (the original does not state one; 64 is used for every run). Values are
 checked on construction, so a bad one fails at once with one line naming it; numbers given as
 strings (papermill, YAML's ``1e-3``) are accepted when they parse. A run's name and hash are the
-run store's (:mod:`mnistlib.naming`), its learning-rate schedule training's.
+run store's (:mod:`mnistlib.store.identity`), its learning-rate schedule training's.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ PROTOCOLS: dict[str, dict] = {
     "mnistlib": {},
     "original": {"batch_size": 10, "momentum": 0.6, "loss": "softmax_then_cross_entropy", "noise_mode": "fixed"},
 }
-# Each field's check (see mnistlib.checks). The digits sit in a 2-pixel border inside 32x32: beyond a
+# Each field's check (see mnistlib._util.checks). The digits sit in a 2-pixel border inside 32x32: beyond a
 # 4-pixel shift strokes leave the frame.
 NUMBERS = {
     "epochs": dict(integer=True, minimum=1), "batch_size": dict(integer=True, minimum=1),

@@ -14,9 +14,19 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 FIRST = "test_report.py"  # the longest file (the smoke report): started first, the others share the other cores
+# Markers (pyproject.toml) that let a maintainer run the unit tests alone, in under a minute:
+#   pytest -m "not (report or browser or docs or slow)"       (make unit)
+# Whole files carry theirs here; single tests, a decorator of their own. A test that starts a Dask cluster is slow.
+FILE_MARKS = {"test_report.py": "report", "test_published.py": "docs", "test_cluster.py": "slow",
+              "test_lock.py": "slow", "test_benchmarks.py": "slow"}
 
 
 def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in FILE_MARKS:
+            item.add_marker(FILE_MARKS[item.path.name])
+        if "dask_scheduler" in getattr(item, "fixturenames", ()):
+            item.add_marker("slow")
     items.sort(key=lambda item: item.path.name != FIRST)  # stable: the order within each part stays
 
 

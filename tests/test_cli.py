@@ -111,6 +111,7 @@ def test_bad_arguments_one_line(capsys, argv, match):
     assert len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_console_script(tmp_path):
     out = subprocess.run([sys.executable, "-m", "mnistlib", "params", "CustomMLP_1"], capture_output=True, text=True)
     assert out.returncode == 0 and "60804" in out.stdout
@@ -148,6 +149,7 @@ def test_failures_while_running_exit_1(capsys, argv, match):
     assert code == 1 and match in err and len(err.strip().splitlines()) == 1, err
 
 
+@pytest.mark.slow
 def test_help_is_instant_and_says_the_exit_codes():
     """--help and usage errors do not import torch, so they answer at once."""
     probe = ("import sys\nfrom mnistlib.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as exc:\n"

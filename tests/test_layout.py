@@ -145,3 +145,21 @@ def test_package_data_is_declared_where_it_lies():
     files = {path for path in PACKAGE.rglob("*") if path.is_file() and path.suffix not in (".py", ".pyc")
              and "__pycache__" not in path.parts}
     assert files and files == covered, files ^ covered
+
+
+def test_a_module_of_mnistlib_0_1_says_in_one_line_where_it_went():
+    """No aliases of the old flat modules (one name for each thing); an old import names the new module."""
+    import importlib
+
+    import pytest
+
+    from mnistlib._util.moved import MOVED
+
+    for old, new in MOVED.items():
+        with pytest.raises(ModuleNotFoundError) as caught:
+            importlib.import_module(f"mnistlib.{old}")
+        message = str(caught.value)
+        assert "\n" not in message and f"mnistlib.{old} was mnistlib 0.1's" in message and new in message
+        assert importlib.import_module(new.split()[0]) and old not in MODULES  # the new home exists, the old is gone
+    with pytest.raises(ModuleNotFoundError, match="No module named 'mnistlib.nonsense'"):
+        importlib.import_module("mnistlib.nonsense")  # a name that never was: Python's own message

@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from browser import check_pages
 
 from mnistlib.report.publish import MAX_BYTES, PROVENANCE, folder_bytes, notebooks_hash
@@ -53,6 +55,7 @@ def test_no_plumbing_in_the_published_pages():
         assert not MACHINE_PATH.search(html), f"{page.name}: {MACHINE_PATH.search(html).group(0)}"
 
 
+@pytest.mark.browser
 def test_the_published_pages_open_from_disk_in_chromium():
     _record()
     pages = [DOCS / "index.html"] + [DOCS / p.with_suffix(".html").name for p in NOTEBOOKS]

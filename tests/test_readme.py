@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from pages import read_page, seeds_that_are_not_random_seeds
 
 from mnistlib.report.publish import HEADLINES, README_BEGIN, README_END, readme_results
@@ -62,6 +64,7 @@ def test_the_link_check_can_fail(tmp_path):
     assert broken(page) == ["page.md: there.html#gone (no such anchor)", "page.md: missing.md (no such file)"]
 
 
+@pytest.mark.docs
 def test_readmes_results_are_the_published_reports():
     record = json.loads((ROOT / "docs" / HEADLINES).read_text(encoding="utf-8"))
     text = README.read_text(encoding="utf-8")
@@ -75,6 +78,7 @@ def test_no_page_a_reader_meets_calls_the_original_the_seed():
     assert not [found for page in pages for found in seeds_that_are_not_random_seeds(page)]
 
 
+@pytest.mark.docs
 def test_the_published_tables_speak_words():
     from pages import unreadable_tables
 

@@ -157,6 +157,7 @@ def run(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mnistlib", "train", *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_the_cli_prints_a_recipes_config_that_reads_back(tmp_path):
     shown = run("--recipe", "fast", "--seed", "3", "--dry-run")
     assert shown.returncode == 0 and not list(tmp_path.glob("runs/*"))  # nothing trained
@@ -250,6 +251,7 @@ def test_step_tables_compare_each_step_with_the_one_before():
     assert words["how fast", "target 99% (every seed)"] == "not met"
 
 
+@pytest.mark.slow
 def test_a_one_cycle_warm_up_under_one_step_is_refused_before_the_run_is_written(mnist, tmp_path):
     """The data decide the steps: the check runs before the run's folder exists, so nothing is left behind."""
     cfg = RunConfig(model="CustomMLP_6", epochs=1, schedule="one-cycle", one_cycle_warmup=0.01, train_subset=640,

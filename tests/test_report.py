@@ -166,12 +166,13 @@ def test_widget_state_is_saved_and_the_html_carries_it_with_static_twins(smoke_r
         assert "fonts.googleapis.com" not in bundle  # no request leaves the machine
 
 
+@pytest.mark.browser
 def test_pages_load_in_headless_chromium(smoke_report):
     from mnistlib.report import webassets
 
     chromium_or_skip()
     if not webassets.installed() and os.environ.get("CI"):
-        pytest.fail("the widgets' JavaScript is missing: make setup runs python -m mnistlib.webassets")
+        pytest.fail("the widgets' JavaScript is missing: make setup runs python -m mnistlib.report.webassets")
     index, _ = smoke_report
     check_pages(index, [index] + [index.parent / p.with_suffix(".html").name for p in NOTEBOOKS], webassets.installed())
 

@@ -221,6 +221,7 @@ KILLER = textwrap.dedent("""
 
 @pytest.mark.parametrize("where, after", [("rename into place", 2), ("checkpoint", 5), ("removing the old", 3),
                                           ("store.json", 0)])
+@pytest.mark.slow
 def test_a_kill_during_the_upgrade_leaves_a_store_the_next_command_finishes(tmp_path, mnist, monkeypatch, where,
                                                                             after):
     reference = old_store(tmp_path, "reference")

@@ -200,6 +200,7 @@ SLOW_CLI = ("import sys, time\nimport mnistlib.training.lifecycle as t\nreal = t
             "from mnistlib.cli import main\nsys.exit(main(sys.argv[1:]))")
 
 
+@pytest.mark.slow
 def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
     """SIGKILL in the middle of a run of a recipe (no chance to clean up), then the same command again."""
     import os
@@ -235,7 +236,7 @@ def test_killed_training_process_resumes_to_the_same_history(mnist, tmp_path):
 
 
 # Every default is part of every stored run's identity (a field at its default is left out of the hash):
-# changing one needs a new store format (mnistlib.storeformat) that rewrites the runs it concerns.
+# changing one needs a new store format (mnistlib.store.format) that rewrites the runs it concerns.
 DEFAULTS = {"model": "LeNet5", "epochs": 50, "batch_size": 64, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0,
             "noise_std": 0.0, "noise_mean": 0.0, "noise_mode": "per-batch", "loss": "cross_entropy",
             "schedule": "constant", "warmup_epochs": 0, "shift": 0, "rotate": 0.0, "scale": 0.0,

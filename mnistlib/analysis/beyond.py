@@ -1,4 +1,4 @@
-"""Notebook 6's analyses: the runs past the original (:func:`mnistlib.grids.beyond_grid`) as numbers and verdicts.
+"""Notebook 6's analyses: the runs past the original (:func:`mnistlib.report.grids.beyond_grid`) as numbers and verdicts.
 
 Every function returns a DataFrame or a dataclass of numbers and verdicts (which is ahead, by how
 much, p, whether it differs); the notebooks turn them into sentences in the cells that show them.

@@ -14,7 +14,7 @@ from ..words import run_label
 
 def beside_original(summary: pd.DataFrame) -> pd.DataFrame:
     """Our four means, best test accuracy and lowest test loss (``summary``: a
-    :func:`mnistlib.runs.summarize` table), with the original's published values beside them (``original_*``;
+    :func:`mnistlib.store.store.summarize` table), with the original's published values beside them (``original_*``;
     its best accuracy and lowest loss exist for two runs only) and our minus the original's mean test
     accuracy (``diff_test_acc``)."""
     ours = summary[STAT_COLUMNS + ["health"]].copy()

@@ -74,7 +74,7 @@ class BatchEffect:
 
 
 def batch_effect(table: pd.DataFrame, published: pd.Series) -> BatchEffect:
-    """From a :func:`mnistlib.runs.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
+    """From a :func:`mnistlib.store.store.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
     (``published``: the original's statistics of its LeNet-5)."""
     at10, at64 = table.mean_test_acc["batch 10, λ=0"], table.mean_test_acc["batch 64, λ=0"]
     return BatchEffect(float(at10), float(at64), float(published.mean_test_acc), bool(at10 - at64 > 1))

@@ -1,6 +1,6 @@
 """Notebooks 3 and 4's analyses: what weight decay and input noise did beyond clean test accuracy.
 
-Robustness to perturbed test images (:mod:`mnistlib.perturb`), calibration and the weights themselves,
+Robustness to perturbed test images (:mod:`mnistlib.data.perturb`), calibration and the weights themselves,
 for trained and imported runs alike, from their stored checkpoints: nothing is trained. Every function
 returns numbers and verdicts; the notebooks word them.
 

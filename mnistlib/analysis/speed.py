@@ -1,6 +1,6 @@
 """Notebook 8's analyses: how fast and how far the original LeNet-5 goes, as numbers and verdicts.
 
-Runs come keyed ``(step, seed)`` (:func:`mnistlib.grids.recipe_grid`). Every function returns a
+Runs come keyed ``(step, seed)`` (:func:`mnistlib.report.grids.recipe_grid`). Every function returns a
 DataFrame or a dataclass; the notebook writes the sentences. A target is met only by every number
 it names: "fast" needs each seed at or above 99% at the end of its last epoch, "far" the mean over
 seeds at or above 99.4%. Final accuracies are those after the last epoch, never the best epoch.

@@ -36,7 +36,7 @@ def run_tensors(cfg: RunConfig, arrays: MNISTArrays, device: torch.device) -> Te
 
 def perturbed_images(cfg: RunConfig, arrays: MNISTArrays, device: torch.device,
                 perturbation: Perturbation = Perturbation()) -> torch.Tensor:
-    """The run's test images on ``device``, perturbed (:mod:`mnistlib.perturb`): made once per setting,
+    """The run's test images on ``device``, perturbed (:mod:`mnistlib.data.perturb`): made once per setting,
     so every model evaluated on it sees the very same images."""
     return _perturbed(arrays, str(device), *_subsets(cfg), perturbation)
 
@@ -51,7 +51,7 @@ def _perturbed(arrays: MNISTArrays, device: str, train_subset, test_subset, subs
 @functools.lru_cache(maxsize=1)
 def prepared(arrays: MNISTArrays, device: str, train_subset: int | None, test_subset: int | None, subset_mode: str,
              seed: int, validation: int = 0) -> TensorData:
-    """:func:`mnistlib.data.prepare`, the last result kept: runs of one notebook or worker share their
-    data. Keyed by the data's content (MNISTArrays hash and compare by :func:`~mnistlib.data.content_hash`)."""
+    """:func:`mnistlib.data.mnist.prepare`, the last result kept: runs of one notebook or worker share their
+    data. Keyed by the data's content (MNISTArrays hash and compare by :func:`~mnistlib.data.mnist.content_hash`)."""
     return prepare(arrays, device, train_subset=train_subset, test_subset=test_subset, subset_mode=subset_mode,
                    seed=seed, validation=validation)

@@ -1,6 +1,6 @@
 """MNIST in memory: find a source, decode and cache it, and turn it into training tensors.
 
-    >>> from mnistlib.data import load_mnist, prepare
+    >>> from mnistlib.data.mnist import load_mnist, prepare
     >>> arrays = load_mnist()                 # first source that works, cached after
     >>> data = prepare(arrays, device="cpu")  # (N, 1, 32, 32) float32, padded and normalized
 

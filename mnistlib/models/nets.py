@@ -1,6 +1,6 @@
 """The original's models: LeNet-5 with the sparse C3 table, and width-list MLPs. Logits out.
 
-    >>> from mnistlib.models import build_model, count_parameters
+    >>> from mnistlib.models.nets import build_model, count_parameters
     >>> model = build_model("LeNet5")
     >>> count_parameters(model)
     60806

@@ -1,13 +1,13 @@
 """``mnistlib import-original``: the original's published checkpoints as runs in the run store.
 
-    >>> from mnistlib.originalimport import import_original
+    >>> from mnistlib.original.checkpoints import import_original
     >>> runs = import_original("../shared/original/checkpoints")      # a folder, or one *_model_0050.pt file
     >>> runs[0].config.origin
     'original-checkpoint'
 
 Each ``<run>_model_0050.pt`` of the original (a dict: ``epoch``, ``model``, ``opimizer`` [sic] and the
 four history lists) becomes a finished run: its weights converted into mnistlib's model (C3's 16
-separate convolutions into one :class:`~mnistlib.models.SparseConv2d`, each kernel moved to its
+separate convolutions into one :class:`~mnistlib.models.nets.SparseConv2d`, each kernel moved to its
 input map; ``fc6.0``/``fc7.0`` to ``f6.0``/``f7``; the MLPs' ``layers.input_1``/``hidden_j`` in
 order), its 51-entry history (epoch 0 is the untrained model), and a config of the original's protocol
 whose ``origin`` says it was imported, so it is never reused as, or continued into, a trained run.

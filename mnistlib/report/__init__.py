@@ -6,5 +6,12 @@
 - ``runner``: papermill, HTML and the index (``mnistlib report``); ``publish``: the copy in ``docs/``;
 - ``webassets``: the widgets' JavaScript.
 
-Nothing is imported here: the notebooks extra (papermill, ipywidgets) may be missing.
+Names below are imported on first use: the notebooks extra (papermill, ipywidgets) may be missing.
 """
+from .._util.lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "context": ["setup_notebook"],
+    "parameters": ["PROFILES", "ReportParameters"],
+    "runner": ["run_report"],
+})

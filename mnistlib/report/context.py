@@ -186,7 +186,7 @@ class NotebookContext:
 
 
 def check_parameters(**parameters) -> Settings:
-    """Check the report's parameters (no I/O; see :class:`mnistlib.grids.ReportParameters`) and
+    """Check the report's parameters (no I/O; see :class:`mnistlib.report.parameters.ReportParameters`) and
     return the runs they ask for; the first bad one raises ConfigError naming it."""
     return ReportParameters.from_mapping(parameters).settings()
 

@@ -136,7 +136,7 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
     recipe's ``recipe_seeds``).
 
     'fast': the course template, the original's protocol and each step of the fast recipe
-    (:data:`mnistlib.recipes.RECIPES`), over the recipe's two epochs, evaluated
+    (:data:`mnistlib.training.recipes.RECIPES`), over the recipe's two epochs, evaluated
     every :data:`EVAL_IMAGES` training images. 'far': the course template over the report's epochs (notebook
     6's variance runs: the same configs, so the same stored runs), then each step of the far recipe, over
     its epochs or the report's, whichever is fewer. 'sgd': the first search, SGD with a schedule and

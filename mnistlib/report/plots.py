@@ -219,7 +219,7 @@ def connection_table(mask: torch.Tensor, title: str = "C3 connections (LeCun et 
 def noise_preview(x: torch.Tensor, stds: Sequence[float], mean: float = 0.0, seed: int = 0) -> Figure:
     """The same normalized digits (N, 1, 32, 32) with the training loop's noise at each std.
 
-    Uses :func:`mnistlib.augment.add_noise`, the function the training loop calls.
+    Uses :func:`mnistlib.data.augment.add_noise`, the function the training loop calls.
     """
     stds = [0.0, *stds]
     with plt.rc_context(IMAGE_STYLE):
@@ -336,7 +336,7 @@ def _distinct_colors() -> list:
 def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashed: Sequence[str] = (),
                     title: str | None = None) -> Figure:
     """Test accuracy against a perturbation's strength, one panel per axis ('noise', 'shift', 'rotate')
-    and one line per run of a :func:`mnistlib.regularizers.robustness` table (a panel uses the rows
+    and one line per run of a :func:`mnistlib.analysis.robustness.robustness` table (a panel uses the rows
     where the other two are 0); runs in ``dashed`` (the original's) are dashed."""
     with plt.rc_context(STYLE):
         fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), layout="constrained", squeeze=False)

@@ -211,7 +211,7 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
     nav = [{"href": p.with_suffix(".html").name, "title": short_title(p)} for p in notebooks]
     widgets_js = webassets.copy_to(out)
     if widgets_js is None:
-        log("note: widget JavaScript not installed (python -m mnistlib.webassets); the HTML shows widgets' "
+        log("note: widget JavaScript not installed (python -m mnistlib.report.webassets); the HTML shows widgets' "
             "static figures only")
     records = []
     for number, path in enumerate(notebooks, 1):

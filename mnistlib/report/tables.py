@@ -48,7 +48,7 @@ def format_table(table: pd.DataFrame, formats: dict[str, str] | None = None):
 
 
 def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
-    """An :func:`mnistlib.beyond.across_seeds` table as text, 'mean ± std' per statistic (losses to 4
+    """An :func:`mnistlib.analysis.beyond.across_seeds` table as text, 'mean ± std' per statistic (losses to 4
     places, accuracies to 2)."""
     out = pd.DataFrame(index=spread.index)
     out["seeds"] = spread.seeds
@@ -91,7 +91,7 @@ def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`mnistlib.original.check_original_claims` table for reading: its evidence as one cell of
+    """A :func:`mnistlib.analysis.claims.check_original_claims` table for reading: its evidence as one cell of
     'what: value' pairs (losses to 4 places, other numbers to 2)."""
     def value(what: str, number: Any) -> str:
         if not isinstance(number, (int, float)):

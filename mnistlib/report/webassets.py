@@ -1,6 +1,6 @@
 """The JavaScript that draws saved widget state in the HTML report, kept on disk, never a CDN.
 
-``python -m mnistlib.webassets`` (run by ``make setup``) fetches ``@jupyter-widgets/html-manager``
+``python -m mnistlib.report.webassets`` (run by ``make setup``) fetches ``@jupyter-widgets/html-manager``
 with npm once into ``<env>/share/mnistlib/html-manager/``. The report copies it beside its pages
 (``reports/<profile>/widgets/``) so they open offline. Without npm the report still works: its
 widgets then show in the HTML through their static twins only, and the report says so.

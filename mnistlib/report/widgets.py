@@ -1,12 +1,12 @@
 """Interactive views for Jupyter (ipywidgets), each with a static twin for the HTML report.
 
-    >>> from mnistlib.widgets import RunExplorer
+    >>> from mnistlib.report.widgets import RunExplorer
     >>> explorer = RunExplorer()            # every run in the store
     >>> explorer                            # in Jupyter: the controls and a live figure
     >>> explorer.figure()                   # the same figure for the current selection
 
 Every view reads finished runs from the run store and data from the data module; nothing is
-trained. Each draws with a function of :mod:`mnistlib.plots`, so its ``figure()`` (what the
+trained. Each draws with a function of :mod:`mnistlib.report.plots`, so its ``figure()`` (what the
 controls show now) is the static twin a notebook puts beside it for readers of the HTML. Figures
 reach the widgets as PNG bytes in an ``Image`` widget and tables as ``HTML``, so an executed
 notebook's saved widget state shows them as they were left.
@@ -223,7 +223,7 @@ class DigitInspector(_View):
 
 class NoisePreview(_View):
     """The same digits with the Gaussian noise the training loop adds at the slider's std
-    (:func:`mnistlib.augment.add_noise`, the function training calls)."""
+    (:func:`mnistlib.data.augment.add_noise`, the function training calls)."""
 
     def __init__(self, data: MNISTArrays | None = None, *, std: float = 0.2, n: int = 8, seed: int = 0):
         arrays = data if data is not None else load_mnist()
@@ -294,7 +294,7 @@ class DataExplorer(_View):
 
 class PerturbationViewer(_View):
     """Pick a perturbation of the test images (noise, a shift, a rotation) and its strength: the digits
-    as the models get them, each with every model's answer (:mod:`mnistlib.perturb`; nothing is trained)."""
+    as the models get them, each with every model's answer (:mod:`mnistlib.data.perturb`; nothing is trained)."""
 
     RANGES = {"noise": (0.0, 1.5, 0.1), "shift": (0, 8, 1), "rotate": (0, 90, 5)}  # min, max, step
 

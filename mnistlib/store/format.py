@@ -6,7 +6,7 @@ had formats: format 1. The formats:
 
 1. names hashed every field (some only when set), and a ``config.json`` without ``model_revision``
    meant revision 1;
-2. a run's identity is its fields away from their defaults (:func:`mnistlib.naming.identity`), and
+2. a run's identity is its fields away from their defaults (:func:`mnistlib.store.identity.identity`), and
    every ``config.json`` states its model revision;
 3. the original's names: loss ``softmax_then_cross_entropy``, protocol ``original`` and origin
    ``original-checkpoint`` (they were ``seed_softmax_ce``, ``seed`` and ``seed-checkpoint``).

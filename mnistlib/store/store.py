@@ -1,6 +1,6 @@
 """The run store: one folder per run, written atomically, read back without training.
 
-Layout of ``runs/``: ``store.json`` (the store's format, :mod:`mnistlib.storeformat`), ``.locks/``
+Layout of ``runs/``: ``store.json`` (the store's format, :mod:`mnistlib.store.format`), ``.locks/``
 and one folder per run, ``<folder label>-<hash>/`` (:func:`mnistlib.store.identity.run_name`)::
 
     config.json           the RunConfig (all fields), its model's revision and the store format
@@ -163,7 +163,7 @@ class RunStore:
 
     def writable(self) -> "RunStore":
         """Make the store ready to write: created with its format recorded, or upgraded if an earlier
-        mnistlib wrote it (:func:`mnistlib.storeformat.ensure_current`). Cheap once done; returns the store."""
+        mnistlib wrote it (:func:`mnistlib.store.format.ensure_current`). Cheap once done; returns the store."""
         if not self._writable_checked:
             ensure_current(self.root)
             self._readable_checked = self._writable_checked = True

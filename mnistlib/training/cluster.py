@@ -1,7 +1,7 @@
 """Train many runs at once on a Dask cluster: a LocalCluster of one worker process per core by
 default, or any cluster a scheduler address names (``mnistlib report --scheduler tcp://HOST:8786``).
 
-The unit of work is a stack (:mod:`mnistlib.stacking`): runs that share an architecture and
+The unit of work is a stack (:func:`mnistlib.training.lifecycle.train_stack`): runs that share an architecture and
 train as one model, or a single run. Dask does the scheduling: longest stacks first
 (one graph, in that order), a run that continues a shorter one as a task taking the shorter
 one's future (``priority=`` puts it ahead of the stacks still queued),
@@ -216,7 +216,7 @@ def _environment_kept():
 
 
 def _bases(todo: Mapping[str, RunConfig]) -> dict[str, str]:
-    """label -> the longest shorter run of the batch it continues from (:func:`mnistlib.runs.continues`)."""
+    """label -> the longest shorter run of the batch it continues from (:func:`mnistlib.store.store.continues`)."""
     waits_for = {}
     for label, cfg in todo.items():
         bases = [b for b in todo if b != label and continues(cfg, todo[b])]

@@ -67,7 +67,7 @@ def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_su
 def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None,
                          perturbation: Perturbation = Perturbation()) -> pd.DataFrame:
     """Test loss, accuracy and calibration of a run's stored checkpoints (the original's ``test`` mode),
-    on its test images as they are or perturbed (:class:`mnistlib.perturb.Perturbation`).
+    on its test images as they are or perturbed (:class:`mnistlib.data.perturb.Perturbation`).
 
     ``which``: 'all' (per-epoch checkpoints if kept, plus best and last), 'last' or 'best'. Also written
     to ``<run>/test_eval.csv``, or, perturbed, beside it to ``test_eval-<perturbation>.csv``.

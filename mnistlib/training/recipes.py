@@ -1,7 +1,7 @@
 """Named training recipes for the original LeNet-5 (60,806 parameters, the sparse C3 table), each a
 list of steps that notebook 8 measures one at a time, every step keeping the ones before it.
 
-    >>> from mnistlib.recipes import RECIPES
+    >>> from mnistlib.training.recipes import RECIPES
     >>> RECIPES["fast"].config(seed=3)          # the whole recipe as one plain RunConfig
     >>> RECIPES["fast"].configs()               # step -> RunConfig, the ablation
     >>> RECIPES["sgd"].changes("+ random shifts of up to 2 pixels")   # what one step sets
