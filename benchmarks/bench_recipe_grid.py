@@ -1,15 +1,17 @@
 """Notebook 8's grid of runs from an empty run store, stacked (as the report trains it now) against every
 run alone (as the report trained notebook 8's runs before), one after the other.
 
-    python benchmarks/bench_recipe_grid.py                        # the full profile: most of an hour on 2 cores
+    python benchmarks/bench_recipe_grid.py                        # notebook 8's 40 runs, full profile: about 50 min
+    python benchmarks/bench_recipe_grid.py --groups fast far sgd  # and the SGD recipe's 6 runs of 50 epochs
     python benchmarks/bench_recipe_grid.py --order alone-first    # the other order, for a pair
     python benchmarks/bench_recipe_grid.py --short                # the smoke profile, checked: a smoke test
 
 The runs are the report's ``recipes`` grid (``check_parameters(profile=...).recipes``, flattened with
-``mnistlib.report.grids.flat_beyond``): notebook 8's fast runs (the course template, the original's
-protocol and each step of the fast recipe, evaluated inside their epochs), the far recipe's and the SGD
-recipe's. Each side trains all of them into a fresh temporary store with
-``mnistlib.training.cluster.train_many`` on a LocalCluster of one single-threaded worker per core:
+``mnistlib.report.grids.flat_beyond``), by default its groups ``fast`` (the course template, the original's
+protocol and each step of the fast recipe, evaluated inside their epochs) and ``far`` (the far recipe's steps),
+less the runs notebook 6 asks for too (the far group's course template): notebook 8's own 40 runs of the
+full profile, those that trained alone before #27 (32 minutes then, on a 2-core Intel Xeon). Each side trains
+all of them into a fresh temporary store with ``mnistlib.training.cluster.train_many`` on a LocalCluster of one single-threaded worker per core:
 stacked (``stack=MAX_STACK``: runs that differ only in seed, λ, noise or augmentation share a stack,
 Adam, one-cycle and curve runs too) and alone (``stack=1``). Both wall times include the cluster's
 start, the same on both sides.
@@ -84,15 +86,22 @@ def main() -> None:
     parser.add_argument("--profile", default="full", help="the report profile whose grid to train (full)")
     parser.add_argument("--order", choices=("stacked-first", "alone-first"), default="stacked-first",
                         help="which side trains first (default stacked-first)")
-    parser.add_argument("--groups", nargs="+", choices=GROUPS, default=GROUPS,
-                        help=f"notebook 8's groups of runs to train (default all: {' '.join(GROUPS)})")
+    parser.add_argument("--groups", nargs="+", choices=GROUPS, default=["fast", "far"],
+                        help=f"notebook 8's groups of runs to train, of {' '.join(GROUPS)} (default fast far: the 40 "
+                             f"runs #23 added; sgd adds the SGD recipe's 50-epoch runs)")
+    parser.add_argument("--with-shared", action="store_true",
+                        help="also the runs notebook 6 asks for too (the far course template's 50-epoch runs); "
+                             "by default notebook 8's own only")
     parser.add_argument("--short", action="store_true",
                         help=f"the smoke profile's {SHORT_GROUP!r} group, checked (both sides trained every run); "
                              f"no results written")
     args = parser.parse_args()
     profile, groups = ("smoke", [SHORT_GROUP]) if args.short else (args.profile, args.groups)
-    grid = check_parameters(profile=profile).recipes
-    configs = flat_beyond({group: grid[group] for group in groups})
+    settings = check_parameters(profile=profile)
+    configs = flat_beyond({group: settings.recipes[group] for group in groups})
+    if not args.with_shared:  # notebook 8's own runs: those of notebook 6 (the far course template) train there
+        shared = {config_hash(cfg) for cfg in flat_beyond(settings.beyond).values()}
+        configs = {label: cfg for label, cfg in configs.items() if config_hash(cfg) not in shared}
     runs = len({config_hash(cfg) for cfg in configs.values()})
     workers = min(cores(), runs)
     stacks = {name: stack_count(configs, stack, workers) for name, stack in SIDES.items()}
