@@ -41,7 +41,7 @@ def grid(model: str, runs: int, epochs: int, **subsets) -> dict[str, ml.RunConfi
 
 def finished(store: ml.RunStore, configs) -> None:
     """Every run of ``configs`` is stored, finished, with finite losses."""
-    runs = [store.finished(cfg) for cfg in configs.values()]
+    runs = [store.find_finished(cfg) for cfg in configs.values()]
     assert all(run is not None and run.history[["train_loss", "test_loss"]].map(math.isfinite).all().all()
                for run in runs), runs
 

@@ -98,7 +98,7 @@ def main() -> None:
         print(f"{len(configs)} runs ({len(set(names.values()))} distinct) through the process pool, {workers} worker{'s' * (workers > 1)}: "
               f"{seconds:.1f} s; runs per stack {stacks}")
         if args.short:
-            assert sorted(names) == sorted(configs) and all(store.finished(cfg) for cfg in configs.values()), names
+            assert sorted(names) == sorted(configs) and all(store.find_finished(cfg) for cfg in configs.values()), names
             assert stacks == [2, 2], stacks
             print("short run: checked")
 

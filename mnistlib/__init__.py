@@ -13,8 +13,9 @@ floors below its own (:data:`LAYERS`; a test walks every module's imports and fa
                           HTML), ``publish`` (``docs/``), ``webassets``
     8  analysis/          each notebook's findings as numbers and verdicts keyed by ids: ``claims``,
                           ``robustness``, ``beyond``, ``reproduction``, ``speed``
-    7  training/          ``optim`` (optimizer, loss, schedule), ``loop`` (the one epoch loop and a run's life in
-                          the store, alone or stacked), ``inference``, ``recipes``, ``cluster`` (Dask)
+    7  training/          ``optim`` (optimizer, loss, schedule), ``job`` (a run's state), ``loop`` (the one epoch
+                          loop, alone or stacked), ``lifecycle`` (a run's life in the store: ``train``,
+                          ``train_stack``), ``inference``, ``recipes``, ``cluster`` (Dask)
        original/          the original's published ``record`` (34 histories, its table) and its ``checkpoints``
     6  store/             the run store: ``identity`` (hash, folder name), ``format`` (and its upgrade),
                           ``store`` (``RunStore``, ``Run``), ``export`` (TensorBoard)

@@ -172,7 +172,7 @@ def cmd_train(args) -> int:
         return 0
     store = _store(args)
     stored = store.find(cfg)
-    if store.finished(cfg) is not None:
+    if stored is not None and stored.finished:
         note(f"{stored.path}: finished run found, reusing it (no training)")
     elif stored is not None:
         note(f"{stored.path}: resuming after epoch {stored.epochs_done}")

@@ -44,7 +44,8 @@ def run_label(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> 
     return display_name(model)
 
 
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam"}
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "cross_entropy": "cross-entropy",
+              "softmax_then_cross_entropy": "softmax-then-cross-entropy"}  # a setting's value in words
 # What a run sets away from its protocol's preset, in a reader's words (run_description), in this order.
 _SETTINGS = (("epochs", "{:d} epochs"), ("batch_size", "batch {:d}"), ("optimizer", "{} optimizer"), ("lr", "lr {:g}"),
              ("momentum", "momentum {:g}"), ("schedule", "{} schedule"), ("warmup_epochs", "{:d} warm-up epochs"),
@@ -52,13 +53,17 @@ _SETTINGS = (("epochs", "{:d} epochs"), ("batch_size", "batch {:d}"), ("optimize
              ("shift", "shifts of {:d} px"), ("rotate", "rotation {:g}°"), ("scale", "scaling {:g}"),
              ("elastic", "elastic α {:g}"), ("elastic_sigma", "σ {:g}"), ("validation", "{:,} held out"),
              ("eval_every", "a curve every {:d} steps"), ("seed", "seed {:d}"),
-             ("train_subset", "{:,} training images"), ("test_subset", "{:,} test images"))
+             ("train_subset", "{:,} training images"), ("test_subset", "{:,} test images"),
+             ("noise_mean", "noise mean {:g}"), ("loss", "{} loss"))
 
 
 def run_description(cfg: RunConfig) -> str:
     """A run in a reader's words, for legends and menus: its model in the original's spelling, its weight decay
     and noise as :func:`run_label` writes them, then whatever else it sets away from its protocol's preset
-    ('LeNet-5, λ=1e-3, seed 2, 20 epochs'); 'the original's protocol' and 'imported' where they apply."""
+    ('LeNet-5, λ=1e-3, seed 2, 20 epochs'); 'the original's protocol' and 'imported' where they apply. A run
+    given a name (``cfg.name``) is called by it."""
+    if cfg.name:
+        return cfg.name
     parts = [run_label(cfg.model, cfg.weight_decay, 0.0 if cfg.weight_decay else cfg.noise_std)]
     if cfg.weight_decay and cfg.noise_std:
         parts.append(f"noise {cfg.noise_std:g}")
@@ -67,6 +72,8 @@ def run_description(cfg: RunConfig) -> str:
         parts.append("drawn once" if cfg.noise_mode == "fixed" else "drawn each batch")
     parts += [text.format(OPTIMIZERS.get(value, value)) for field, text in _SETTINGS
               if (value := getattr(cfg, field)) != getattr(preset, field) and value is not None]
+    if (cfg.train_subset or cfg.test_subset) and cfg.subset_mode != preset.subset_mode:
+        parts.append(f"{cfg.subset_mode} subsets")
     if cfg.protocol == "original":
         parts.append("the original's protocol")
     if cfg.origin != "trained":
@@ -154,27 +161,19 @@ GROUPS = {"variance": "variance across seeds", "lambda_sweep": "λ sweep", "long
 SOURCES = {"published": "the original's published run", "original_protocol": "the original's protocol (ours)",
            "our_protocol": "our protocol"}
 # The questions and findings of the answers at a glance (mnistlib.analysis.beyond.answers, speed.answers): each
-# template filled with the row's subject, its parts in words ({0}, {1}: the first and second).
-QUESTIONS = {"variance": "variance across seeds", "lambda_sweep": "λ sweep, {0}", "long": "{1} epochs, {0}",
-             "activations": "activations", "original_settings": "the original's settings",
+# template filled with the row's subject, its parts in words ({0}, {1}: the first and second). A question without a
+# template of its own is its group's name; a finding without one, its column's words (COLUMNS).
+QUESTIONS = {**GROUPS, "lambda_sweep": "λ sweep, {0}", "long": "{1} epochs, {0}",
              "fast": "how fast", "far": "how far", "sgd": "the SGD recipe"}
-FINDINGS = {
+FINDINGS = {  # (question, finding), or a finding alone for every question that has it
     ("variance", "mean_test_acc"): "{0} mean test accuracy (%)", ("variance", "std"): "{0} standard deviation (points)",
-    ("variance", "seeds"): "seeds", ("variance", "difference"): "{0} − {1} (points)", ("variance", "p"): "{0} vs {1}: p",
-    ("lambda_sweep", "best_lambda"): "best λ", ("lambda_sweep", "best_mean_test_acc"): "mean test accuracy at the best λ (%)",
-    ("lambda_sweep", "first_collapse"): "smallest λ that collapses",
-    ("long", "min_test_loss_epoch"): "epoch of the lowest test loss",
-    ("long", "test_loss_rise_pct"): "test loss at the end against its lowest (%)",
-    ("long", "turned_upward"): "test loss turns upward", ("long", "final_test_acc"): "final test accuracy (%)",
+    ("variance", "difference"): "{0} − {1} (points)", ("variance", "p"): "{0} vs {1}: p",
     ("activations", "mean_test_acc"): "{0}: mean test accuracy (%)",
-    ("original_settings", "lowest_train_loss"): "lowest training loss",
-    ("original_settings", "mean_test_acc"): "mean test accuracy (%)", ("original_settings", "strongest"): "λ = 1e-2",
-    ("recipe", "recipe"): "recipe", ("recipe", "epochs"): "epochs", ("recipe", "seeds"): "seeds",
-    ("recipe", "final_test_acc"): "final test accuracy, mean over seeds (%)",
-    ("recipe", "final_test_acc_std"): "standard deviation (points)", ("recipe", "lowest_seed"): "lowest of the random seeds (%)",
-    ("recipe", "template_final_test_acc"): "course template, mean over seeds (%)",
-    ("recipe", "seconds_per_run"): "training time per run (s)", ("recipe", "target"): "target {0:g}% ({1})",
-    ("recipe", "best_step"): "best step",
+    "seeds": "seeds", "best_lambda": "best λ", "best_mean_test_acc": "mean test accuracy at the best λ (%)",
+    "first_collapse": "smallest λ that collapses", "lowest_train_loss": "lowest training loss", "strongest": "λ = 1e-2",
+    "recipe": "recipe", "final_test_acc": "final test accuracy, mean over seeds (%)",
+    "final_test_acc_std": "standard deviation (points)", "template_final_test_acc": "course template, mean over seeds (%)",
+    "target": "target {0:g}% ({1})", "best_step": "best step",
 }
 # Verdicts kept as ids in the analyses' tables, in words.
 VERDICTS = {True: "yes", False: "no", "met": "met", "not met": "not met", "trains": "trains", "collapses": "collapses",
@@ -192,5 +191,11 @@ def question_text(question: str, subject: tuple = ()) -> str:
 
 def finding_text(question: str, finding: str, subject: tuple = ()) -> str:
     """A finding in words: 'LeNet-5 − CustomMLP_6 (points)' for ('variance', 'difference', ('LeNet5', 'CustomMLP_6'))."""
-    template = FINDINGS.get((question, finding)) or FINDINGS[("recipe", finding)]
+    template = FINDINGS.get((question, finding)) or FINDINGS.get(finding)
+    if template is None:  # a long run's findings are its turning point's columns: their words say it
+        return column_text(finding) if finding in COLUMNS else _unknown(question, finding)
     return template.format(*(part if isinstance(part, float) else _subject_text(part) for part in subject))
+
+
+def _unknown(question: str, finding: str) -> str:
+    raise KeyError(f"no words for finding {finding!r} of question {question!r}: add them to mnistlib.words.FINDINGS")

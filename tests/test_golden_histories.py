@@ -5,8 +5,8 @@ made again bit for bit.
 stack of SGD runs with mixed weight decay and noise (one drawn once), a stack of MLPs with shifts, a batch-10
 stack of the original's protocol, a lone Adam + one-cycle + label-smoothing run with a curve inside its epochs,
 and a lone SGD run with a warm-up, a cosine schedule and every augmentation. Each case is trained again here
-and compared by exact equality: every history value, every curve point, every run's folder name and a sha256
-of its final weights.
+and compared by exact equality: every history value, every curve point, every run's folder name, a sha256
+of its final weights and one of its optimizer's state (what a resume starts from).
 """
 import dataclasses
 import hashlib
@@ -42,6 +42,18 @@ def cases() -> dict[str, list[RunConfig]]:
     }
 
 
+def optimizer_sha256(run) -> str:
+    """The optimizer's state at the last epoch (momentum buffers, Adam's moments and steps, the schedule's values)."""
+    state = torch.load(run.checkpoint("last"), weights_only=True)["optimizer"]
+    digest = hashlib.sha256(repr(state["param_groups"]).encode())
+    for index in sorted(state["state"]):
+        for key in sorted(state["state"][index]):
+            value = state["state"][index][key]
+            digest.update(f"{index}.{key}".encode())
+            digest.update(value.contiguous().numpy().tobytes() if torch.is_tensor(value) else repr(value).encode())
+    return digest.hexdigest()
+
+
 def weights_sha256(run) -> str:
     state = torch.load(run.checkpoint("last"), weights_only=True)["model"]
     digest = hashlib.sha256()
@@ -71,6 +83,7 @@ def test_the_histories_of_0c5081e_made_again_bit_for_bit(case, mnist, tmp_path, 
         assert run.history.drop(columns=["seconds"]).to_dict("records") == golden["history"]
         assert run.curve.to_dict("records") == golden["curve"]
         assert weights_sha256(run) == golden["weights_sha256"]
+        assert optimizer_sha256(run) == golden["optimizer_sha256"]  # what a resume starts from, given back by a stack
 
 
 def test_the_comparison_can_fail(mnist, tmp_path, one_thread):

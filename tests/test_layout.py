@@ -163,3 +163,12 @@ def test_a_module_of_mnistlib_0_1_says_in_one_line_where_it_went():
         assert importlib.import_module(new.split()[0]) and old not in MODULES  # the new home exists, the old is gone
     with pytest.raises(ModuleNotFoundError, match="No module named 'mnistlib.nonsense'"):
         importlib.import_module("mnistlib.nonsense")  # a name that never was: Python's own message
+    # a name 0.1's module gave, from the package that module became
+    for statement, new in (("from mnistlib.data import MEAN", "mnistlib.data.mnist.MEAN"),
+                           ("from mnistlib.training import optimizer_text", "mnistlib.words.optimizer_text"),
+                           ("from mnistlib.training import train_one_epoch", "mnistlib.training.loop.train_epoch"),
+                           ("from mnistlib.original import beside_original", "mnistlib.analysis.claims.beside_original")):
+        with pytest.raises(ImportError, match=f"was mnistlib 0.1's; since 0.2 it is {new}"):
+            exec(statement, {})
+    with pytest.raises(ImportError, match="cannot import name 'nothing_like_it'"):
+        exec("from mnistlib.data import nothing_like_it", {})

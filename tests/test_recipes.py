@@ -284,3 +284,4 @@ def test_noise_at_the_course_template_is_judged_against_the_spread_between_seeds
     assert found.gain == pytest.approx(0.05) and found.spread == pytest.approx(0.1)
     assert speed.noise_at_template(plain, {"noise 0.3": fake(99.2)}, template, (1, 2)).verdict == "helps"
     assert speed.noise_at_template(plain, {"noise 0.3": fake(98.5)}, template, (1, 2)).verdict == "does not help"
+    assert speed.noise_at_template(plain, {"noise 0.3": fake(99.5)}, template[:1], (1, 2)).verdict == "unknown"

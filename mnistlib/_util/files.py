@@ -5,6 +5,7 @@ it, so a crash or a kill leaves the old file or the new one, never half of one.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -17,14 +18,19 @@ from ..errors import RunStoreError
 
 
 def umask() -> int:
-    """This process's umask, read without changing it where the system tells it (Linux: /proc), else by
-    setting it and putting it back."""
+    """This process's umask, read without changing it where the system tells it (Linux: /proc); elsewhere
+    set and put back once, the first time (another thread creating a file then gets 022)."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
+    return _umask_once()
+
+
+@functools.lru_cache(maxsize=1)
+def _umask_once() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -125,5 +125,5 @@ def shared_mistakes(theirs: dict, ours: dict) -> SharedMistakes:
     """From two runs' :func:`mnistlib.training.inference.test_predictions`: how many images each gets wrong, and
     how many of the images both saw both get wrong."""
     wrong = [set(predictions["index"][mistakes(predictions)]) for predictions in (theirs, ours)]
-    both = wrong[0] & wrong[1] & set(ours["index"]) & set(theirs["index"]) if theirs["split"] == ours["split"] else set()
+    both = wrong[0] & wrong[1] if theirs["split"] == ours["split"] else set()  # indices into the same split
     return SharedMistakes(len(wrong[0]), len(theirs["index"]), len(wrong[1]), len(ours["index"]), len(both))

@@ -25,7 +25,7 @@ from ..store.store import Run
 from ..stats import CHANCE_ACC, calibration_difference
 from ..training.inference import evaluate_details, load_model
 from ..training.optim import loss_function
-from ..data.cache import perturbed_images, run_tensors
+from ..data.cache import perturbed_images, run_tensors, training_images
 
 NEAR_ZERO = 1e-3  # a weight this small or smaller (in absolute value) counts as near zero
 DETAILS = ("test_acc", "test_loss", "ece", "confidence_right", "confidence_wrong")
@@ -153,6 +153,6 @@ class WeightShrink:
 def weight_shrink(cfg: RunConfig) -> WeightShrink:
     """SGD with momentum and L2 weight decay λ shrinks a weight by about lr·λ/(1 − momentum) of itself a step
     (the momentum's geometric sum), so by a factor (1 − that) ** steps over an epoch of ``cfg``'s run."""
-    steps = math.ceil(((cfg.train_subset or 60_000) - cfg.validation) / cfg.batch_size)
+    steps = math.ceil(training_images(cfg) / cfg.batch_size)
     per_step = cfg.lr * cfg.weight_decay / (1 - cfg.momentum)
     return WeightShrink(per_step, steps, (1 - per_step) ** steps)

@@ -1,4 +1,4 @@
-"""Notebook 8's analyses: how fast and how far the original LeNet-5 goes, as numbers and verdicts.
+"""Notebook 8's analyses: how fast and how far the original's LeNet-5 goes, as numbers and verdicts.
 
 Runs come keyed ``(step, seed)`` (:func:`mnistlib.report.grids.recipe_grid`). Every function returns a
 DataFrame or a dataclass; the notebook writes the sentences. A target is met only by every number
@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..data.cache import training_images
 from ..store.store import Run
 from ..stats import permutation_test, spread
 from .seeds import by_key
@@ -32,8 +33,7 @@ def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
         for i, run in enumerate(group):
             curve = run.curve
             if curve.empty:
-                per_epoch = run.config.train_subset or 60_000 - run.config.validation
-                curve = run.history.assign(images=run.history.epoch * per_epoch)
+                curve = run.history.assign(images=run.history.epoch * training_images(run.config))
             series[i] = curve.drop_duplicates("images", keep="last").set_index("images").test_acc
         out[step] = spread(pd.concat(series, axis=1))
     return out
@@ -119,7 +119,7 @@ class NoiseAtTemplate:
     gain: float                # best minus plain, points
     spread: float              # std of the course template's mean test accuracy over its seeds, points
     seeds: int
-    verdict: str               # 'within the spread' (|gain| <= spread), 'helps' or 'does not help'
+    verdict: str               # 'within the spread' (|gain| <= spread), 'helps', 'does not help'; 'unknown': < 2 seeds
 
 
 def noise_at_template(plain: Run, noisy: Mapping[str, Run], template: Sequence[Run],
@@ -131,7 +131,8 @@ def noise_at_template(plain: Run, noisy: Mapping[str, Run], template: Sequence[R
     base = plain.statistics(window)["mean_test_acc"]
     spread_ = float(pd.Series([run.statistics(window)["mean_test_acc"] for run in template]).std())
     gain = means[best] - base
-    verdict = "within the spread" if abs(gain) <= spread_ else "helps" if gain > 0 else "does not help"
+    verdict = ("unknown" if len(template) < 2 else "within the spread" if abs(gain) <= spread_ else
+               "helps" if gain > 0 else "does not help")  # one seed has no spread to judge by
     return NoiseAtTemplate(best, means[best], base, gain, spread_, len(template), verdict)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..runconfig import RunConfig
-from .mnist import MNISTArrays, TensorData, evaluation_indices, prepare
+from .mnist import FULL_COUNTS, MNISTArrays, TensorData, evaluation_indices, prepare
 from .perturb import Perturbation, perturb
 
 
@@ -19,6 +19,11 @@ def _subsets(cfg: RunConfig) -> tuple:
     # one copy (and a stack of them gathers its batches from it).
     by_seed = cfg.subset_mode == "stratified" and bool(cfg.train_subset or cfg.test_subset)
     return cfg.train_subset, cfg.test_subset, cfg.subset_mode, cfg.seed if by_seed else 0, cfg.validation
+
+
+def training_images(cfg: RunConfig) -> int:
+    """How many training images ``cfg``'s run sees an epoch: its subset, or MNIST's 60,000 less those held out."""
+    return cfg.train_subset or FULL_COUNTS["train"] - cfg.validation
 
 
 def evaluation_set(cfg: RunConfig, arrays: MNISTArrays) -> tuple[str, np.ndarray]:

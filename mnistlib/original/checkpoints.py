@@ -40,8 +40,7 @@ from ..runconfig import RunConfig
 from .record import PUBLISHED
 from ..store.store import HISTORY_COLUMNS, Run, RunStore, write_config
 
-PACKAGED = PUBLISHED  # the original's checkpoints, shipped with mnistlib
-MANIFEST = PACKAGED / "checkpoints.json"
+MANIFEST = PUBLISHED / "checkpoints.json"
 # The original's C3: output map o is a Conv2d over these S2 maps, in this order (its kernel's channels).
 ORIGINAL_C3 = ((0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1), (0, 1, 2, 3), (1, 2, 3, 4),
                (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2), (0, 1, 3, 4), (1, 2, 4, 5), (2, 3, 5, 0),
@@ -160,7 +159,7 @@ def load_original_checkpoint(path: str | Path) -> tuple[RunConfig, pd.DataFrame,
 
 
 def _write(store: RunStore, source: Path, cfg: RunConfig, history: pd.DataFrame, weights: dict) -> Run:
-    existing = store.finished(cfg)
+    existing = store.find_finished(cfg)
     if existing is not None:
         return existing
     target = store.path_for(cfg)
@@ -208,7 +207,7 @@ def slim_checkpoint(source: str | Path, dest: str | Path) -> dict:
 
 def checkpoint_files(source: str | Path | None = None) -> list[Path]:
     """The ``*_model_NNNN.pt`` files of a folder (or the one file given); None: those mnistlib ships."""
-    source = Path(source) if source is not None else PACKAGED
+    source = Path(source) if source is not None else PUBLISHED
     if source.is_file():
         return [source]
     if not source.is_dir():

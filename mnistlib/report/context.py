@@ -31,6 +31,7 @@ from .parameters import PROFILES, ReportParameters, Settings
 from .plots import save_figure
 from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
+from ..training.recipes import Recipe
 from ..words import REUSED, TRAINED, optimizer_text
 from ..training.lifecycle import train
 
@@ -47,6 +48,7 @@ class NotebookContext:
     beyond: dict[str, dict]           # the runs past the original (grids.beyond_grid), by group
     reproduce: dict[str, dict]        # notebook 7's runs (grids.reproduction_grid), by group
     recipes: dict[str, dict]          # notebook 8's runs (grids.recipe_grid), by group
+    sgd_recipe: Recipe                # the SGD recipe of recipes["sgd"]
     store: RunStore
     arrays: MNISTArrays
     figures: Path
@@ -57,7 +59,7 @@ class NotebookContext:
     def run(self, label: str, cfg: RunConfig) -> Run:
         """Train ``cfg`` or read it from the store; one line saying which goes to the notebook's
         runs log (``reports/<profile>/logs/<notebook>-runs.log``), not onto the page."""
-        reused = self.store.finished(cfg) is not None
+        reused = self.store.find_finished(cfg) is not None
         start = time.perf_counter()
         with warnings.catch_warnings():
             # train() warns about a collapsed run; the line printed below states its health instead
@@ -114,7 +116,7 @@ class NotebookContext:
         for group, configs in self.beyond.items():
             groups[group] = {}
             for key, cfg in configs.items():
-                run = self.store.finished(cfg)
+                run = self.store.find_finished(cfg)
                 if run is None:
                     return None
                 groups[group][key] = run
@@ -201,7 +203,8 @@ def setup_notebook(notebook: str, namespace: Mapping[str, Any] | None = None, **
     pd.set_option("display.max_colwidth", None)  # a table cell is never cut short on the page
     return NotebookContext(
         notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
-        reproduce=s.reproduce, recipes=s.recipes, store=RunStore(s.folders["runs_dir"]), arrays=load_mnist(s.folders["data_dir"]),
+        reproduce=s.reproduce, recipes=s.recipes, sgd_recipe=s.sgd_recipe, store=RunStore(s.folders["runs_dir"]),
+        arrays=load_mnist(s.folders["data_dir"]),
         figures=(s.folders["figures_dir"] or paths.figures_dir()) / s.profile,
         reports=(s.folders["reports_dir"] or paths.reports_dir()) / s.profile, progress=s.progress)
 

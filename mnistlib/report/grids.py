@@ -66,9 +66,6 @@ GRIDS = {
 }
 
 
-# The groups of beyond_grid, as a reader names them.
-GROUP_NAMES = {"variance": "variance across seeds", "lambda_sweep": "λ sweep", "long": "longer training",
-               "activations": "activations", "original_settings": "the original's settings"}
 BEYOND_SIZES = ("seeds", "lambdas", "long_factor")  # the GRIDS entries beyond_grid takes; recipe_grid the rest
 
 

@@ -21,6 +21,7 @@ from ..models.nets import resolve_model_name
 from ..original.record import MLP_NAMES, ORIGINAL_NOISE_STDS, ORIGINAL_WEIGHT_DECAYS
 from ..runconfig import RunConfig
 from ..stats import ORIGINAL_WINDOW
+from ..training.recipes import Recipe
 from .grids import BEYOND_SIZES, GRIDS, REPRO_GRIDS, beyond_grid, original_grid, recipe_grid, reproduction_grid
 
 
@@ -92,7 +93,7 @@ class ReportParameters:
     train_subset: int | str | None = None    # None: the profile's; "all"; or a number of images
     test_subset: int | str | None = None
     device: str = "auto"
-    seed: int = 0                            # the original of the original's 13 runs (notebooks 6 and 7 pick their own)
+    seed: int = 0                            # the random seed of the original's 13 runs (notebooks 6 and 7 pick their own)
     data_dir: str | None = None
     runs_dir: str | None = None
     figures_dir: str | None = None
@@ -192,7 +193,7 @@ class ReportParameters:
                         reproduction_grid(common, seeds=self.reproduce_seeds, grid=self.reproduce),
                         recipe_grid(common, seeds=self.speed_seeds or PROFILES[self.profile].speed_seeds,
                                     **{k: v for k, v in sizes.items() if k not in BEYOND_SIZES}),
-                        self.folders, self.progress)
+                        sizes["recipe"], self.folders, self.progress)
 
 
 @dataclass(frozen=True)
@@ -206,5 +207,6 @@ class Settings:
     beyond: dict[str, dict]                 # notebook 6's (beyond_grid)
     reproduce: dict[str, dict]              # notebook 7's (reproduction_grid)
     recipes: dict[str, dict]                # notebook 8's (recipe_grid)
+    sgd_recipe: Recipe                      # the SGD recipe of recipes["sgd"], its steps and what each sets
     folders: dict[str, Path | None]
     progress: bool

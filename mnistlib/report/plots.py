@@ -104,20 +104,20 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), layout="constrained",
                                  squeeze=False)
-        drew_seed = False
+        drew_original = False
         for ax, metric in zip(axes[0], metrics):
             for run, label in zip(runs, labels):
                 line, = ax.plot(run.history.epoch, _metric(run.history, metric), label=label)
                 if original and label in original and ("loss" not in metric or _on_original_scale(run)):
                     ax.plot(original[label].epoch, _metric(original[label], metric),
                             **{**ORIGINAL_STYLE, "color": line.get_color()})
-                    drew_seed = True
+                    drew_original = True
             ax.set_xlabel("epoch")
             ax.set_ylabel(column_text(metric))
             ax.set_title(column_text(metric))
             if ylim and metric in ylim:
                 ax.set_ylim(*ylim[metric])
-        if drew_seed:
+        if drew_original:
             axes[0][-1].plot([], [], label="dashed: the original's run", **ORIGINAL_STYLE)
         axes[0][-1].legend(fontsize=8)
         if title:

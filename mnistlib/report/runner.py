@@ -242,7 +242,7 @@ def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: s
     used = set().union(*(notebook_grids(path) for path in notebooks))
     configs = {label: cfg for name in grids if name in used for label, cfg in grids[name].items()}
     store = RunStore(settings.folders["runs_dir"]).writable()  # upgrades a store of an earlier mnistlib first
-    stored = {label for label, cfg in configs.items() if store.finished(cfg) is not None}
+    stored = {label for label, cfg in configs.items() if store.find_finished(cfg) is not None}
     lines: list[str] = []
 
     def both(line: str) -> None:

@@ -71,22 +71,26 @@ def findings_in_words(findings: pd.DataFrame) -> pd.DataFrame:
         "question_id": findings.question.to_numpy(), "subject": subjects, "finding_id": findings.finding.to_numpy()})
 
 
+# The digits of a finding's value, by its id: p-values to 3 places, λ as written, losses to 4; else 2 (whole numbers
+# as they are).
+FINDING_FORMATS = {"p": "{:.3f}", "best_lambda": "{:g}", "first_collapse": "{:g}", "lowest_train_loss": "{:.4f}",
+                   "test_loss_rise_pct": "{:.4f}"}
+
+
 def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
     """A table of findings keyed by ids (see :func:`findings_in_words`) for reading: question and finding in
-    words; numbers to 4 places for losses, to 3 for p-values, λ as written, else to 2; whole numbers and
-    verdicts as they are."""
+    words, each value to the digits of its finding (:data:`FINDING_FORMATS`), verdicts in words, '–' for none."""
     def text(finding: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "–"
-        if isinstance(value, float) and value.is_integer() and "λ" not in finding:
+        if isinstance(value, float) and value.is_integer() and FINDING_FORMATS.get(finding) != "{:g}":
             return f"{int(value)}"
         if isinstance(value, float):
-            return f"{value:g}" if "λ" in finding else f"{value:.3f}" if finding.endswith(": p") else f"{value:.4f}" if "loss" in finding \
-                else f"{value:.2f}"
+            return FINDING_FORMATS.get(finding, "{:.2f}").format(value)
         return str(value)
 
     shown = findings_in_words(findings)
-    shown = shown.assign(value=[text(f, v) for f, v in zip(shown.finding, shown.value)])
+    shown = shown.assign(value=[text(f, v) for f, v in zip(shown.finding_id, shown.value)])
     return shown.set_index(["question", "finding"])[["value"]]
 
 

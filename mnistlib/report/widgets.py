@@ -180,9 +180,14 @@ class DigitInspector(_View):
         self.confusion = pd.crosstab(pd.Categorical(self.label, range(10)), pd.Categorical(self.predicted, range(10)),
                                      dropna=False).to_numpy()
 
+    @property
+    def predictions(self) -> dict:
+        """The chosen run's :func:`~mnistlib.training.inference.test_predictions` (computed once per run)."""
+        return self._predictions[self.run_select.value]
+
     def mistakes(self) -> np.ndarray:
         """Positions (into this run's test set) of wrong predictions matching the filters."""
-        wrong = mistakes(self._predictions[self.run_select.value])
+        wrong = mistakes(self.predictions)
         keep = np.ones(len(wrong), dtype=bool)
         if self.true_class.value != ALL:
             keep &= self.label[wrong] == self.true_class.value
@@ -214,8 +219,9 @@ class DigitInspector(_View):
 
     def _draw(self) -> None:
         matching = len(self.mistakes())
-        wrong = int((self.predicted != self.label).sum())
-        self.summary.value = (f"<b>{wrong}</b> of {len(self.label):,} test digits wrong "
+        wrong = len(mistakes(self.predictions))
+        digits = "test digits" if self.predictions["split"] == "test" else "held-out training digits"
+        self.summary.value = (f"<b>{wrong}</b> of {len(self.label):,} {digits} wrong "
                               f"({100 * wrong / len(self.label):.2f}%); {matching} match "
                               f"({self._filter_text()}); page {self.page.value + 1} of {self.page.max + 1}")
         self.image.value = png(self.figure())

@@ -192,7 +192,7 @@ class RunStore:
         path = self.path_for(cfg)
         return self.load(path) if (path / "config.json").exists() else None
 
-    def finished(self, cfg: RunConfig) -> Run | None:
+    def find_finished(self, cfg: RunConfig) -> Run | None:
         """The stored run for this config if it has finished, else None: the one test of "stored and done"."""
         run = self.find(cfg)
         return run if run is not None and run.finished else None

@@ -26,6 +26,7 @@ from typing import Callable, Mapping
 
 import torch
 
+from ..data.cache import training_images
 from ..data.mnist import load_mnist
 from ..errors import MnistlibError, RunHealthWarning
 from ..store.identity import config_hash
@@ -59,7 +60,7 @@ def _cost(cfg: RunConfig) -> float:
     lenet = cfg.model.startswith("LeNet5")
     step = STEP_IMAGES["LeNet5" if lenet else "MLP"]
     per_image = (LENET_COST if lenet else 1.0) * (1 + step / cfg.batch_size) / (1 + step / 64)
-    return per_image * cfg.epochs * (cfg.train_subset or 60_000)
+    return per_image * cfg.epochs * training_images(cfg)
 
 
 def _publish_epoch(run, row) -> None:
@@ -95,7 +96,7 @@ def _pending(configs: Mapping[str, RunConfig], store: RunStore) -> tuple[dict, d
         key = config_hash(cfg)
         if key in labels:
             labels[key].append(label)
-        elif (stored := store.finished(cfg)) is not None:
+        elif (stored := store.find_finished(cfg)) is not None:
             done[label] = stored.path.name
         else:
             labels[key] = [label]

@@ -41,10 +41,18 @@ class HealthWarnings:
     def __call__(self, run: Run, row: dict) -> None:
         verdict = run.health
         if verdict.failed and not self.warned:
-            warnings.warn(f"{run.name}: {verdict} (recorded; training goes on)", RunHealthWarning, stacklevel=5)
+            warnings.warn(f"{run.name}: {verdict} (recorded; training goes on)", RunHealthWarning, stacklevel=_caller())
             self.warned = True
         elif row["epoch"] >= self.epochs and verdict.state is State.AT_CHANCE:
-            warnings.warn(f"{run.name}: {verdict} (recorded)", RunHealthWarning, stacklevel=5)
+            warnings.warn(f"{run.name}: {verdict} (recorded)", RunHealthWarning, stacklevel=_caller())
+
+
+def _caller() -> int:
+    """The stack level of the first frame outside this module: the code that called train or train_stack."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def train(cfg: RunConfig, *, store: RunStore | None = None, data: MNISTArrays | None = None,
@@ -73,14 +81,14 @@ def train_stack(cfgs: Sequence[RunConfig], *, store: RunStore | None = None, dat
     before any callback runs, so an interrupted stack resumes with the same composition, bit-identical
     to an uninterrupted one. A stack of one run is that run trained alone.
     """
-    store = (store or RunStore()).writable()
-    runs = {i: run for i, cfg in enumerate(cfgs) if (run := store.finished(cfg)) is not None}
+    store, callbacks = (store or RunStore()).writable(), tuple(callbacks)  # given to every run, a generator too
+    runs = {i: run for i, cfg in enumerate(cfgs) if (run := store.find_finished(cfg)) is not None}
     _check(cfgs, [cfg for i, cfg in enumerate(cfgs) if i not in runs])
     while len(runs) < len(cfgs):
         todo = [i for i in range(len(cfgs)) if i not in runs]
         held = _free_locks(store, cfgs, todo) or _wait_for(store, cfgs[todo[0]], todo[0], progress)
         try:
-            ready = {i: store.finished(cfgs[i]) for i in held}  # finished while this process waited for it
+            ready = {i: store.find_finished(cfgs[i]) for i in held}  # finished while this process waited for it
             runs.update({i: run for i, run in ready.items() if run is not None})
             left = {i: cfgs[i] for i in held if ready[i] is None}
             if left:
@@ -133,7 +141,9 @@ def _train_held(store: RunStore, cfgs: dict[int, RunConfig], data: MNISTArrays |
     device = resolve_device(first.device)
     arrays = data if data is not None else load_mnist()
     jobs = [Job(cfg, run_tensors(cfg, arrays, device)) for cfg in cfgs.values()]  # refuses a bad setting first
-    status = {**run_status(device, arrays), **({"stack": len(jobs)} if len(jobs) > 1 else {})}
+    # A stacked run's numbers depend on its stack (the order of a grouped convolution's sums): say which.
+    stacked = {"stack": len(jobs), "stacked_with": [config_hash(job.cfg) for job in jobs]} if len(jobs) > 1 else {}
+    status = {**run_status(device, arrays), **stacked}
     opened = [store.begin(job.cfg, status, map_location=device) for job in jobs]
     members = [_Member(job, path, job.resume(state), [HealthWarnings(job.cfg.epochs), *callbacks])
                for job, (path, state, _) in zip(jobs, opened)]
@@ -154,10 +164,10 @@ class _Member:
 
 def _train_members(members: list[_Member], store: RunStore, progress: bool) -> None:
     epochs = members[0].job.cfg.epochs
-    first = min(member.done for member in members)
-    bar = _progress_bar(members, epochs, first) if progress else None
+    done = min(member.done for member in members)
+    bar = _progress_bar(members, epochs, done) if progress else None
     group = None
-    for epoch in range(first + 1, epochs + 1):
+    for epoch in range(done + 1, epochs + 1):
         active = [member for member in members if member.done < epoch]  # those behind catch up first
         if group is None or [m.job for m in active] != group.jobs:
             group = group_of([member.job for member in active])  # from each run's own model and optimizer

@@ -108,8 +108,9 @@ class Stack:
         self.jobs, self.runs = list(jobs), len(jobs)
         cfg = self.jobs[0].cfg
         self.model, self.pairs = stack_model([job.model for job in self.jobs])
-        # The decay goes on the gradient here, so the optimizer's own is off: for SGD exactly what a run alone
-        # does (torch.equal in tests/test_stacking.py); for Adam the same sum, rounded once more.
+        # The decay goes on the gradient here, each run's λ on its own rows, so the optimizer's own is off: for SGD
+        # exactly the stacked SGD of 0c5081e (torch.equal in tests/test_stacking.py); against a run alone, whose
+        # optimizer adds λ·w in one rounding, it rounds once more, as every sum of a stack may differ (a few 1e-8).
         self.optimizer = make_optimizer(dataclasses.replace(cfg, weight_decay=0.0), [p for p, _ in self.pairs])
         self.owners = [job.optimizer for job in self.jobs]
         for stacked, own in self.pairs:
@@ -164,7 +165,7 @@ class Stack:
             for k, (owner, param) in enumerate(zip(self.owners, own)):
                 param.copy_(rows[k].view_as(param))
                 if state:
-                    owner.state[param] = {key: _row(value, k, self.runs, param) for key, value in state.items()}
+                    owner.state[param] = {key: _row(value, stacked, k, param) for key, value in state.items()}
         group = self.optimizer.param_groups[0]
         for owner in self.owners:
             for own_group in owner.param_groups:
@@ -183,7 +184,7 @@ def _gather_state(optimizer: torch.optim.Optimizer, stacked: torch.Tensor, owner
     gathered = {}
     for key, first in states[0].items():
         values = [state[key] for state in states]
-        if torch.is_tensor(first) and first.shape == own[0].shape:
+        if torch.is_tensor(first) and first.shape == own[0].shape:  # per run: the stacked parameter's layout
             gathered[key] = torch.cat([value.reshape(-1) for value in values]).view_as(stacked)
         else:
             if torch.is_tensor(first) and not all(torch.equal(first, value) for value in values):
@@ -192,10 +193,11 @@ def _gather_state(optimizer: torch.optim.Optimizer, stacked: torch.Tensor, owner
     optimizer.state[stacked] = gathered
 
 
-def _row(value, k: int, runs: int, param: torch.Tensor):
-    """Run ``k``'s part of one entry of a stacked parameter's optimizer state."""
-    if torch.is_tensor(value) and value.numel() == runs * param.numel() and value.dim():
-        return value.view(runs, -1)[k].view_as(param).clone()
+def _row(value, stacked: torch.Tensor, k: int, param: torch.Tensor):
+    """Run ``k``'s part of one entry of a stacked parameter's optimizer state: a tensor of the stacked
+    parameter's shape is per run (its rows in run order, as :func:`_gather_state` made them); the rest is shared."""
+    if torch.is_tensor(value) and value.shape == stacked.shape:
+        return value.view(stacked.numel() // param.numel(), -1)[k].view_as(param).clone()
     return value.clone() if torch.is_tensor(value) else value
 
 

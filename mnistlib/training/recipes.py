@@ -1,10 +1,9 @@
-"""Named training recipes for the original LeNet-5 (60,806 parameters, the sparse C3 table), each a
+"""Named training recipes for the original's LeNet-5 (60,806 parameters, the sparse C3 table), each a
 list of steps that notebook 8 measures one at a time, every step keeping the ones before it.
 
     >>> from mnistlib.training.recipes import RECIPES
     >>> RECIPES["fast"].config(seed=3)          # the whole recipe as one plain RunConfig
     >>> RECIPES["fast"].configs()               # step -> RunConfig, the ablation
-    >>> RECIPES["sgd"].changes("+ random shifts of up to 2 pixels")   # what one step sets
 
 ``mnistlib train --recipe fast --dry-run`` prints a recipe's RunConfig values. Every value here was
 chosen on a validation split (``RunConfig.validation``: 10,000 training images held out), never on
@@ -44,10 +43,6 @@ class Recipe:
         """The whole recipe (its last step) as one RunConfig, with ``common`` under it."""
         return list(self.configs(**common).values())[-1]
 
-    def changes(self, step: str) -> Mapping[str, object]:
-        """The RunConfig fields ``step`` changes over the step before it."""
-        return dict(self.steps)[step]
-
     def values(self) -> dict:
         """The RunConfig fields the whole recipe sets: what ``mnistlib train --recipe`` starts from."""
         values = dict(self.base)
@@ -59,7 +54,7 @@ class Recipe:
 # The course template (RunConfig's defaults) over two epochs, then one change at a time.
 FAST = Recipe(
     name="fast",
-    question="How fast can the original LeNet-5 reach 99% test accuracy? Target: 2 epochs (120,000 images).",
+    question="How fast can the original's LeNet-5 reach 99% test accuracy? Target: 2 epochs (120,000 images).",
     base={"epochs": 2},
     steps=(
         ("course template: SGD, lr 0.01, momentum 0.9, batch 64", {}),
@@ -75,7 +70,7 @@ FAST = Recipe(
 FAR_EPOCHS = 30
 FAR = Recipe(
     name="far",
-    question="How far can the original LeNet-5 go within 50 epochs? Target: 99.4% mean test accuracy over 5 seeds.",
+    question="How far can the original's LeNet-5 go within 50 epochs? Target: 99.4% mean test accuracy over 5 seeds.",
     base={**FAST.values(), "epochs": FAR_EPOCHS},
     steps=(
         ("the fast recipe, trained longer", {}),
@@ -92,7 +87,7 @@ _SGD_STEPS = (
     ("+ cosine decay from lr 0.1, batch 128", {"schedule": "cosine", "lr": 0.1, "batch_size": 128}),
     ("+ random shifts of up to 2 pixels", {"shift": 2}),
 )
-SGD = Recipe(name="sgd", question="How far does plain SGD take the original LeNet-5 with a schedule and shifts?",
+SGD = Recipe(name="sgd", question="How far does plain SGD take the original's LeNet-5 with a schedule and shifts?",
              base={}, steps=_SGD_STEPS)
 SGD_FULL = Recipe(name="sgd-full", question=SGD.question + " And with rotation, scaling and noise?", base={},
                   steps=_SGD_STEPS + (("+ random rotation (±10°) and scaling (±10%)", {"rotate": 10.0, "scale": 0.1}),
