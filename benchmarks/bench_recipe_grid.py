@@ -11,9 +11,9 @@ The runs are the report's ``recipes`` grid (``check_parameters(profile=...).reci
 protocol and each step of the fast recipe, evaluated inside their epochs) and ``far`` (the far recipe's steps),
 less the runs notebook 6 asks for too (the far group's course template): notebook 8's own 40 runs of the
 full profile, those that trained alone before #27 (32 minutes then, on a 2-core Intel Xeon). Each side trains
-all of them into a fresh temporary store with ``mnistlib.training.cluster.train_many`` on a LocalCluster of one single-threaded worker per core:
-stacked (``stack=MAX_STACK``: runs that differ only in seed, λ, noise or augmentation share a stack,
-Adam, one-cycle and curve runs too) and alone (``stack=1``). Both wall times include the cluster's
+all of them into a fresh temporary store with ``mnistlib.training.cluster.train_many`` on a LocalCluster of one
+single-threaded worker per core: stacked (``stack=MAX_STACK``: runs that differ only in seed, λ, noise or
+augmentation share a stack, Adam, one-cycle and curve runs too) and alone (``stack=1``). Both wall times include the cluster's
 start, the same on both sides.
 
 Prints both wall times, the ratio alone / stacked, the number of runs and of stacks, how busy the workers
@@ -105,7 +105,8 @@ def main() -> None:
     runs = len({config_hash(cfg) for cfg in configs.values()})
     workers = min(cores(), runs)
     stacks = {name: stack_count(configs, stack, workers) for name, stack in SIDES.items()}
-    print(f"notebook 8's grid ({', '.join(groups)}), {profile} profile: {len(configs)} labels, {runs} runs; {stacks['stacked']} stacks "
+    print(f"notebook 8's grid ({', '.join(groups)}), {profile} profile: {len(configs)} labels, {runs} runs; "
+          f"{stacks['stacked']} stacks "
           f"stacked, {stacks['alone']} alone; {workers} workers × 1 thread; {cpu_name()}", flush=True)
     order = list(SIDES) if args.order == "stacked-first" else list(SIDES)[::-1]
     sides = {name: train_side(name, configs, workers) for name in order}

@@ -16,10 +16,12 @@ MOVED = {  # 0.1's module -> where its contents are now
     "cluster": "mnistlib.training.cluster", "export": "mnistlib.store.export", "fastfar": "mnistlib.analysis.speed",
     "files": "mnistlib._util.files", "grids": "mnistlib.report.grids (and mnistlib.report.parameters)",
     "machine": "mnistlib._util.machine", "naming": "mnistlib.store.identity (and mnistlib.words)",
-    "notebook": "mnistlib.report.context (and mnistlib.report.tables)", "originalimport": "mnistlib.original.checkpoints",
+    "notebook": "mnistlib.report.context (and mnistlib.report.tables)",
+    "originalimport": "mnistlib.original.checkpoints",
     "perturb": "mnistlib.data.perturb", "plots": "mnistlib.report.plots", "publish": "mnistlib.report.publish",
     "recipes": "mnistlib.training.recipes", "regularizers": "mnistlib.analysis.robustness",
-    "reproduction": "mnistlib.analysis.reproduction", "runs": "mnistlib.store.store", "sources": "mnistlib.data.sources",
+    "reproduction": "mnistlib.analysis.reproduction", "runs": "mnistlib.store.store",
+    "sources": "mnistlib.data.sources",
     "stacking": "mnistlib.training.lifecycle (train_stack), mnistlib.training.loop (stack_groups, stack_key) and "
                 "mnistlib.models.stacked", "storeformat": "mnistlib.store.format",
     "webassets": "mnistlib.report.webassets", "widgets": "mnistlib.report.widgets",
@@ -27,8 +29,9 @@ MOVED = {  # 0.1's module -> where its contents are now
 
 
 # Names 0.1's modules gave that are gone or renamed, not merely moved into a module of their package.
-RENAMED = {"training.train_one_epoch": "mnistlib.training.loop.train_epoch (one epoch of a run alone or of a stack: "
-                                       "group_of)", "training.ProgressBar": "train_stack's own progress bar (progress=True)",
+RENAMED = {"training.train_one_epoch": "mnistlib.training.loop.train_epoch (one epoch of a run alone or of a "
+                                       "stack: group_of)",
+           "training.ProgressBar": "train_stack's own progress bar (progress=True)",
            "original.runs": "mnistlib.original.run_table", "original.RECORD": "mnistlib.original.PUBLISHED",
            "original.beside_original": "mnistlib.analysis.claims.beside_original",
            "original.check_original_claims": "mnistlib.analysis.claims.check_original_claims"}
