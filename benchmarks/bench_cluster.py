@@ -101,7 +101,9 @@ def main() -> None:
     if args.short:
         (dask_runs,), (pool_runs,) = stored.values()
         assert dask_runs == pool_runs, (dask_runs, pool_runs)  # the same runs (folders name the configs)
-        assert all(len(v) == 1 and v[0] > 0 for v in [*times.values(), *busy.values()]) and math.isfinite(ratio)
+        # run.json's times are to the second, and smoke stacks can start and finish within one: busy may be 0
+        assert all(len(v) == 1 and v[0] > 0 for v in times.values()) and math.isfinite(ratio)
+        assert all(len(v) == 1 and v[0] >= 0 for v in busy.values())
         print("short run: checked, no results written")
         return
     RESULTS.mkdir(exist_ok=True)

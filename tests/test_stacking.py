@@ -254,57 +254,63 @@ def test_train_many_trains_stacks(mnist, tmp_path):
         assert_within_tolerance(alone, RunStore(tmp_path).load(names[label]))
 
 
-# A stack of notebook 8's kind, in a process of its own, each epoch a little longer than its training: a kill
-# lands between two epochs' saves, or in the middle of one.
+# A stack of notebook 8's kind, in a process of its own that SIGKILLs itself as it is about to store a run's
+# epoch for the given time (each epoch stores one run, then the other).
 KILLED_STACK = """
-import sys, time
+import os, signal, sys
 import torch
-import mnistlib.training.lifecycle as lifecycle
 from mnistlib import RunConfig, RunStore
-real = lifecycle.train_epoch
-lifecycle.train_epoch = lambda group, epoch: (time.sleep(0.3), real(group, epoch))[1]
+from mnistlib.training.lifecycle import train_stack
+saves, real = [0], RunStore.save_epoch
+def save_epoch(*args, **kwargs):
+    saves[0] += 1
+    if saves[0] == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
+RunStore.save_epoch = save_epoch
 torch.set_num_threads(1)
-cfgs = [RunConfig(model="LeNet5-relu-silu", epochs=6, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
+cfgs = [RunConfig(model="LeNet5-relu-silu", epochs=4, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
                   one_cycle_warmup=0.15, batch_size=32, label_smoothing=0.1, eval_every=5, weight_decay=wd,
                   train_subset=400, test_subset=200, subset_mode="stratified") for s, wd in ((0, 0.0), (1, 1e-4))]
-lifecycle.train_stack(cfgs, store=RunStore(sys.argv[1]), progress=False)
+train_stack(cfgs, store=RunStore(sys.argv[1]), progress=False)
 """
+
+# where the kill lands: between the two runs' saves of the first epoch; of the third; between epochs 2 and 3
+CUTS = {2: (1, 0), 6: (3, 2), 5: (2, 2)}
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*at chance")
 def test_a_killed_stack_of_adam_one_cycle_curve_runs_resumes_bit_identical(mnist, tmp_path):
-    """SIGKILL (no chance to clean up) part-way through a stack of Adam + one-cycle runs with curves, then the
-    stack again in this process: histories, curves, weights and optimizer states equal an uninterrupted stack."""
+    """SIGKILL (no chance to clean up) part-way through a stack of Adam + one-cycle runs with curves, between
+    two epochs and between two runs' saves of one epoch, then the stack again in this process: histories, curves,
+    weights and optimizer states equal an uninterrupted stack's."""
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
-    process = subprocess.Popen([sys.executable, "-c", KILLED_STACK, str(tmp_path / "cut")],
-                               env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list((tmp_path / "cut").glob("*/history.csv"))) < 2:
-        time.sleep(0.05)
-    time.sleep(0.4)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    store = RunStore(tmp_path / "cut")
-    cfgs = [store.load(path).config for path in store.run_folders()]
-    assert len(cfgs) == 2 and all(1 <= store.find(cfg).epochs_done < 6 for cfg in cfgs), "killed part-way"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the killed process ran
     try:
-        resumed = train_stack(cfgs, store=store, data=mnist, progress=False)
-        whole = train_stack(cfgs, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
+        whole = None
+        for cut, epochs_stored in CUTS.items():
+            folder = tmp_path / f"cut-{cut}"
+            process = subprocess.run([sys.executable, "-c", KILLED_STACK, str(folder), str(cut)], timeout=300,
+                                     env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True)
+            assert process.returncode == -9, process.stderr[-2000:]
+            store = RunStore(folder)
+            cfgs = sorted((store.load(path).config for path in store.run_folders()), key=lambda cfg: cfg.seed)
+            assert tuple(store.find(cfg).epochs_done for cfg in cfgs) == epochs_stored, cut
+            resumed = train_stack(cfgs, store=store, data=mnist, progress=False)
+            if whole is None:
+                whole = train_stack(cfgs, store=RunStore(tmp_path / "whole"), data=mnist, progress=False)
+            for a, b in zip(whole, resumed):
+                pd.testing.assert_frame_equal(metrics(a), metrics(b))
+                pd.testing.assert_frame_equal(a.curve, b.curve)
+                last_a, last_b = (torch.load(run.checkpoint(), weights_only=True) for run in (a, b))
+                assert all(torch.equal(last_a["model"][k], last_b["model"][k]) for k in last_a["model"]), cut
+                state_a, state_b = last_a["optimizer"]["state"], last_b["optimizer"]["state"]
+                assert all(torch.equal(state_a[i][key], state_b[i][key]) for i in state_a for key in state_a[i])
+                assert not b.checkpoint("previous").exists(), "a finished run keeps no previous epoch"
     finally:
         torch.set_num_threads(threads)
-    for a, b in zip(whole, resumed):
-        pd.testing.assert_frame_equal(metrics(a), metrics(b))
-        pd.testing.assert_frame_equal(a.curve, b.curve)
-        last_a, last_b = (torch.load(run.checkpoint(), weights_only=True) for run in (a, b))
-        assert all(torch.equal(last_a["model"][k], last_b["model"][k]) for k in last_a["model"])
-        state_a, state_b = last_a["optimizer"]["state"], last_b["optimizer"]["state"]
-        assert all(torch.equal(state_a[i][key], state_b[i][key]) for i in state_a for key in state_a[i])

@@ -296,3 +296,19 @@ def test_the_run_hash_and_the_checkpoints_name_no_module_of_mnistlib(mnist, tmp_
                 modules.add(strings[-2])
         assert modules and not any(module.split(".")[0] == "mnistlib" for module in modules), (path, modules)
     assert torch.load(checkpoints[0], weights_only=True)  # and torch's safe loader reads each
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard link", "copy where links are refused"])
+def test_a_stacked_run_keeps_its_previous_epoch_until_it_finishes(tmp_path, monkeypatch, links):
+    if not links:
+        monkeypatch.setattr(os, "link", lambda *a: (_ for _ in ()).throw(PermissionError("no links here")))
+    store, cfg = RunStore(tmp_path), RunConfig(model="CustomMLP_1", epochs=3, train_subset=20, test_subset=10)
+    path, _, status = store.begin(cfg, {})
+    rows = []
+    for epoch in (1, 2):
+        rows.append({"epoch": epoch, "train_loss": 1.0 / epoch, "train_acc": 50.0, "test_loss": 1.0, "test_acc": 40.0 + epoch,
+                     "seconds": 0.1})
+        store.save_epoch(path, cfg, {"epoch": epoch, "config": cfg.to_dict(), "history": list(rows)}, keep_previous=True)
+    assert store.previous(path)["epoch"] == 1 and torch.load(path / "checkpoints" / "last.pt")["epoch"] == 2
+    store.finish(path, status)
+    assert store.previous(path) is None and not list((path / "checkpoints").glob(".*tmp"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -57,6 +58,19 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
 def write_json(path: Path, value: Any) -> None:
     """``value`` as indented JSON, keys sorted, written atomically."""
     atomic_write(path, lambda f: json.dump(value, f, indent=2, sort_keys=True, default=str))
+
+
+def keep_copy(path: Path, copy: Path) -> None:
+    """Make ``copy`` the file ``path`` is now, atomically: a hard link (no bytes copied), or a copy where the file
+    system refuses links. ``path`` rewritten by :func:`atomic_write` (a new file renamed over it) leaves ``copy``
+    as it was."""
+    tmp = copy.with_name(f".{copy.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, copy)
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import paths
 from ..errors import ConfigError, RunStoreError, StoreFormatError
-from .._util.files import atomic_write, load_checkpoint, save_checkpoint, write_json
+from .._util.files import atomic_write, keep_copy, load_checkpoint, save_checkpoint, write_json
 from ..words import run_description
 from .identity import NOT_IDENTITY, config_hash, folder_label, run_name
 from ..runconfig import RunConfig
@@ -272,11 +272,15 @@ class RunStore:
         save_checkpoint(path / "checkpoints" / "last.pt", {**load_checkpoint(base.checkpoint("last")),
                                                           "config": cfg.to_dict()})
 
-    def save_epoch(self, path: Path, cfg: RunConfig, state: dict) -> Run:
+    def save_epoch(self, path: Path, cfg: RunConfig, state: dict, keep_previous: bool = False) -> Run:
         """Store a finished epoch: ``last.pt`` first (the resume point), ``best.pt`` when its test
         accuracy beats every earlier epoch's, ``epoch_NNN.pt`` with ``save_every_epoch``, then
-        ``history.csv``. ``state`` is the checkpoint: epoch, config, model, optimizer, rng, history."""
+        ``history.csv``. ``state`` is the checkpoint: epoch, config, model, optimizer, rng, history.
+        ``keep_previous``: the ``last.pt`` it replaces stays as ``previous.pt`` (:meth:`previous`) until
+        :meth:`finish`, so that a stack whose runs a kill left one epoch apart can take that epoch back."""
         history, folder = state["history"], path / "checkpoints"
+        if keep_previous and (folder / "last.pt").exists():
+            keep_copy(folder / "last.pt", folder / "previous.pt")
         save_checkpoint(folder / "last.pt", state)
         if history[-1]["test_acc"] > max((row["test_acc"] for row in history[:-1]), default=-np.inf):
             save_checkpoint(folder / "best.pt", state)
@@ -289,8 +293,15 @@ class RunStore:
         atomic_write(path / "history.csv", lambda f: frame.to_csv(f, index=False))
         return Run(cfg, path, frame)
 
+    def previous(self, path: Path, map_location="cpu") -> dict | None:
+        """The checkpoint one epoch before ``last.pt`` of a run still training in a stack (``previous.pt``),
+        or None where there is none."""
+        kept = path / "checkpoints" / "previous.pt"
+        return load_checkpoint(kept, map_location=map_location) if kept.exists() else None
+
     def finish(self, path: Path, status: dict) -> Run:
         """Mark the run finished in ``run.json``, with its health; returns it as stored."""
+        (path / "checkpoints" / "previous.pt").unlink(missing_ok=True)
         run = self.load(path)
         write_json(path / "run.json", {**status, "state": "finished", "epochs_done": run.epochs_done,
                                        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),

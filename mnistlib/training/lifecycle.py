@@ -75,11 +75,12 @@ def train_stack(cfgs: Sequence[RunConfig], *, store: RunStore | None = None, dat
 
     Finished runs are returned as stored. The stack takes its runs' locks in one sorted order; a run
     another process is training leaves the stack, and is waited for and read (or resumed, if that
-    process died) once the others are done. Runs stored at different epochs (one was trained further,
-    or a kill came between two runs' saves of an epoch) do not wait for each other's results: those
-    behind train, stacked among themselves, until all are at the same epoch. Every run's epoch is stored
-    before any callback runs, so an interrupted stack resumes with the same composition, bit-identical
-    to an uninterrupted one. A stack of one run is that run trained alone.
+    process died) once the others are done. A kill between two runs' saves of an epoch leaves a stack's
+    runs one epoch apart: those that stored it take it back (each stacked run keeps its previous epoch
+    until it finishes) and the stack trains it again whole. Every run's epoch is stored before any
+    callback runs. So an interrupted stack resumes with the same composition, bit-identical to an
+    uninterrupted one. Runs stored further apart (one was trained further on its own) do not wait for
+    each other: those behind train, stacked among themselves, until all are at the same epoch. A stack of one run is that run trained alone.
     """
     store, callbacks = (store or RunStore()).writable(), tuple(callbacks)  # given to every run, a generator too
     runs = {i: run for i, cfg in enumerate(cfgs) if (run := store.find_finished(cfg)) is not None}
@@ -142,13 +143,46 @@ def _train_held(store: RunStore, cfgs: dict[int, RunConfig], data: MNISTArrays |
     arrays = data if data is not None else load_mnist()
     jobs = [Job(cfg, run_tensors(cfg, arrays, device)) for cfg in cfgs.values()]  # refuses a bad setting first
     # A stacked run's numbers depend on its stack (the order of a grouped convolution's sums): say which.
-    stacked = {"stack": len(jobs), "stacked_with": [config_hash(job.cfg) for job in jobs]} if len(jobs) > 1 else {}
+    hashes = [config_hash(job.cfg) for job in jobs]
+    stacked = {"stack": len(jobs), "stacked_with": hashes} if len(jobs) > 1 else {}
+    together = _last_trained_together(store, jobs, hashes) if len(jobs) > 1 else None
     status = {**run_status(device, arrays), **stacked}
     opened = [store.begin(job.cfg, status, map_location=device) for job in jobs]
+    states = [state for _, state, _ in opened]
+    if together:
+        states = _one_epoch(store, together, states, device)
     members = [_Member(job, path, job.resume(state), [HealthWarnings(job.cfg.epochs), *callbacks])
-               for job, (path, state, _) in zip(jobs, opened)]
+               for job, (path, _, _), state in zip(jobs, opened, states)]
     _train_members(members, store, progress)
     return {i: store.finish(path, st) for i, (path, _, st) in zip(cfgs, opened)}
+
+
+def _last_trained_together(store: RunStore, jobs: list[Job], hashes: list[str]) -> list[Run] | None:
+    """The stored runs of ``jobs`` if every one is stored, last trained in a stack of these very runs."""
+    stored = [store.find(job.cfg) for job in jobs]
+    together = all(run is not None and sorted(run.status.get("stacked_with") or []) == sorted(hashes)
+                   for run in stored)
+    return stored if together else None
+
+
+def _epoch(state: dict | None) -> int:
+    return state["history"][-1]["epoch"] if state and state["history"] else 0
+
+
+def _one_epoch(store: RunStore, stored: list[Run], states: list[dict | None], device) -> list[dict | None]:
+    """The resume states of a stack that a kill left between two runs' saves of one epoch: those that stored
+    it resume from the epoch before (their ``previous.pt``; for a first epoch, their start), so the whole
+    stack trains that epoch again as it first did. (Catching up alone would give the runs behind other last
+    bits: a stack's sums run in an order of its own.)"""
+    low = min(_epoch(state) for state in states)
+    states = list(states)
+    for i, (run, state) in enumerate(zip(stored, states)):
+        if _epoch(state) != low + 1:
+            continue
+        kept = store.previous(run.path, map_location=device)
+        if _epoch(kept) == low and (kept is not None or not run.status.get("continued_from")):
+            states[i] = kept
+    return states
 
 
 class _Member:
@@ -178,7 +212,8 @@ def _train_members(members: list[_Member], store: RunStore, progress: bool) -> N
         saved = []
         for member, row in zip(active, rows):
             member.history.append({**row, "seconds": share})
-            saved.append(store.save_epoch(member.path, member.job.cfg, member.job.checkpoint(epoch, member.history)))
+            saved.append(store.save_epoch(member.path, member.job.cfg, member.job.checkpoint(epoch, member.history),
+                                          keep_previous=len(members) > 1))
         for member, run in zip(active, saved):  # after every run has stored the epoch
             for callback in member.callbacks:
                 callback(run, member.history[-1])
