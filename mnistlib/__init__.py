@@ -12,7 +12,8 @@ floors below its own (:data:`LAYERS`; a test walks every module's imports and fa
                           (``context``), ``tables`` for reading, ``plots``, ``widgets``, the ``runner`` (papermill,
                           HTML), ``publish`` (``docs/``), ``webassets``
     8  analysis/          each notebook's findings as numbers and verdicts keyed by ids: ``claims``,
-                          ``robustness``, ``beyond``, ``reproduction``, ``speed``
+                          ``robustness``, ``beyond``, ``reproduction``, ``speed``, ``seeds``,
+                          ``bias_variance`` (Domingos's, over seeds)
     7  training/          ``optim`` (optimizer, loss, schedule), ``job`` (a run's state), ``loop`` (the one epoch
                           loop, alone or stacked), ``lifecycle`` (a run's life in the store: ``train``,
                           ``train_stack``), ``inference``, ``recipes``, ``cluster`` (Dask)
@@ -26,6 +27,7 @@ floors below its own (:data:`LAYERS`; a test walks every module's imports and fa
     3  models/            ``nets`` (LeNet-5 with the sparse C3, the MLPs, the registry), ``stacked``
     2  _util/             ``checks`` (typed-in values), ``files`` (atomic writes, safe checkpoints), ``machine``,
                           ``lazy`` (re-exports on first use), ``moved`` (where 0.1's modules went)
+       difference         the one rule for "different" (seeds, exact test, Welch interval), the reproduction interval
     1  stats              statistics of histories: the original's statistic, health, bands, exact tests
        errors             the exceptions, each message one line
        paths              every folder, each movable with an environment variable
@@ -60,7 +62,7 @@ __all__ = ["__version__", *_API]
 # The floors of the package's rooms (a folder, or a module at the top), lowest first; the docstring's map.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("stats", "errors", "paths", "_version"),
-    ("_util",),
+    ("_util", "difference"),
     ("models",),
     ("runconfig",),
     ("data", "words"),

@@ -28,3 +28,43 @@ def test_a_runs_history_its_test_command_and_its_predictions_see_the_same_images
     wrong = mistakes(found)
     assert len(wrong) == round(len(found["label"]) * (1 - right / 100))
     assert (found["proba"][wrong].argmax(1) != found["label"][wrong]).all()
+
+
+def test_a_runs_predictions_are_stored_with_it_reused_and_made_again_when_stale_or_damaged(mnist, tmp_path,
+                                                                                          monkeypatch):
+    import mnistlib.training.inference as inference
+    from mnistlib._util.files import save_checkpoint
+    from mnistlib.training.inference import predictions_path
+
+    cfg = RunConfig(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=300, subset_mode="stratified")
+    run = train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
+    first = predictions_of(run, data=mnist)
+    path = predictions_path(run)
+    assert path.exists() and path.stat().st_size < 300 * 10 * 4 + 4_000
+    loads = []
+    real = inference.load_model
+    monkeypatch.setattr(inference, "load_model", lambda *a, **k: loads.append(a) or real(*a, **k))
+    again = predictions_of(run, data=mnist)
+    assert loads == [] and np.array_equal(again["proba"], first["proba"]) and again["proba"].dtype == np.float32
+    path.write_bytes(b"not a zip")  # damaged: computed again, and stored again
+    assert np.array_equal(predictions_of(run, data=mnist)["proba"], first["proba"]) and len(loads) == 1
+    state = torch_load(run.checkpoint())
+    state["model"] = {k: v * 0 for k, v in state["model"].items()}
+    save_checkpoint(run.checkpoint(), state)  # another checkpoint: the stored file is stale
+    changed = predictions_of(run, data=mnist)
+    assert len(loads) == 2 and not np.array_equal(changed["proba"], first["proba"])
+
+
+def test_the_images_key_tells_two_evaluation_sets_apart(mnist):
+    from mnistlib.training.inference import images_sha256
+
+    images, labels = mnist.test_images[:100], mnist.test_labels[:100]
+    assert images_sha256(images, labels) == images_sha256(images.copy(), labels.astype(np.int32))
+    assert images_sha256(images, labels) != images_sha256(images[::-1], labels[::-1])
+    assert images_sha256(images, labels) != images_sha256(images[:99], labels[:99])
+
+
+def torch_load(path):
+    import torch
+
+    return torch.load(path, weights_only=True)

@@ -6,6 +6,7 @@ it, so a crash or a kill leaves the old file or the new one, never half of one.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -71,6 +72,15 @@ def keep_copy(path: Path, copy: Path) -> None:
     except OSError:
         shutil.copyfile(path, tmp)
     os.replace(tmp, copy)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:

@@ -7,6 +7,8 @@ Nothing here trains; every function reads the run store's checkpoints (``weights
 """
 from __future__ import annotations
 
+import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._util.files import atomic_write, load_checkpoint
+from .._util.files import atomic_write, file_sha256, load_checkpoint
 from .._util.machine import resolve_device
 from ..data.cache import evaluation_set, perturbed_images, run_tensors
 from ..data.mnist import MNISTArrays, iterate_batches, load_mnist, to_tensor
@@ -119,14 +121,56 @@ def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "la
     """A stored run's checkpoint on the images it is evaluated on (its test set, or its held-out training
     images: :func:`mnistlib.data.cache.evaluation_set`, the images of its history and of
     :func:`evaluate_checkpoints`): {'split' ('test' or 'train'), 'index' (into that split), 'images' (uint8),
-    'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained."""
+    'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained.
+
+    The probabilities are stored with the run (:func:`predictions_path`) and read back while the
+    checkpoint and the images are the same bytes; a missing, damaged or stale file is computed again."""
     arrays = data if data is not None else load_mnist()
     split, index = evaluation_set(run.config, arrays)
     images = getattr(arrays, f"{split}_images")[index]
-    model = load_model(run, which)
-    proba = torch.cat([predict_proba(model, xb) for xb in to_tensor(images).split(EVAL_BATCH)])
-    return {"split": split, "index": index, "images": images,
-            "label": getattr(arrays, f"{split}_labels")[index].astype(np.int64), "proba": proba.numpy()}
+    labels = getattr(arrays, f"{split}_labels")[index].astype(np.int64)
+    key = {"checkpoint_sha256": file_sha256(run.checkpoint(which)), "images_sha256": images_sha256(images, labels)}
+    path = predictions_path(run, which)
+    proba = _stored_proba(path, key, len(index))
+    if proba is None:
+        model = load_model(run, which)
+        proba = torch.cat([predict_proba(model, xb) for xb in to_tensor(images).split(EVAL_BATCH)]).numpy()
+        _store_proba(path, key, proba)
+    return {"split": split, "index": index, "images": images, "label": labels, "proba": proba}
+
+
+def predictions_path(run: Run, which: str = "last") -> Path:
+    """Where a run keeps its checkpoint's class probabilities on its evaluation images:
+    ``predictions/<which>.npz`` (NumPy, no pickles: ``proba`` float32 (N, 10), about 400 KB for the
+    10,000 test images, and the content key: the checkpoint's and the images' sha256)."""
+    return run.path / "predictions" / f"{which}.npz"
+
+
+def images_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    """The content key of an evaluation set: the sha256 of its images' and labels' bytes and shapes."""
+    digest = hashlib.sha256()
+    for array in (np.ascontiguousarray(images, np.uint8), np.ascontiguousarray(labels, np.int64)):
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _stored_proba(path: Path, key: dict, rows: int) -> np.ndarray | None:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if all(str(stored[name]) == value for name, value in key.items()) and stored["proba"].shape == (rows, 10):
+                return stored["proba"].astype(np.float32)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass  # none yet, damaged, or another format: computed again
+    return None
+
+
+def _store_proba(path: Path, key: dict, proba: np.ndarray) -> None:
+    try:
+        atomic_write(path, lambda f: np.savez(f, proba=proba.astype(np.float32),
+                                              **{name: np.array(value) for name, value in key.items()}), mode="wb")
+    except OSError:
+        pass  # a store this process cannot write: the predictions are still returned
 
 
 def mistakes(predictions: dict) -> np.ndarray:

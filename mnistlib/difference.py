@@ -1,0 +1,120 @@
+"""The one rule for "different", and the reproduction interval.
+
+Two configurations are *different* when the exact unpaired permutation test on their random seeds'
+values of one statistic (a run's mean test accuracy over the statistics window, or its final value
+where a page is about the end) gives p < :data:`ALPHA`; the difference comes with Welch's 95%
+interval. Unpaired, because the seeds of two configurations share nothing but their number: a paired
+test over 5 seeds cannot go below p = 0.0625. With too few seeds for any split to reach ``ALPHA``
+(2 against 2: p ≥ 0.33) the rule cannot decide, and says so. A page that makes m comparisons
+expects ``ALPHA · m`` of them to come out "different" by chance alone (:func:`chance_verdicts`).
+
+Whether our runs reproduce a number the original printed is a different question: a faithful
+reproduction's number is one more draw from our seeds' distribution, which the 95% prediction
+interval of n seeds, mean ± t·s·√(1 + 1/n), holds 95% of the time (for normal draws, exactly);
+:func:`leave_one_seed_out` checks that rate on our own seeds.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from .stats import permutation_test, smallest_p
+
+ALPHA = 0.05  # the level of each comparison
+LEVEL = 0.95  # of the intervals
+
+DIFFERENT, WITHIN, UNDECIDED = "different", "within_spread", "undecided"  # the rule's verdicts (ids)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Configuration a against b over their seeds: means, the difference a − b with Welch's interval
+    (``low``, ``high``; NaN with fewer than 2 seeds on a side), the exact permutation p, and the verdict."""
+
+    n_a: int
+    n_b: int
+    mean_a: float
+    mean_b: float
+    diff: float
+    low: float
+    high: float
+    p: float
+    alpha: float = ALPHA
+
+    @property
+    def decidable(self) -> bool:
+        """Whether these seed counts allow p < alpha at all."""
+        return smallest_p(self.n_a, self.n_b) < self.alpha
+
+    @property
+    def different(self) -> bool:
+        return self.p < self.alpha
+
+    @property
+    def verdict(self) -> str:
+        """:data:`DIFFERENT`, :data:`WITHIN` (the spread between seeds) or :data:`UNDECIDED` (too few seeds)."""
+        return DIFFERENT if self.different else WITHIN if self.decidable else UNDECIDED
+
+
+def compare(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, level: float = LEVEL) -> Comparison:
+    """The rule applied to one statistic's values, one per seed, of configurations a and b."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 1 or len(b) < 1:
+        raise ValueError(f"compare needs at least one seed on each side, got {len(a)} and {len(b)}")
+    low, high = welch_interval(a, b, level)
+    return Comparison(len(a), len(b), float(a.mean()), float(b.mean()), float(a.mean() - b.mean()), low, high,
+                      permutation_test(a, b), alpha)
+
+
+def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """Welch's ``level`` interval of mean(a) − mean(b) (unequal variances, Welch–Satterthwaite degrees of
+    freedom); (NaN, NaN) with fewer than 2 values on a side, the point itself when both sides are constant."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    diff = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return math.nan, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
+        return diff, diff
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, df) * math.sqrt(va + vb))
+    return diff - half, diff + half
+
+
+def chance_verdicts(comparisons: int, alpha: float = ALPHA) -> float:
+    """How many of ``comparisons`` would come out "different" by chance alone, were no configuration different."""
+    return alpha * comparisons
+
+
+def prediction_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
+    """The ``level`` prediction interval for one more seed, from n seeds: mean ± t(n−1)·s·√(1 + 1/n)."""
+    values = np.asarray(values, float)
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"a prediction interval needs at least 2 seeds, got {n}")
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n))
+    return float(values.mean()) - half, float(values.mean()) + half
+
+
+def leave_one_seed_out(values: Sequence[float], level: float = LEVEL) -> float:
+    """The share of seeds inside the prediction interval of the others: the rate at which the interval
+    holds a faithful draw, measured on our own seeds (needs 3 or more)."""
+    values = np.asarray(values, float)
+    if len(values) < 3:
+        raise ValueError(f"leave-one-seed-out needs at least 3 seeds, got {len(values)}")
+    inside = []
+    for i in range(len(values)):
+        low, high = prediction_interval(np.delete(values, i), level)
+        inside.append(low <= values[i] <= high)
+    return float(np.mean(inside))
+
+
+def gap_in_stds(value: float, values: Sequence[float]) -> float:
+    """How far ``value`` lies from the seeds' mean, in units of their standard deviation (NaN if it is 0)."""
+    values = np.asarray(values, float)
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return float((value - values.mean()) / std) if std > 0 else math.nan

@@ -1,0 +1,58 @@
+"""Domingos's bias and variance over random seeds (mnistlib.analysis.bias_variance), on cases built by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistlib.analysis.bias_variance import decompose, per_image, seed_intervals
+
+T, A, B = 7, 3, 5  # the true class and two others
+
+
+def _one_image(*votes, label=T):
+    return np.array(votes).reshape(-1, 1), np.array([label])
+
+
+def test_a_wrong_consensus_with_one_seed_right():
+    parts = per_image(*_one_image(A, A, A, B, T))
+    assert parts["main"][0] == A and parts["bias"][0] == 1 and parts["variance"][0] == pytest.approx(0.4)
+    assert parts["c"][0] == pytest.approx(-0.5) and parts["error"][0] == pytest.approx(0.8)
+    d = decompose(*_one_image(A, A, A, B, T))
+    assert d.error == pytest.approx(d.bias + d.net_variance) == pytest.approx(0.8)
+    assert d.biased_variance == pytest.approx(0.2) and d.unbiased_variance == 0 and d.main_accuracy == 0
+
+
+def test_every_seed_away_from_the_consensus_right():
+    parts = per_image(*_one_image(T, T, A, A, A))
+    assert parts["main"][0] == A and parts["c"][0] == pytest.approx(-1.0) and parts["error"][0] == pytest.approx(0.6)
+
+
+def test_a_right_consensus():
+    d = decompose(*_one_image(T, T, T, A, B))
+    assert d.bias == 0 and d.unbiased_variance == pytest.approx(0.4) == d.error and d.main_accuracy == 1
+
+
+def test_a_tie_goes_to_the_lowest_digit_among_the_tied():
+    low_first = per_image(*_one_image(A, A, T, T, B))  # A = 3 < T = 7: the consensus is wrong
+    assert low_first["main"][0] == A and low_first["bias"][0] == 1
+    true_first = per_image(*_one_image(9, 9, 1, 1, 5, label=1))  # the true 1 < 9: the consensus is right
+    assert true_first["main"][0] == 1 and true_first["bias"][0] == 0
+
+
+def test_the_decomposition_is_exact_on_random_predictions_and_its_intervals_hold_it():
+    draw = np.random.default_rng(0)
+    labels = draw.integers(0, 10, 500)
+    predictions = np.where(draw.random((5, 500)) < 0.7, labels, draw.integers(0, 10, (5, 500)))
+    d = decompose(predictions, labels)
+    assert d.error == pytest.approx(d.bias + d.unbiased_variance - d.biased_variance)
+    assert d.error == pytest.approx(np.mean(predictions != labels)) and (d.seeds, d.images) == (5, 500)
+    intervals = seed_intervals(predictions, labels, resamples=200)
+    assert all(low <= high for low, high in intervals.values())
+    assert intervals["error"][0] <= d.error <= intervals["error"][1]
+
+
+def test_bad_shapes_say_so():
+    with pytest.raises(ValueError, match=r"\(seeds, images\)"):
+        decompose(np.zeros(5), np.zeros(5))
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        decompose(np.zeros((1, 5)), np.zeros(5))
