@@ -56,3 +56,26 @@ def test_bad_shapes_say_so():
         decompose(np.zeros(5), np.zeros(5))
     with pytest.raises(ValueError, match="at least 2 seeds"):
         decompose(np.zeros((1, 5)), np.zeros(5))
+
+
+def test_a_configurations_seeds_from_their_stored_predictions(mnist, tmp_path):
+    from mnistlib import RunConfig, RunStore, train
+    from mnistlib.analysis.bias_variance import seed_predictions, table
+
+    store = RunStore(tmp_path)
+    # every test image: a stratified test subset is drawn by the seed, so seeds would see different images
+    runs = [train(RunConfig(model="CustomMLP_6", epochs=1, seed=s, train_subset=600, subset_mode="stratified"),
+                  store=store, data=mnist, progress=False) for s in range(3)]
+    predictions, labels = seed_predictions(runs, mnist)
+    assert predictions.shape == (3, 10_000) and labels.shape == (10_000,)
+    # each seed's error is its own history's last test accuracy
+    assert [100 * (1 - np.mean(p != labels)) for p in predictions] == pytest.approx(
+        [run.history.test_acc.iloc[-1] for run in runs], abs=1e-9)
+    found = table({"CustomMLP_6": runs}, mnist, resamples=50)
+    row = found.loc["CustomMLP_6"]
+    assert row.error == pytest.approx(row.bias + row.net_variance) and row.seeds == 3 and row.images == 10_000
+    assert row.error_low <= row.error <= row.error_high
+    other = train(RunConfig(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=200,
+                            subset_mode="stratified"), store=store, data=mnist, progress=False)
+    with pytest.raises(ValueError, match="different images"):
+        seed_predictions([runs[0], other], mnist)

@@ -9,7 +9,8 @@ from mnistlib import RunConfig
 from mnistlib.original import record as original
 from mnistlib.report.context import check_parameters
 from mnistlib.store.identity import config_hash
-from mnistlib.analysis.reproduction import batch_effect, collapse_counts, collapse_table, spread_table
+from mnistlib.analysis.reproduction import (batch_effect, collapse_counts, collapse_table, interval_table,
+                                           spread_table)
 from mnistlib.store.store import Run
 from mnistlib.stats import health
 
@@ -67,6 +68,22 @@ def test_spread_table_places_the_original_inside_or_outside():
     row = table.loc[("LeNet5", "mean_test_acc")]
     assert not row.inside and (round(row.ours_min, 2), round(row.ours_max, 2)) == (99.59, 99.79)
     assert row.seeds == 2
+
+
+def test_the_interval_table_passes_a_faithful_reproduction_and_judges_collapses_by_their_count():
+    published = original.history("LeNet5")
+    near = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((-0.2, -0.1, 0.05, 0.1, 0.2))]
+    row = interval_table({"LeNet5": near}, (20, 49)).loc[("LeNet5", "mean_test_acc")]
+    assert row.inside and row.judged_by == "interval" and row.seeds == 5 and row.low < row.original < row.high
+    assert row.gap_in_stds == pytest.approx((row.original - row.ours_mean) / row.ours_std) and 0 <= row.rate <= 1
+    far = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((1.0, 1.1, 1.2))]
+    row = interval_table({"LeNet5": far}, (20, 49)).loc[("LeNet5", "mean_test_acc")]
+    assert not row.inside and row.gap_in_stds < -5
+    mlp = original.history("CustomMLP_1")
+    falling = [fake_run(list(mlp.test_acc), model="CustomMLP_1"),
+               fake_run(list(mlp.test_acc.clip(lower=90)), model="CustomMLP_1", seed_=1)]
+    rows = interval_table({"CustomMLP_1": falling}, (20, 49))
+    assert set(rows.judged_by) == {"collapses"} and rows.inside.isna().all()
 
 
 def test_collapse_table_and_counts():

@@ -14,9 +14,15 @@ over training sets: it says how much a configuration's answer depends on its see
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
+
+from ..data.mnist import MNISTArrays
+from ..store.store import Run
+from ..training.inference import test_predictions
 
 CLASSES = 10
 
@@ -89,3 +95,28 @@ def seed_intervals(predictions, labels, resamples: int = 1000, level: float = 0.
     fields = ("error", "bias", "unbiased_variance", "biased_variance", "net_variance", "variance", "main_accuracy")
     return {name: tuple(float(q) for q in np.quantile([getattr(r, name) for r in rows], [tail, 1 - tail]))
             for name in fields}
+
+
+def seed_predictions(runs: Sequence[Run], data: MNISTArrays | None = None,
+                     which: str = "last") -> tuple[np.ndarray, np.ndarray]:
+    """The classes each run's checkpoint predicts on the runs' evaluation images, (seeds, images), and the
+    images' labels. The runs must be evaluated on the same images (one configuration's seeds are)."""
+    found = [test_predictions(run, data, which) for run in runs]
+    if any(not np.array_equal(f["index"], found[0]["index"]) or f["split"] != found[0]["split"] for f in found):
+        raise ValueError("these runs are evaluated on different images; bias and variance compare seeds of "
+                         "one configuration: give runs that differ only in their seed")
+    return np.stack([f["proba"].argmax(1) for f in found]), found[0]["label"]
+
+
+def table(groups: Mapping[str, Sequence[Run]], data: MNISTArrays | None = None, resamples: int = 1000,
+          level: float = 0.95) -> pd.DataFrame:
+    """Per configuration (index: the groups' keys), its :class:`Decomposition` over its seeds, each figure
+    with its ``level`` interval over seeds resampled (columns ``<figure>_low``, ``<figure>_high``)."""
+    rows = {}
+    for key, runs in groups.items():
+        predictions, labels = seed_predictions(runs, data)
+        intervals = seed_intervals(predictions, labels, resamples, level)
+        rows[key] = {**asdict(decompose(predictions, labels)),
+                     **{f"{name}_{end}": bound for name, (low, high) in intervals.items()
+                        for end, bound in (("low", low), ("high", high))}}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -6,11 +6,13 @@ are computed, never typed. :func:`mnistlib.stats.health` is the test for the ori
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import pandas as pd
 
+from ..difference import LEVEL, gap_in_stds, leave_one_seed_out, prediction_interval
 from ..original import record as original
 from ..training.inference import mistakes
 from ..words import display_name
@@ -34,6 +36,32 @@ def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> 
             rows.append({"model": model, "statistic": column, "original": theirs[column], "ours_min": low,
                          "ours_mean": ours[column].mean(), "ours_max": high, "seeds": len(ours),
                          "inside": bool(low <= theirs[column] <= high)})
+    return pd.DataFrame(rows).set_index(["model", "statistic"])
+
+
+def interval_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int], level: float = LEVEL) -> pd.DataFrame:
+    """Per model and statistic (index: model id, statistic id), the reproduction test a faithful one passes
+    at a known rate: the original's value, our seeds' mean and std, the ``level`` prediction interval of
+    one more seed (:func:`mnistlib.difference.prediction_interval`), whether the original's value lies
+    inside it, its gap in units of our std, and the interval's leave-one-seed-out rate on our own seeds
+    (NaN below 3 seeds). A model some of whose runs collapse is judged by its collapse count
+    (:func:`collapse_table`), not by an interval its collapses widen: its rows say ``judged_by``
+    'collapses' and hold no verdict."""
+    published = original.statistics(window)
+    rows = []
+    for model, model_runs in runs.items():
+        ours = pd.DataFrame([run_statistics(run.history, window) for run in model_runs])
+        collapses = any(health(run.history).collapse_epoch is not None for run in model_runs)
+        theirs = published.loc[display_name(model)]
+        for column in STATISTICS:
+            values, value = ours[column].to_numpy(float), float(theirs[column])
+            low, high = prediction_interval(values, level) if len(values) >= 2 else (math.nan, math.nan)
+            rows.append({"model": model, "statistic": column, "original": value, "ours_mean": values.mean(),
+                         "ours_std": values.std(ddof=1) if len(values) > 1 else math.nan, "seeds": len(values),
+                         "low": low, "high": high, "gap_in_stds": gap_in_stds(value, values),
+                         "rate": leave_one_seed_out(values, level) if len(values) >= 3 else math.nan,
+                         "judged_by": "collapses" if collapses else "interval",
+                         "inside": None if collapses or math.isnan(low) else bool(low <= value <= high)})
     return pd.DataFrame(rows).set_index(["model", "statistic"])
 
 
