@@ -15,11 +15,13 @@ interval of n seeds, mean ± t·s·√(1 + 1/n), holds 95% of the time (for norm
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import stats as scipy_stats
 
 from .stats import permutation_test, smallest_p
@@ -70,6 +72,25 @@ def compare(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, level:
                       permutation_test(a, b), alpha)
 
 
+def permutation_p(a: Sequence, b: Sequence, statistic: Callable[[list], float | np.ndarray]) -> float | np.ndarray:
+    """The rule's exact unpaired permutation test for a statistic of a *set* of seeds rather than of each seed
+    (bias and variance: how far a configuration's seeds agree on each test image): every split of the pooled
+    seeds into groups of the two sizes, and the share whose |statistic(first) − statistic(second)| is at
+    least the observed one. ``a``, ``b``: one item per seed (a seed's predictions, say). A statistic that
+    returns an array (several figures at once) gets an array of p, one per figure."""
+    pooled, n = list(a) + list(b), len(a)
+    if n < 1 or len(b) < 1:
+        raise ValueError(f"a permutation test needs at least one seed on each side, got {len(a)} and {len(b)}")
+    observed = np.abs(np.asarray(statistic(list(a))) - np.asarray(statistic(list(b))))
+    splits = []
+    for chosen in itertools.combinations(range(len(pooled)), n):
+        first = set(chosen)
+        splits.append(np.asarray(statistic([pooled[i] for i in chosen]))
+                      - np.asarray(statistic([pooled[i] for i in range(len(pooled)) if i not in first])))
+    p = (np.abs(np.array(splits)) >= observed - 1e-12).mean(axis=0)
+    return float(p) if np.ndim(p) == 0 else p
+
+
 def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL) -> tuple[float, float]:
     """Welch's ``level`` interval of mean(a) − mean(b) (unequal variances, Welch–Satterthwaite degrees of
     freedom); (NaN, NaN) with fewer than 2 values on a side, the point itself when both sides are constant."""
@@ -83,6 +104,64 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     half = float(scipy_stats.t.ppf(0.5 + level / 2, df) * math.sqrt(va + vb))
     return diff - half, diff + half
+
+
+def against(values: Mapping[str, Sequence[float]], reference: str) -> pd.DataFrame:
+    """Every configuration of ``values`` (label -> one value per seed) against ``reference``'s by the rule:
+    one row per other label (in the mapping's order) with its seeds, mean and std, the difference from the
+    reference with Welch's interval, p and the verdict (:func:`comparison_table`)."""
+    if reference not in values:
+        raise KeyError(f"{reference!r} is not among the configurations compared ({', '.join(values)})")
+    return comparison_table({label: compare(v, values[reference]) for label, v in values.items() if label != reference},
+                            values)
+
+
+def pairs(values: Mapping[str, Sequence[float]], pairs_: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """The rule on each pair (a, b) of labels of ``values``; rows indexed (a, b) (:func:`comparison_table`)."""
+    return comparison_table({(a, b): compare(values[a], values[b]) for a, b in pairs_})
+
+
+def comparison_table(comparisons: Mapping, values: Mapping[str, Sequence[float]] | None = None) -> pd.DataFrame:
+    """:class:`Comparison` s as rows (their keys the index): ``seeds`` (of a), ``mean`` and ``std`` of a's seeds
+    where ``values`` gives them, ``diff`` (a − b), ``low``, ``high``, ``p`` and ``verdict``."""
+    rows = {}
+    for key, c in comparisons.items():
+        row = {"seeds": c.n_a, "against_seeds": c.n_b, "mean": c.mean_a, "against_mean": c.mean_b}
+        if values is not None and key in values and len(values[key]) > 1:
+            row["std"] = float(np.std(values[key], ddof=1))
+        rows[key] = {**row, "diff": c.diff, "low": c.low, "high": c.high, "p": c.p, "verdict": c.verdict}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    if isinstance(next(iter(rows), None), tuple):
+        table.index = pd.MultiIndex.from_tuples(table.index, names=["a", "b"])
+    return table
+
+
+@dataclass(frozen=True)
+class Leader:
+    """The configuration with the highest mean (or the lowest, as asked) and every one the rule cannot tell from
+    it: ``tied`` holds the leader and those within the spread between random seeds or undecided, in the order
+    of their means. The leader is *the* best only when ``decided`` (no other in ``tied``)."""
+
+    top: str
+    tied: tuple[str, ...]
+    comparisons: int
+    means: dict
+    undecided: bool = False   # some comparison had too few seeds to reach the level at all
+
+    @property
+    def decided(self) -> bool:
+        return len(self.tied) == 1
+
+
+def leader(values: Mapping[str, Sequence[float]], highest: bool = True) -> Leader:
+    """The rule's answer to "which configuration is best": the one with the highest (``highest``; else the
+    lowest) mean over its seeds, set against every other (``len(values) − 1`` comparisons)."""
+    means = {label: float(np.mean(v)) for label, v in values.items()}
+    order = sorted(means, key=means.get, reverse=highest)
+    top = order[0]
+    tests = {label: compare(values[top], values[label]) for label in order[1:]}
+    tied = [top] + [label for label, c in tests.items() if not c.different]
+    return Leader(top, tuple(tied), len(order) - 1, means, any(c.verdict == UNDECIDED for c in tests.values()))
 
 
 def chance_verdicts(comparisons: int, alpha: float = ALPHA) -> float:

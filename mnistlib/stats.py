@@ -163,7 +163,7 @@ def _bin_of(confidence: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _ece_rows(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndarray:
-    """:func:`calibration`'s error (points) for each row of (rows × answers) arrays, at once."""
+    """:func:`calibration`'s error (points) for each row of (rows × answers) arrays."""
     rows, n = confidence.shape
     if n == 0:
         return np.zeros(rows)
@@ -172,25 +172,6 @@ def _ece_rows(confidence: np.ndarray, correct: np.ndarray, bins: int) -> np.ndar
            - np.bincount(which.ravel(), weights=confidence.ravel(), minlength=rows * bins))
     # |accuracy − confidence| of a bin times its share of the answers is |Σ correct − Σ confidence| / n
     return 100 * np.abs(gap).reshape(rows, bins).sum(axis=1) / n
-
-
-def calibration_difference(before: tuple, after: tuple, bins: int = 15, resamples: int = 1000,
-                           seed: int = 0, level: float = 0.95) -> dict:
-    """How much the calibration error changes from one model to another on the same test images.
-
-    ``before`` and ``after`` are each (confidence, correct) per test image, in the same image order.
-    Returns ``difference`` (after − before, points) and a paired bootstrap interval (``low``, ``high``)
-    at ``level``: the images are resampled with replacement, the same resample for both models. It
-    measures the test set's sampling noise only, not what another training seed would give."""
-    (c0, r0), (c1, r1) = ((np.asarray(c, float), np.asarray(r, bool)) for c, r in (before, after))
-    if c0.shape != c1.shape:
-        raise ValueError(f"the two models answered different test sets ({c0.size} and {c1.size} images)")
-    draw = np.random.default_rng(seed).integers(0, c0.size, size=(resamples, c0.size))
-    spread = _ece_rows(c1[draw], r1[draw], bins) - _ece_rows(c0[draw], r0[draw], bins)
-    tail = (1 - level) / 2 * 100
-    difference = float(_ece_rows(c1[None], r1[None], bins)[0] - _ece_rows(c0[None], r0[None], bins)[0])
-    return {"difference": difference, "low": float(np.percentile(spread, tail)),
-            "high": float(np.percentile(spread, 100 - tail))}
 
 
 def calibration(confidence, correct, bins: int = 15) -> dict:

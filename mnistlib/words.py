@@ -10,6 +10,9 @@ command line turn them into these words at the edge, so rewording a header never
 """
 from __future__ import annotations
 
+import numpy as np
+
+from .difference import ALPHA, DIFFERENT, UNDECIDED, WITHIN, chance_verdicts
 from .runconfig import ONE_CYCLE_MOMENTUM, RunConfig
 
 # How a report came by a run (its logs): found finished in the store, or trained.
@@ -152,6 +155,71 @@ def optimizer_text(cfg: RunConfig) -> str:
     return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}"
 
 
+# ----------------------------------------------------------------------------- the rule for "different"
+
+# The verdicts of mnistlib.difference's rule, in words.
+RULE_VERDICTS = {DIFFERENT: "different", WITHIN: "within the spread between random seeds",
+                 UNDECIDED: "too few random seeds to decide"}
+
+
+# The verdicts of a check of the original's conclusions (mnistlib.analysis.claims), in words.
+CLAIM_VERDICTS = {"holds": "hold", "does not hold": "do not hold",
+                  "within the spread": "within the spread between random seeds", "some seeds": "hold in some random seeds"}
+
+
+def seeds_text(n: int) -> str:
+    """'5 random seeds', '1 random seed'."""
+    return f"{n} random seed{'s' if n != 1 else ''}"
+
+
+def mean_std_text(values, digits: int = 2, unit: str = "") -> str:
+    """A configuration's seeds as a reader reads them: '98.87 ± 0.07% (5 random seeds)'; one seed: '98.87% (1 random
+    seed)'."""
+    values = np.asarray(values, float)
+    spread = f" ± {values.std(ddof=1):.{digits}f}" if len(values) > 1 else ""
+    return f"{values.mean():.{digits}f}{spread}{unit} ({seeds_text(len(values))})"
+
+
+def comparison_text(c, unit: str = " points", digits: int = 2) -> str:
+    """A :class:`mnistlib.difference.Comparison` in words: '+1.14 points (95% interval +1.03 to +1.25, p = 0.008):
+    different'."""
+    interval = (f"95% interval {c.low:+.{digits}f} to {c.high:+.{digits}f}, " if c.low == c.low else "")
+    return f"{c.diff:+.{digits}f}{unit} ({interval}p = {c.p:.3f}): {RULE_VERDICTS[c.verdict]}"
+
+
+def leader_text(leader, digits: int = 2, unit: str = "%", highest: bool = True, bold: bool = True) -> str:
+    """A :class:`mnistlib.difference.Leader` in words: '**CustomMLP_5** (97.93%), ahead of every other by the rule',
+    or the configurations the rule cannot tell apart at the top (the bottom, ``highest=False``); the means are
+    over each configuration's seeds."""
+    value = lambda label: f"{leader.means[label]:.{digits}f}{unit}"  # noqa: E731
+    if leader.decided:
+        name = f"**{leader.top}**" if bold else leader.top
+        return f"{name} ({value(leader.top)}), {'ahead of' if highest else 'below'} every other by the rule"
+    names = [f"{label} ({value(label)})" for label in leader.tied]
+    why = ("too few random seeds to tell them apart" if leader.undecided
+           else "within the spread between random seeds of one another")
+    return f"no single {'best' if highest else 'worst'}: {', '.join(names[:-1])} and {names[-1]}, {why}"
+
+
+def chance_text(comparisons: int) -> str:
+    """What a page that makes ``comparisons`` comparisons says of chance: '6 comparisons, each at the 0.05 level: by
+    chance alone about 0.3 of them would come out different.'"""
+    return (f"{comparisons} comparison{'s' if comparisons != 1 else ''}, each at the {ALPHA:g} level: by chance alone "
+            f"about {chance_verdicts(comparisons):.1f} of them would come out different were no configuration "
+            f"different.")
+
+
+def page_comparisons_text(counts: dict[str, int]) -> str:
+    """What a page says of all the comparisons it makes by the rule ({what: how many}): 'This page makes 27
+    comparisons by the rule (mean test accuracy: 6; calibration: 3; ...), each at the 0.05 level: by chance alone
+    about 1.4 of them would come out different were no configuration different.'"""
+    total = sum(counts.values())
+    parts = "; ".join(f"{what}: {n}" for what, n in counts.items() if n)
+    return (f"This page makes {total} comparison{'s' if total != 1 else ''} by the rule ({parts}), each at the "
+            f"{ALPHA:g} level: by chance alone about {chance_verdicts(total):.1f} of them would come out different "
+            f"were no configuration different.")
+
+
 # ----------------------------------------------------------------------------- ids of the analyses
 
 # Notebook 6's groups of runs (mnistlib.report.grids.beyond_grid).
@@ -168,16 +236,17 @@ QUESTIONS = {**GROUPS, "lambda_sweep": "λ sweep, {0}", "long": "{1} epochs, {0}
 FINDINGS = {  # (question, finding), or a finding alone for every question that has it
     ("variance", "mean_test_acc"): "{0} mean test accuracy (%)", ("variance", "std"): "{0} standard deviation (points)",
     ("variance", "difference"): "{0} − {1} (points)", ("variance", "p"): "{0} vs {1}: p",
+    ("variance", "verdict"): "{0} vs {1}", "ranking": "ranking",
     ("activations", "mean_test_acc"): "{0}: mean test accuracy (%)",
-    "seeds": "seeds", "best_lambda": "best λ", "best_mean_test_acc": "mean test accuracy at the best λ (%)",
     "first_collapse": "smallest λ that collapses", "lowest_train_loss": "lowest training loss", "strongest": "λ = 1e-2",
     "recipe": "recipe", "final_test_acc": "final test accuracy, mean over seeds (%)",
     "final_test_acc_std": "standard deviation (points)", "template_final_test_acc": "course template, mean over seeds (%)",
-    "target": "target {0:g}% ({1})", "best_step": "best step",
+    "target": "target {0:g}% ({1})",
 }
 # Verdicts kept as ids in the analyses' tables, in words.
 VERDICTS = {True: "yes", False: "no", "met": "met", "not met": "not met", "trains": "trains", "collapses": "collapses",
-            "none": "none", "every seed": "every seed", "mean over seeds": "mean over seeds"}
+            "none": "none", "every seed": "every seed", "mean over seeds": "mean over seeds",
+            **{verdict: text for verdict, text in RULE_VERDICTS.items()}, "one_seed": "one seed each: no ranking"}
 
 
 def _subject_text(part) -> str:

@@ -79,3 +79,19 @@ def test_a_configurations_seeds_from_their_stored_predictions(mnist, tmp_path):
                             subset_mode="stratified"), store=store, data=mnist, progress=False)
     with pytest.raises(ValueError, match="different images"):
         seed_predictions([runs[0], other], mnist)
+
+
+def test_two_configurations_bias_and_variance_are_compared_by_the_rules_permutation_test_over_seeds():
+    from mnistlib.analysis.bias_variance import compare
+
+    draw = np.random.default_rng(5)
+    labels = draw.integers(0, 10, 4000)
+    seeds = lambda wrong: np.where(draw.random((5, labels.size)) < wrong, (labels + 1) % 10, labels)  # noqa: E731
+    steady, shaky = seeds(0.01), seeds(0.05)
+    found = compare(shaky, steady, labels)
+    assert found.loc["variance", "verdict"] == "different" and found.loc["variance", "diff"] > 0
+    assert found.loc["variance", "p"] == pytest.approx(2 / 252)  # every seed of one side above every split
+    assert found.loc["error", "diff"] == pytest.approx(decompose(shaky, labels).error - decompose(steady, labels).error)
+    alike = compare(seeds(0.02), seeds(0.02), labels)
+    assert (alike.verdict != "different").sum() >= 5  # drawn alike: most figures within the spread
+    assert set(compare(steady[:2], shaky[:2], labels).verdict) == {"undecided"}  # 2 against 2

@@ -77,3 +77,42 @@ def test_leave_one_seed_out_and_the_gap():
     assert gap_in_stds(98.9 + 2 * np.std(values, ddof=1), values) == pytest.approx(2.0) and math.isnan(gap_in_stds(1.0, [2.0]))
     with pytest.raises(ValueError, match="at least 3 seeds"):
         leave_one_seed_out([1.0, 2.0])
+
+
+def test_a_configuration_is_best_only_where_the_rule_sets_it_apart_from_every_other():
+    from mnistlib.difference import leader
+
+    apart = leader({"a": [1, 2, 3, 4, 5], "b": [6, 7, 8, 9, 10], "c": [11, 12, 13, 14, 15]})
+    assert (apart.top, apart.tied, apart.decided, apart.comparisons) == ("c", ("c",), True, 2)
+    close = leader({"a": [1, 2, 3, 4, 5], "b": [6, 7, 8, 9, 10], "c": [6.5, 7.5, 8.5, 9.5, 10.5]})
+    assert close.top == "c" and close.tied == ("c", "b") and not close.decided and not close.undecided
+    few = leader({"a": [1, 2], "b": [8, 9]})  # 2 against 2 cannot reach p < 0.05: no best, and it says why
+    assert few.tied == ("b", "a") and few.undecided
+    assert leader({"a": [1, 2, 3, 4, 5], "b": [6, 7, 8, 9, 10]}, highest=False).tied == ("a",)
+
+
+def test_a_table_of_comparisons_against_a_reference_and_between_pairs():
+    from mnistlib.difference import against, pairs
+
+    values = {"plain": [98.80, 98.85, 98.90, 98.95, 99.00], "better": [99.3, 99.35, 99.4, 99.45, 99.5],
+              "same": [98.82, 98.86, 98.9, 98.93, 98.99]}
+    table = against(values, "plain")
+    assert list(table.index) == ["better", "same"] and table.verdict.to_dict() == {"better": DIFFERENT, "same": WITHIN}
+    assert table.loc["better", "diff"] == pytest.approx(0.5) and table.loc["better", "p"] == pytest.approx(2 / 252)
+    assert table.loc["better", "std"] == pytest.approx(np.std(values["better"], ddof=1))
+    assert table.loc["better", "low"] < 0.5 < table.loc["better", "high"] and table.loc["same", "low"] < 0
+    both = pairs(values, [("better", "same"), ("same", "plain")])
+    assert list(both.index) == [("better", "same"), ("same", "plain")] and both.index.names == ["a", "b"]
+    assert both.loc[("same", "plain"), "p"] == table.loc["same", "p"]
+    with pytest.raises(KeyError, match="'none' is not among"):
+        against(values, "none")
+
+
+def test_the_permutation_test_of_a_statistic_of_a_set_of_seeds_is_the_rules_on_their_means():
+    from mnistlib.difference import permutation_p
+    from mnistlib.stats import permutation_test
+
+    draw = np.random.default_rng(4)
+    a, b = draw.normal(0, 1, 5), draw.normal(1, 1, 4)
+    assert permutation_p(list(a), list(b), lambda seeds: float(np.mean(seeds))) == pytest.approx(permutation_test(a, b))
+    assert permutation_p([1, 2, 3], [1, 2, 3], lambda seeds: float(np.median(seeds))) == 1.0

@@ -55,6 +55,27 @@ def test_a_runs_predictions_are_stored_with_it_reused_and_made_again_when_stale_
     assert len(loads) == 2 and not np.array_equal(changed["proba"], first["proba"])
 
 
+def test_predictions_on_another_configs_images_are_made_and_never_stored_over_the_runs_own(mnist, tmp_path):
+    """A profile whose test subset each seed draws: seeds of one configuration voted on the images of one config."""
+    import dataclasses
+
+    from mnistlib.analysis.bias_variance import seed_predictions
+    from mnistlib.training.inference import predictions_path
+
+    cfg = RunConfig(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=300, subset_mode="stratified")
+    runs = [train(dataclasses.replace(cfg, seed=s), store=RunStore(tmp_path), data=mnist, progress=False) for s in (0, 1)]
+    own = predictions_of(runs[1], data=mnist)
+    stored = predictions_path(runs[1]).read_bytes()
+    theirs = predictions_of(runs[1], data=mnist, on=runs[0].config)
+    assert not np.array_equal(own["index"], theirs["index"])  # seed 1 draws another test subset than seed 0
+    assert np.array_equal(theirs["index"], predictions_of(runs[0], data=mnist)["index"])
+    assert predictions_path(runs[1]).read_bytes() == stored  # the run's own file is left as it was
+    with pytest.raises(ValueError, match="evaluated on different images; give `on`"):
+        seed_predictions(runs, mnist)
+    classes, labels = seed_predictions(runs, mnist, on=cfg)
+    assert classes.shape == (2, 300) and np.array_equal(labels, theirs["label"])
+
+
 def test_the_images_key_tells_two_evaluation_sets_apart(mnist):
     from mnistlib.training.inference import images_sha256
 

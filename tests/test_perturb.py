@@ -11,7 +11,7 @@ from mnistlib.cli import main
 from mnistlib.data.mnist import BACKGROUND
 from mnistlib.errors import ConfigError
 from mnistlib.data.perturb import DIRECTIONS, Perturbation, perturb, rotate_exactly, shift_exactly
-from mnistlib.stats import calibration, calibration_difference
+from mnistlib.stats import calibration
 from mnistlib.data.cache import perturbed_images
 
 
@@ -95,23 +95,6 @@ def test_calibration_tells_an_honest_model_from_an_overconfident_one():
     assert len(bins) == 15 and bins.answers.sum() == 10_000 and bins.answers.iloc[-1] == 10_000
 
 
-def test_a_change_in_calibration_error_comes_with_an_interval_that_tells_noise_from_a_difference():
-    rng = np.random.default_rng(1)
-    confidence = rng.uniform(0.5, 1.0, 5_000)
-    honest = (confidence, rng.uniform(size=confidence.size) < confidence)
-    same = calibration_difference(honest, honest, resamples=200)
-    assert same == {"difference": 0.0, "low": 0.0, "high": 0.0}
-    twin = (confidence, rng.uniform(size=confidence.size) < confidence)  # as honest, other draws
-    noise = calibration_difference(honest, twin, resamples=200)
-    assert noise["low"] < 0 < noise["high"]
-    sure = (np.full(5_000, 0.99), honest[1])  # as often right, always 99% sure
-    worse = calibration_difference(honest, sure, resamples=200)
-    assert worse["difference"] == pytest.approx(calibration(*sure)["ece"] - calibration(*honest)["ece"])
-    assert 0 < worse["low"] < worse["difference"] < worse["high"]
-    with pytest.raises(ValueError, match="different test sets"):
-        calibration_difference(honest, (confidence[:10], honest[1][:10]))
-
-
 def test_the_original_checkpoint_tested_clean_and_perturbed(mnist, tmp_path, capsys):
     """Clean, the imported original gives its logged accuracy; perturbed, a file of its own beside
     test_eval.csv, and the same numbers twice."""
@@ -154,26 +137,52 @@ def test_weight_table_counts_norms_and_near_zeros():
 
 def test_robustness_puts_every_run_on_the_same_images_and_finds_where_curves_cross(mnist, tmp_path):
     from mnistlib import train
-    from mnistlib.analysis.robustness import crossing, honesty, noise_levels, robustness
+    from mnistlib.analysis.robustness import at_setting, honesty, noise_levels, robustness
 
     tiny = dict(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=200, subset_mode="stratified")
     store = RunStore(tmp_path)
-    runs = {"plain": train(RunConfig(**tiny), store=store, data=mnist, progress=False),
-            "noisy": train(RunConfig(noise_std=1.0, **tiny), store=store, data=mnist, progress=False)}
+    trained = lambda **fields: [train(RunConfig(**tiny, **fields, seed=s), store=store, data=mnist, progress=False)  # noqa: E731
+                                for s in (0, 1)]
+    runs = {"plain": trained(), "noisy": trained(noise_std=1.0)}
     table = robustness(runs, noise_levels([0, 1.0]), data=mnist)
-    assert len(table) == 4 and set(table.columns) >= {"run", "noise", "test_acc", "ece", "confidence_right"}
+    assert len(table) == 8 and set(table.columns) >= {"run", "seed", "noise", "test_acc", "ece", "confidence_right"}
     again = robustness(runs, noise_levels([0, 1.0]), data=mnist)
     pd.testing.assert_frame_equal(table, again)
-    clean = table[table.noise == 0].set_index("run").test_acc
-    assert clean["plain"] == pytest.approx(runs["plain"].history.test_acc.iloc[-1])  # noise 0: the run's own number
-    found = honesty(runs, against="plain", data=mnist, resamples=100)
+    clean = table[(table.noise == 0) & (table.seed == 0)].set_index("run").test_acc
+    assert clean["plain"] == pytest.approx(runs["plain"][0].history.test_acc.iloc[-1])  # noise 0: the run's own number
+    assert list(at_setting(table, noise=1.0)["noisy"]) == list(table[(table.noise == 1.0) & (table.run == "noisy")].test_acc)
+    found = honesty(runs, against="plain", data=mnist)
     assert found.loc["plain", "ece_change"] == 0 and found.loc["plain", "verdict"] == "–"
-    assert found.loc["noisy", "verdict"] in {"more honest", "less honest", "no different", "at chance"}
+    assert found.loc["noisy", "verdict"] == "undecided"  # 2 seeds against 2 cannot reach p < 0.05
     assert found.loc["noisy", "ece_change_low"] <= found.loc["noisy", "ece_change"] <= found.loc["noisy", "ece_change_high"]
-    assert found.loc["noisy", "ece"] == pytest.approx(table.set_index(["run", "noise"]).loc[("noisy", 0), "ece"])
-    made_up = pd.DataFrame({"run": ["a", "b"] * 3, "noise": [0, 0, 0.5, 0.5, 1.0, 1.0],
-                            "test_acc": [99, 98, 95, 96, 80, 90]})
-    assert crossing(made_up, "b", "a") == 0.5 and crossing(made_up, "a", "b") is None
+    assert found.loc["noisy", "ece"] == pytest.approx(table[(table.run == "noisy") & (table.noise == 0)].ece.mean())
+
+
+def test_a_verdict_on_calibration_is_the_rules_on_each_seeds_error(monkeypatch):
+    from mnistlib.analysis import robustness as module
+
+    ece = {"plain": [2.0, 2.1, 2.2, 2.3, 2.4], "decayed": [1.0, 1.1, 1.2, 1.3, 1.4], "same": [2.05, 2.15, 2.25, 2.35, 2.3],
+           "at chance": [0.1] * 5}
+    rows = [{"run": label, "seed": s, "noise": 0.0, "shift": 0, "rotate": 0.0, "ece": e,
+             "test_acc": 11.35 if label == "at chance" else 98.8, "test_loss": 0.1, "confidence_right": 90.0,
+             "confidence_wrong": 60.0, "confidence": 98.0} for label, values in ece.items() for s, e in enumerate(values)]
+    monkeypatch.setattr(module, "robustness", lambda *args, **kwargs: pd.DataFrame(rows))
+    found = module.honesty({label: [] for label in ece}, against="plain")
+    assert found.verdict.to_dict() == {"plain": "–", "decayed": "more honest", "same": "no different",
+                                       "at chance": "at chance"}
+    assert found.loc["decayed", "ece_change"] == pytest.approx(-1.0) and found.loc["decayed", "p"] == pytest.approx(2 / 252)
+    assert found.loc["decayed", "overconfidence"] == pytest.approx(98.0 - 98.8)
+
+
+def test_a_noise_run_is_ahead_from_where_the_rule_says_so_at_every_stronger_setting():
+    from mnistlib.analysis.robustness import crossing
+
+    seeds = np.arange(5) * 0.1
+    made_up = pd.DataFrame([{"run": run, "seed": s, "noise": noise, "shift": 0, "rotate": 0.0, "test_acc": acc + seeds[s]}
+                            for noise, accs in ((0, (99, 98.8)), (0.5, (95, 95.1)), (1.0, (80, 90)), (1.5, (60, 75)))
+                            for run, acc in zip(("a", "b"), accs) for s in range(5)])
+    assert crossing(made_up, "b", "a") == 1.0  # at 0.5 b is ahead by 0.1 point: within the spread, not ahead
+    assert crossing(made_up, "a", "b") is None
 
 
 def test_weight_decay_alone_shrinks_a_weight_by_its_geometric_sum():

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from browser import WIDGET_PAGES, check_pages, chromium_or_skip
@@ -84,18 +85,37 @@ def test_summary_holds_all_13_runs(smoke_report):
     for label in ["LeNet-5", "CustomMLP_1", "CustomMLP_6", "λ=1e-2", "noise 0.3"]:
         assert label in text
     headline = json.loads((index.parent / "headlines" / "05_summary.json").read_text())
-    assert headline["runs"] == 13
+    assert headline["runs"] == "13 configurations × 2 random seeds"  # the smoke profile's seeds
+    seeds = pd.read_csv(index.parent / "summary.csv", index_col=0)
+    assert len(seeds) == 13 and (seeds.seeds == 2).all() and seeds.mean_test_acc_std.notna().all()
+
+
+def test_the_pages_of_the_original_runs_show_bias_and_variance_over_seeds(smoke_report):
+    index, _ = smoke_report
+    for name, labels in (("mlp-bias-variance", {"LeNet-5", "CustomMLP_1"}),
+                         ("weight-decay-bias-variance", {"LeNet-5, λ=0", "LeNet-5, λ=1e-2"}),
+                         ("noise-bias-variance", {"LeNet-5, no noise", "LeNet-5, noise 0.3, drawn once"})):
+        table = pd.read_csv(index.parent / f"{name}.csv", index_col=0)
+        assert labels <= set(table.index) and (table.seeds == 2).all(), name
+        assert ((table.error - table.bias - table.net_variance).abs() < 1e-9).all(), name  # Domingos: E = B + net V
+    tests = pd.read_csv(index.parent / "weight-decay-bias-variance-tests.csv")
+    assert set(tests.verdict) == {"undecided"}  # 2 seeds against 2 cannot reach p < 0.05
+
+
+def test_the_index_names_the_cpu_that_trained_the_runs(smoke_report):
+    from mnistlib._util.machine import cpu_name
+
+    index, _ = smoke_report
+    assert f"Its runs were trained on: {cpu_name()}, 1 thread a run" in index.read_text()
 
 
 def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_report):
-    import pandas as pd
-
     index, params = smoke_report
     answers = pd.read_csv(index.parent / "beyond-answers.csv").set_index(["question", "finding"]).value
     questions = set(answers.index.get_level_values("question"))
     assert questions == {"variance across seeds", "λ sweep, LeNet-5", "λ sweep, CustomMLP_6", "6 epochs, LeNet-5",
                          "6 epochs, CustomMLP_6", "activations", "the original's settings"}
-    assert answers["variance across seeds", "seeds"] == "5" and answers["the original's settings", "λ = 1e-2"] in (
+    assert answers["variance across seeds", "random seeds"] == "5" and answers["the original's settings", "λ = 1e-2"] in (
         "trains", "collapses")
     headline = json.loads((index.parent / "headlines" / "06_beyond_the_original.json").read_text())
     lenet = answers["variance across seeds", "LeNet-5 mean test accuracy (%)"]
@@ -109,8 +129,6 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
 
 
 def test_recipes_notebook_answers_from_its_runs(smoke_report):
-    import pandas as pd
-
     index, _ = smoke_report
     answers = pd.read_csv(index.parent / "recipes-answers.csv").set_index(["question", "finding"]).value
     assert set(answers.index.get_level_values("question")) == {"how fast", "how far", "the SGD recipe"}
@@ -127,15 +145,14 @@ def test_recipes_notebook_answers_from_its_runs(smoke_report):
 
 
 def test_reproduction_notebook_answers_from_runs(smoke_report):
-    import pandas as pd
-
     index, _ = smoke_report
     collapses = pd.read_csv(index.parent / "reproduce-collapse.csv")
     published = collapses[collapses.source == "published"]  # the tables a tool reads hold ids
     assert published.collapse_epoch.tolist() == [45]
-    assert (collapses.source == "our_protocol").sum() == 3 and (index.parent / "reproduce-original-settings.csv").exists()
+    assert (collapses.source == "our_protocol").sum() == 2 and (index.parent / "reproduce-original-settings.csv").exists()
     headline = json.loads((index.parent / "headlines" / "07_reproducing_the_original.json").read_text())
-    assert headline["CustomMLP_1 runs that collapse, our protocol"] == "0 of 3"
+    assert headline["CustomMLP_1 runs that collapse, our protocol"] == "0 of 2"  # the smoke profile's 2 seeds
+    assert headline["runs of the original's protocol"] == 7  # 3 networks × 2 seeds, and λ = 1e-2 (λ = 0 is seed 0's)
     assert headline["test digits the original's LeNet-5 gets wrong"] == 118  # its logged 98.82%
     original_runs = pd.read_csv(index.parent / "original-runs.csv").set_index("run")
     assert len(original_runs) == 34 and original_runs["collapse epoch"].dropna().to_dict() == {"CustomMLP_1": 45}
@@ -255,7 +272,7 @@ def test_failing_notebook_stops_the_report_and_keeps_what_came_before(smoke_repo
     log = (out / "logs" / "02_mlp_variants-runs.log").read_text()
     assert "reused from the store" in log and "trained in" not in log  # executing again did not retrain
     trained = (out / "logs" / "training.log").read_text()
-    assert "LeNet-5: reused from the store (lenet5-" in trained and "trained by this report" not in trained
+    assert "baseline: LeNet-5, 0: reused from the store (lenet5-" in trained and "trained by this report" not in trained
 
 
 def test_cli_report_errors(capsys, tmp_path):
@@ -315,7 +332,7 @@ def test_a_users_own_grid_from_yaml(tmp_path):
     run_report("smoke", load_params_file(params), notebooks=[NOTEBOOKS[4]], reports_dir=tmp_path / "r",
                progress=False, workers=0, log=lambda line: None)
     headline = json.loads((tmp_path / "r" / "smoke" / "headlines" / "05_summary.json").read_text())
-    assert headline["runs"] == 4  # LeNet-5, one MLP, one λ, one noise level
+    assert headline["runs"] == "4 configurations × 2 random seeds"  # LeNet-5, one MLP, one λ, one noise level
     claims = (tmp_path / "r" / "smoke" / "original-claims.csv").read_text()
     assert "λ = 1e-2" not in claims  # claims about runs outside the grid are left out
 

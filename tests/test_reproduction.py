@@ -9,8 +9,8 @@ from mnistlib import RunConfig
 from mnistlib.original import record as original
 from mnistlib.report.context import check_parameters
 from mnistlib.store.identity import config_hash
-from mnistlib.analysis.reproduction import (batch_effect, collapse_counts, collapse_table, interval_table,
-                                           spread_table)
+from mnistlib.analysis.reproduction import (batch_effect, collapse_counts, collapse_table, interval_summary,
+                                           interval_table)
 from mnistlib.store.store import Run
 from mnistlib.stats import health
 
@@ -37,7 +37,9 @@ def test_collapse_epoch():
 def test_grid_sizes_and_reuse():
     settings = check_parameters(profile="full")
     grid = settings.reproduce
-    assert {g: len(r) for g, r in grid.items()} == {"original_protocol": 9, "our_protocol": 3, "batch_10_settings": 2}
+    # 5 random seeds a network in the full profile (4 in the quick one)
+    assert {g: len(r) for g, r in grid.items()} == {"original_protocol": 15, "our_protocol": 5, "batch_10_settings": 2}
+    assert len(check_parameters(profile="quick").reproduce["original_protocol"]) == 12
     assert all(c.protocol == "original" and c.batch_size == 10 for c in grid["original_protocol"].values())
     assert grid["batch_10_settings"][0.0] == grid["original_protocol"][("LeNet5", 0)]  # trained once
     original_grid_hashes = {config_hash(c) for g in settings.grid.values() for c in g.values()}
@@ -57,19 +59,6 @@ def test_bad_parameters(kwargs, match):
         check_parameters(profile="smoke", **kwargs)
 
 
-def test_spread_table_places_the_original_inside_or_outside():
-    published = original.history("LeNet5")
-    close = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((-0.1, 0.1))]
-    table = spread_table({"LeNet5": close}, (20, 49))
-    assert table.loc[("LeNet5", "mean_test_acc"), "inside"]
-    assert table.loc[("LeNet5", "mean_test_acc"), "original"] == pytest.approx(98.589, abs=1e-3)
-    far = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((1.0, 1.2))]
-    table = spread_table({"LeNet5": far}, (20, 49))
-    row = table.loc[("LeNet5", "mean_test_acc")]
-    assert not row.inside and (round(row.ours_min, 2), round(row.ours_max, 2)) == (99.59, 99.79)
-    assert row.seeds == 2
-
-
 def test_the_interval_table_passes_a_faithful_reproduction_and_judges_collapses_by_their_count():
     published = original.history("LeNet5")
     near = [fake_run(list(published.test_acc + d), seed_=i) for i, d in enumerate((-0.2, -0.1, 0.05, 0.1, 0.2))]
@@ -84,6 +73,11 @@ def test_the_interval_table_passes_a_faithful_reproduction_and_judges_collapses_
                fake_run(list(mlp.test_acc.clip(lower=90)), model="CustomMLP_1", seed_=1)]
     rows = interval_table({"CustomMLP_1": falling}, (20, 49))
     assert set(rows.judged_by) == {"collapses"} and rows.inside.isna().all()
+    both = interval_table({"LeNet5": near, "CustomMLP_1": falling}, (20, 49))
+    summary = interval_summary(both)
+    assert (summary.judged, summary.by_collapses, summary.level) == (6, ("CustomMLP_1",), 0.95)
+    assert summary.inside == int(both.loc["LeNet5"].inside.sum()) and summary.expected == pytest.approx(0.95 * 6)
+    assert summary.rate == pytest.approx(both.loc["LeNet5"].rate.mean())
 
 
 def test_collapse_table_and_counts():

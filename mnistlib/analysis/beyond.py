@@ -11,70 +11,51 @@ from typing import Mapping
 
 import pandas as pd
 
+from .. import difference
 from ..store.store import Run
 from ..original.record import ORIGINAL_LOSS_FLOOR
-from ..stats import STAT_COLUMNS, permutation_test, run_statistics, smallest_p, turning_point
-from .seeds import by_key
+from ..stats import run_statistics, turning_point
+from .seeds import across_seeds, by_key, seed_values
 
 # ----------------------------------------------------------------------------- variance
 
-def per_seed(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """One row per (model, seed) with the original's statistics."""
-    rows = [{"model": model, "seed": run.config.seed, **run_statistics(run.history, window)}
-            for model, runs in groups.items() for run in runs]
-    return pd.DataFrame(rows)
-
-
-def across_seeds(groups: Mapping[str, list[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """The original's statistics as mean and std across seeds (``<statistic>_std``, with n − 1), one row per model."""
-    table = per_seed(groups, window)
-    grouped = table.groupby("model", sort=False)[list(STAT_COLUMNS)]
-    mean, std = grouped.mean(), grouped.std(ddof=1)
-    out = pd.DataFrame({"seeds": table.groupby("model", sort=False).size()})
-    for column in STAT_COLUMNS:
-        out[column] = mean[column]
-        out[f"{column}_std"] = std[column]
-    return out
+VARIANCE_PAIRS = (("LeNet5", "CustomMLP_6"), ("LeNet5", "CustomMLP_5"), ("CustomMLP_5", "CustomMLP_6"))
 
 
 def compare_pairs(groups: Mapping[str, list[Run]], window: tuple[int, int], pairs,
-                  metric: str = "mean_test_acc", alpha: float = 0.05) -> pd.DataFrame:
-    """For each (a, b): the mean difference of ``metric`` across seeds, its exact permutation p-value
-    and the smallest p these seed counts allow, each model's range over seeds, and the verdicts:
-    ``differ`` (p < ``alpha``) and ``separable`` (enough seeds that some split could reach ``alpha``)."""
-    table = per_seed(groups, window)
-    rows = []
-    for a, b in pairs:
-        va, vb = table[table.model == a][metric].to_numpy(), table[table.model == b][metric].to_numpy()
-        p = permutation_test(va, vb)
-        least = smallest_p(len(va), len(vb))
-        rows.append({"a": a, "b": b, "diff": va.mean() - vb.mean(), "p": p, "smallest_possible_p": least,
-                     "a_min": va.min(), "a_max": va.max(), "b_min": vb.min(), "b_max": vb.max(),
-                     "ranges_overlap": bool(va.min() <= vb.max() and vb.min() <= va.max()),
-                     "differ": bool(p < alpha), "separable": bool(least < alpha)})
-    return pd.DataFrame(rows)
+                  metric: str = "mean_test_acc") -> pd.DataFrame:
+    """The rule for "different" (:mod:`mnistlib.difference`) on each pair (a, b) of configurations over their seeds'
+    ``metric``: rows indexed (a, b) with the seeds, means, the difference a − b and its Welch interval, the exact
+    permutation p and the verdict, and each side's lowest and highest seed."""
+    values = seed_values(groups, metric, window)
+    table = difference.pairs(values, pairs)
+    for side, level in (("a", 0), ("b", 1)):
+        keys = table.index.get_level_values(level)
+        table[f"{side}_min"] = [values[k].min() for k in keys]
+        table[f"{side}_max"] = [values[k].max() for k in keys]
+    return table
 
 
 # ----------------------------------------------------------------------------- λ sweep
 
 def sweep_table(runs: Mapping[tuple, Run], window: tuple[int, int]) -> pd.DataFrame:
-    """One row per (model, λ): the original's means, final accuracies, the training–test gap, and whether
-    training collapsed (:func:`mnistlib.stats.health`: it ends at chance or diverged)."""
+    """One row per (model, λ), one run (random seed) each: the original's means, final accuracies, the training–test
+    gap, and whether training collapsed (:func:`mnistlib.stats.health`: it ends at chance or diverged)."""
     rows = []
     for (model, wd), run in sorted(runs.items(), key=lambda item: (item[0][0] != "LeNet5", item[0][0], item[0][1])):
         stats = run_statistics(run.history, window)
         last = run.history.iloc[-1]
-        rows.append({"model": model, "lambda": wd, "mean_train_acc": stats["mean_train_acc"],
+        rows.append({"model": model, "lambda": wd, "seeds": 1, "mean_train_acc": stats["mean_train_acc"],
                      "mean_test_acc": stats["mean_test_acc"], "gap": stats["mean_train_acc"] - stats["mean_test_acc"],
                      "final_test_acc": last.test_acc, "final_train_loss": last.train_loss,
                      "collapsed": not run.health.trains})
     return pd.DataFrame(rows)
 
 
-def sweep_findings(table: pd.DataFrame, seed_std: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Per model of a :func:`sweep_table`: the best λ that trains (its accuracy and gap), the λ within
-    one seed standard deviation of it (``seed_std``: model -> that std, if known), the smallest λ that
-    collapses and the largest that trains, and the gap at the smallest and largest λ that train."""
+def sweep_findings(table: pd.DataFrame) -> pd.DataFrame:
+    """Per model of a :func:`sweep_table`: the smallest λ that collapses and the largest that trains, and the
+    gap at the smallest and largest λ that train. One seed per λ: no λ is ranked above another here (the
+    original's three λ are compared over seeds on the weight-decay page)."""
     rows = []
     for model, part in table.groupby("model", sort=False):
         ok = part[~part.collapsed]
@@ -82,12 +63,8 @@ def sweep_findings(table: pd.DataFrame, seed_std: Mapping[str, float] | None = N
                "first_collapse": part[part.collapsed]["lambda"].min() if part.collapsed.any() else None,
                "largest_training": ok["lambda"].max() if len(ok) else None}
         if len(ok):
-            best = ok.loc[ok.mean_test_acc.idxmax()]
-            std = (seed_std or {}).get(model)
-            row.update(best_lambda=best["lambda"], best_mean_test_acc=best.mean_test_acc, best_gap=best.gap,
-                       seed_std=std, close_lambdas=tuple(ok[ok.mean_test_acc >= best.mean_test_acc - std]["lambda"])
-                       if std is not None else (), smallest_training=ok["lambda"].iloc[0],
-                       gap_at_smallest=ok.gap.iloc[0], gap_at_largest=ok.gap.iloc[-1])
+            row.update(smallest_training=ok["lambda"].iloc[0], gap_at_smallest=ok.gap.iloc[0],
+                       gap_at_largest=ok.gap.iloc[-1])
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
 
@@ -135,7 +112,8 @@ def _rows(question: str, subject: tuple, values: dict) -> list[dict]:
 def answers(groups: Mapping[str, Mapping], window: tuple[int, int]) -> pd.DataFrame:
     """Notebook 6's answers, one finding per row, keyed by ids: ``question`` (a group of the beyond grid),
     ``subject`` (a tuple of what the finding is about: a model, two models, a model and its epochs), ``finding``
-    and ``value`` (a number, or a verdict: True/False, 'trains'/'collapses', 'none'); the words are
+    and ``value`` (a number, or a verdict: True/False, 'trains'/'collapses', 'none', the rule's 'different' /
+    'within_spread' / 'undecided', 'one_seed' for a group of one random seed a configuration: no ranking); the words are
     :func:`mnistlib.words.question_text` and :func:`~mnistlib.words.finding_text`'s. ``groups``: group -> {key: Run}."""
     rows = []
     variance = by_key(groups["variance"])
@@ -143,14 +121,12 @@ def answers(groups: Mapping[str, Mapping], window: tuple[int, int]) -> pd.DataFr
     for model, r in spread.iterrows():
         rows += _rows("variance", (model,), {"mean_test_acc": r.mean_test_acc, "std": r.mean_test_acc_std})
     rows += _rows("variance", (), {"seeds": int(spread.seeds.min())})
-    tests = compare_pairs(variance, window, [("LeNet5", "CustomMLP_6"), ("LeNet5", "CustomMLP_5"),
-                                             ("CustomMLP_5", "CustomMLP_6")])
-    for t in tests.itertuples():
-        rows += _rows("variance", (t.a, t.b), {"difference": t.diff, "p": t.p})
+    tests = compare_pairs(variance, window, VARIANCE_PAIRS)
+    for (a, b), t in tests.iterrows():
+        rows += _rows("variance", (a, b), {"difference": t["diff"], "p": t.p, "verdict": t.verdict})
     for model, f in sweep_findings(sweep_table(groups["lambda_sweep"], window)).iterrows():
         rows += _rows("lambda_sweep", (model,), {
-            "best_lambda": f.get("best_lambda"), "best_mean_test_acc": f.get("best_mean_test_acc"),
-            "first_collapse": f.first_collapse if pd.notna(f.first_collapse) else "none"})
+            "first_collapse": f.first_collapse if pd.notna(f.first_collapse) else "none", "ranking": "one_seed"})
     for model, run in groups["long"].items():
         turn = turning_point(run.history)
         rows += _rows("long", (model, turn["epochs"]), {
@@ -158,6 +134,7 @@ def answers(groups: Mapping[str, Mapping], window: tuple[int, int]) -> pd.DataFr
             "turned_upward": turn["turned_upward"], "final_test_acc": turn["final_test_acc"]})
     for name, run in groups["activations"].items():
         rows += _rows("activations", (name,), {"mean_test_acc": run.statistics(window)["mean_test_acc"]})
+    rows += _rows("activations", (), {"ranking": "one_seed"})
     plain, heavy = groups["original_settings"][0.0], groups["original_settings"][1e-2]
     rows += _rows("original_settings", (), {"lowest_train_loss": float(plain.history.train_loss.min()),
                                             "mean_test_acc": plain.statistics(window)["mean_test_acc"],

@@ -21,6 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ..data.mnist import MNISTArrays
+from ..difference import ALPHA, DIFFERENT, UNDECIDED, WITHIN, permutation_p
+from ..runconfig import RunConfig
+from ..stats import smallest_p
 from ..store.store import Run
 from ..training.inference import test_predictions
 
@@ -61,8 +64,8 @@ def per_image(predictions, labels) -> dict[str, np.ndarray]:
     differs) and ``error`` (share of seeds wrong). ``predictions``: (seeds, images) classes; ``labels``."""
     predictions, labels = _check(predictions, labels)
     seeds, images = predictions.shape
-    counts = np.zeros((images, CLASSES), np.int64)
-    np.add.at(counts, (np.broadcast_to(np.arange(images), predictions.shape), predictions), 1)
+    counts = np.bincount((np.arange(images) * CLASSES + predictions).ravel(),
+                         minlength=images * CLASSES).reshape(images, CLASSES)
     main = counts.argmax(axis=1)  # ties: the lowest digit among the tied
     bias = (main != labels).astype(float)
     away = seeds - counts[np.arange(images), main]
@@ -83,40 +86,81 @@ def decompose(predictions, labels) -> Decomposition:
                          float(parts["variance"].mean()), 1.0 - bias, *np.shape(predictions))
 
 
+FIGURES = ("error", "bias", "unbiased_variance", "biased_variance", "net_variance", "variance", "main_accuracy")
+
+
+def _figures(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    d = decompose(predictions, labels)
+    return np.array([getattr(d, name) for name in FIGURES])
+
+
+def compare(a, b, labels) -> pd.DataFrame:
+    """Configuration a against b (each (seeds, images) predicted classes on the same ``labels``) for every
+    :class:`Decomposition` figure, by the rule for "different" (:mod:`mnistlib.difference`) made for a figure of a
+    set of seeds: the exact unpaired permutation test over the seeds, every split of the pooled seeds into
+    groups of a's and b's sizes (:func:`mnistlib.difference.permutation_p`, all figures at once). One row
+    per figure: ``diff`` (a − b), ``p``, ``verdict``.
+
+    No interval beside it: an interval from seeds drawn with replacement (:func:`seed_intervals`) repeats
+    seeds, which agree with themselves, so it sits low for the variance; the permutation test has no such bias."""
+    a, labels = _check(a, labels)
+    b, _ = _check(b, labels)
+    observed = _figures(a, labels) - _figures(b, labels)
+    p = permutation_p(list(a), list(b), lambda seeds: _figures(np.stack(seeds), labels))
+    decidable = smallest_p(len(a), len(b)) < ALPHA
+    verdicts = [DIFFERENT if q < ALPHA else WITHIN if decidable else UNDECIDED for q in p]
+    return pd.DataFrame({"diff": observed, "p": p, "verdict": verdicts}, index=list(FIGURES))
+
+
 def seed_intervals(predictions, labels, resamples: int = 1000, level: float = 0.95,
                    seed: int = 0) -> dict[str, tuple[float, float]]:
     """Percentile intervals of each :class:`Decomposition` figure over ``resamples`` draws of the seeds
-    with replacement (the images stay): how much the figures depend on which seeds were trained."""
+    with replacement (the images stay): how much the figures depend on which seeds were trained. A draw that
+    repeats a seed agrees with itself, so the variance's interval sits somewhat low with few seeds."""
     predictions, labels = _check(predictions, labels)
     draw = np.random.default_rng(seed)
     rows = [decompose(predictions[draw.integers(0, len(predictions), len(predictions))], labels)
             for _ in range(resamples)]
     tail = (1 - level) / 2
-    fields = ("error", "bias", "unbiased_variance", "biased_variance", "net_variance", "variance", "main_accuracy")
     return {name: tuple(float(q) for q in np.quantile([getattr(r, name) for r in rows], [tail, 1 - tail]))
-            for name in fields}
+            for name in FIGURES}
 
 
-def seed_predictions(runs: Sequence[Run], data: MNISTArrays | None = None,
-                     which: str = "last") -> tuple[np.ndarray, np.ndarray]:
-    """The classes each run's checkpoint predicts on the runs' evaluation images, (seeds, images), and the
-    images' labels. The runs must be evaluated on the same images (one configuration's seeds are)."""
-    found = [test_predictions(run, data, which) for run in runs]
+def seed_predictions(runs: Sequence[Run], data: MNISTArrays | None = None, which: str = "last",
+                     on: RunConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The classes each run's checkpoint predicts, (seeds, images), and the images' labels: on the runs' own
+    evaluation images (stored with each run), or on those of ``on`` (a config), where the runs' own differ
+    (a profile whose test subset each seed draws). Without ``on`` the runs must be evaluated on the same
+    images (one configuration's seeds are, on the whole test set)."""
+    found = [test_predictions(run, data, which, on) for run in runs]
     if any(not np.array_equal(f["index"], found[0]["index"]) or f["split"] != found[0]["split"] for f in found):
-        raise ValueError("these runs are evaluated on different images; bias and variance compare seeds of "
-                         "one configuration: give runs that differ only in their seed")
+        raise ValueError("these runs are evaluated on different images; give `on`, a config whose images they "
+                         "all answer")
     return np.stack([f["proba"].argmax(1) for f in found]), found[0]["label"]
 
 
 def table(groups: Mapping[str, Sequence[Run]], data: MNISTArrays | None = None, resamples: int = 1000,
-          level: float = 0.95) -> pd.DataFrame:
+          level: float = 0.95, on: RunConfig | None = None) -> pd.DataFrame:
     """Per configuration (index: the groups' keys), its :class:`Decomposition` over its seeds, each figure
-    with its ``level`` interval over seeds resampled (columns ``<figure>_low``, ``<figure>_high``)."""
+    with its ``level`` interval over seeds resampled (columns ``<figure>_low``, ``<figure>_high``); the images
+    those of ``on`` where given (:func:`seed_predictions`)."""
     rows = {}
     for key, runs in groups.items():
-        predictions, labels = seed_predictions(runs, data)
+        predictions, labels = seed_predictions(runs, data, on=on)
         intervals = seed_intervals(predictions, labels, resamples, level)
         rows[key] = {**asdict(decompose(predictions, labels)),
                      **{f"{name}_{end}": bound for name, (low, high) in intervals.items()
                         for end, bound in (("low", low), ("high", high))}}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def against(groups: Mapping[str, Sequence[Run]], reference: str, data: MNISTArrays | None = None,
+            on: RunConfig | None = None, figures: Sequence[str] = ("error", "bias", "variance", "net_variance")
+            ) -> pd.DataFrame:
+    """Every configuration of ``groups`` (label -> its seeds' runs) against ``reference`` by :func:`compare`:
+    rows indexed (label, figure) for ``figures``, with ``diff`` (label − reference), ``p`` and ``verdict``."""
+    predictions = {label: seed_predictions(runs, data, on=on) for label, runs in groups.items()}
+    base, labels = predictions[reference]
+    parts = {label: compare(found, base, labels).loc[list(figures)]
+             for label, (found, _) in predictions.items() if label != reference}
+    return pd.concat(parts, names=["run", "figure"])

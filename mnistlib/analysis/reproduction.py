@@ -1,8 +1,10 @@
 """Notebook 7's analyses: our runs of the original's protocol against the original's recorded runs.
 
-Every table compares a statistic of the original's published history with the spread (min–max over
-seeds) of ours; functions return numbers and verdicts, and the notebook words them, so its answers
-are computed, never typed. :func:`mnistlib.stats.health` is the test for the original's late collapses.
+Whether our runs reproduce a statistic of the original's published history is a test a faithful reproduction
+passes at a known rate: the original's value inside the 95% prediction interval of one more of our seeds
+(:func:`interval_table`, :func:`interval_summary`). A network that collapses in some seeds is judged by its
+collapse count instead (:func:`collapse_table`; :func:`mnistlib.stats.health` is the test for a collapse).
+Functions return numbers and verdicts, and the notebook words them, so its answers are computed, never typed.
 """
 from __future__ import annotations
 
@@ -21,22 +23,6 @@ from ..stats import bands, health, run_statistics
 
 # The original's statistics a reproduction is checked on (their words: mnistlib.words.column_text).
 STATISTICS = ("mean_test_acc", "mean_train_acc", "mean_test_loss", "mean_train_loss", "best_test_acc", "min_test_loss")
-
-
-def spread_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> pd.DataFrame:
-    """Per model and statistic (index: model id, statistic id): the original's value (from its published
-    history), our min, mean and max across seeds, and whether the original's value lies inside [min, max]."""
-    published = original.statistics(window)
-    rows = []
-    for model, model_runs in runs.items():
-        ours = pd.DataFrame([run_statistics(run.history, window) for run in model_runs])
-        theirs = published.loc[display_name(model)]
-        for column in STATISTICS:
-            low, high = ours[column].min(), ours[column].max()
-            rows.append({"model": model, "statistic": column, "original": theirs[column], "ours_min": low,
-                         "ours_mean": ours[column].mean(), "ours_max": high, "seeds": len(ours),
-                         "inside": bool(low <= theirs[column] <= high)})
-    return pd.DataFrame(rows).set_index(["model", "statistic"])
 
 
 def interval_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int], level: float = LEVEL) -> pd.DataFrame:
@@ -63,6 +49,27 @@ def interval_table(runs: Mapping[str, Sequence[Run]], window: tuple[int, int], l
                          "judged_by": "collapses" if collapses else "interval",
                          "inside": None if collapses or math.isnan(low) else bool(low <= value <= high)})
     return pd.DataFrame(rows).set_index(["model", "statistic"])
+
+
+@dataclass(frozen=True)
+class IntervalSummary:
+    """How many of the original's statistics a reproduction test found inside our prediction intervals, against
+    what a faithful reproduction would score."""
+
+    judged: int               # statistics judged by the interval (models that collapse are judged by their count)
+    inside: int
+    level: float              # the intervals' level: a faithful reproduction lands inside each at this rate
+    expected: float           # level · judged
+    rate: float               # the intervals' leave-one-seed-out rate on our own seeds, mean over the judged rows
+    by_collapses: tuple[str, ...]   # the models judged by their collapse count
+
+
+def interval_summary(table: pd.DataFrame, level: float = LEVEL) -> IntervalSummary:
+    """The counts of an :func:`interval_table`."""
+    judged = table[table.judged_by == "interval"]
+    by_collapses = tuple(dict.fromkeys(table[table.judged_by == "collapses"].index.get_level_values("model")))
+    return IntervalSummary(len(judged), int(judged.inside.astype(bool).sum()), level, level * len(judged),
+                           float(judged.rate.mean()) if len(judged) else math.nan, by_collapses)
 
 
 def collapse_table(groups: Mapping[str, Sequence[tuple[str, pd.DataFrame]]]) -> pd.DataFrame:

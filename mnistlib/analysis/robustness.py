@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -22,13 +23,15 @@ from ..models.nets import SparseConv2d
 from ..data.perturb import Perturbation
 from ..runconfig import RunConfig
 from ..store.store import Run
-from ..stats import CHANCE_ACC, calibration_difference
+from .. import difference
+from ..stats import CHANCE_ACC
 from ..training.inference import evaluate_details, load_model
 from ..training.optim import loss_function
 from ..data.cache import perturbed_images, run_tensors, training_images
 
 NEAR_ZERO = 1e-3  # a weight this small or smaller (in absolute value) counts as near zero
-DETAILS = ("test_acc", "test_loss", "ece", "confidence_right", "confidence_wrong")
+DETAILS = ("test_acc", "test_loss", "ece", "confidence_right", "confidence_wrong", "confidence")
+PERTURBATION_AXES = ("noise", "shift", "rotate")
 
 
 def noise_levels(stds: Iterable[float], seed: int = 0) -> list[Perturbation]:
@@ -51,23 +54,38 @@ def _test_set(on: RunConfig, data: MNISTArrays, setting: Perturbation = Perturba
     return perturbed_images(on, data, cpu, setting), run_tensors(on, data, cpu).y_test
 
 
-def robustness(runs: Mapping[str, Run], settings: Sequence[Perturbation], data: MNISTArrays | None = None,
-               on: RunConfig | None = None, which: str = "last") -> pd.DataFrame:
-    """One row per (run, setting): the perturbation (noise, shift, rotate) and the run's checkpoint
-    ``which`` on perturbed test images: accuracy and loss, calibration error, mean confidence on right
-    and wrong answers. Every run sees the same images, the test set of ``on`` (a config; default the
-    first run's), perturbed once per setting."""
+def _seed_lists(runs: Mapping[str, Run | Sequence[Run]]) -> dict[str, list[Run]]:
+    return {label: list(r) if isinstance(r, (list, tuple)) else [r] for label, r in runs.items()}
+
+
+def robustness(runs: Mapping[str, Run | Sequence[Run]], settings: Sequence[Perturbation],
+               data: MNISTArrays | None = None, on: RunConfig | None = None, which: str = "last") -> pd.DataFrame:
+    """One row per (run, random seed, setting): the perturbation (noise, shift, rotate) and the run's checkpoint
+    ``which`` on perturbed test images: accuracy and loss, calibration error, mean confidence on right and
+    wrong answers. ``runs``: label -> a run, or a list of one configuration's seeds (column ``seed``). Every run
+    sees the same images, the test set of ``on`` (a config; default the first run's), perturbed once per
+    setting. :func:`at_setting` gives a setting's values per seed, for the rule."""
     data = data if data is not None else load_mnist()
-    on = on or next(iter(runs.values())).config
-    models = {label: load_model(run, which) for label, run in runs.items()}
+    groups = _seed_lists(runs)
+    on = on or next(iter(groups.values()))[0].config
+    models = {(label, i): load_model(run, which) for label, group in groups.items() for i, run in enumerate(group)}
     rows = []
     for setting in settings:  # the outer loop: each perturbed copy is made once, then shared
         x, y = _test_set(on, data, setting)
-        for label, run in runs.items():
-            found = evaluate_details(models[label], x, y, loss_function(run.config.loss))
-            rows.append({"run": label, "noise": setting.noise, "shift": setting.shift, "rotate": setting.rotate,
-                         **{key: found[key] for key in DETAILS}})
+        for label, group in groups.items():
+            for i, run in enumerate(group):
+                found = evaluate_details(models[label, i], x, y, loss_function(run.config.loss))
+                rows.append({"run": label, "seed": run.config.seed, "noise": setting.noise, "shift": setting.shift,
+                             "rotate": setting.rotate, **{key: found[key] for key in DETAILS}})
     return pd.DataFrame(rows)
+
+
+def at_setting(table: pd.DataFrame, column: str = "test_acc", **setting: float) -> dict[str, np.ndarray]:
+    """{run: each seed's ``column``} at one setting of a :func:`robustness` table (``noise=1.5``; the axes not
+    named at 0)."""
+    chosen = {axis: setting.get(axis, 0) for axis in PERTURBATION_AXES}
+    part = table[np.logical_and.reduce([np.isclose(table[axis], value) for axis, value in chosen.items()])]
+    return {run: group[column].to_numpy(float) for run, group in part.groupby("run", sort=False)}
 
 
 def reliability(runs: Mapping[str, Run], data: MNISTArrays | None = None, on: RunConfig | None = None,
@@ -80,33 +98,36 @@ def reliability(runs: Mapping[str, Run], data: MNISTArrays | None = None, on: Ru
             for label, run in runs.items()}
 
 
-def honesty(runs: Mapping[str, Run], against: str, data: MNISTArrays | None = None, on: RunConfig | None = None,
-            which: str = "last", resamples: int = 1000) -> pd.DataFrame:
-    """Each run's calibration on the clean test set of ``on`` (default: the first run's config), set
-    against the run labelled ``against``: one row per run with test accuracy, calibration error, mean
-    confidence when right and when wrong, ``overconfidence`` (mean confidence minus accuracy, points:
-    above 0 over-confident, below under-confident), the change in calibration error from ``against``
-    with its paired bootstrap interval over the test images (:func:`mnistlib.stats.calibration_difference`),
-    and a ``verdict``: 'more honest' or 'less honest' when the interval excludes 0, else 'no different';
-    'at chance' for a run no better than chance (:data:`mnistlib.stats.CHANCE_ACC`)."""
-    if against not in runs:
-        raise KeyError(f"{against!r} is not one of the runs compared ({', '.join(runs)})")
-    data = data if data is not None else load_mnist()
-    x, y = _test_set(on or next(iter(runs.values())).config, data)
-    found = {label: evaluate_details(load_model(run, which), x, y, loss_function(run.config.loss))
-             for label, run in runs.items()}
+def honesty(runs: Mapping[str, Run | Sequence[Run]], against: str, data: MNISTArrays | None = None,
+            on: RunConfig | None = None, which: str = "last") -> pd.DataFrame:
+    """Each configuration's calibration on the clean test set of ``on`` (default: the first run's config) over
+    its random seeds, set against the configuration labelled ``against`` by the rule for "different"
+    (:func:`mnistlib.difference.compare` on each seed's calibration error). One row per configuration: its
+    ``seeds``; the means over seeds of test accuracy, calibration error (and its std), mean confidence when
+    right and when wrong, and ``overconfidence`` (mean confidence minus accuracy, points: above 0
+    over-confident); the change in calibration error from ``against`` with Welch's interval over seeds and
+    the exact permutation p; and a ``verdict``: 'more honest' or 'less honest' where the rule calls the two
+    different, 'no different' where they are within the spread between random seeds, 'undecided' where
+    the seeds are too few, 'at chance' for a configuration no better than chance
+    (:data:`mnistlib.stats.CHANCE_ACC`), whose small error says nothing of honest confidence."""
+    groups = _seed_lists(runs)
+    if against not in groups:
+        raise KeyError(f"{against!r} is not one of the runs compared ({', '.join(groups)})")
+    table = robustness(groups, [Perturbation()], data, on, which)
+    found = {label: part for label, part in table.groupby("run", sort=False)}
+    ece = {label: part.ece.to_numpy(float) for label, part in found.items()}
     rows = []
-    for label, details in found.items():
-        confidence, correct = details["answers"]
-        change = (calibration_difference(found[against]["answers"], details["answers"], resamples=resamples)
-                  if label != against else {"difference": 0.0, "low": 0.0, "high": 0.0})
-        # a run at chance answers (nearly) one class: its small error says nothing of honest confidence
-        verdict = ("at chance" if details["test_acc"] <= CHANCE_ACC else "more honest" if change["high"] < 0
-                   else "less honest" if change["low"] > 0 else "no different")
-        rows.append({"run": label, **{key: details[key] for key in DETAILS},
-                     "overconfidence": 100 * float(confidence.mean() - correct.mean()),
-                     "ece_change": change["difference"], "ece_change_low": change["low"],
-                     "ece_change_high": change["high"], "verdict": verdict if label != against else "–"})
+    for label, part in found.items():
+        c = difference.compare(ece[label], ece[against])
+        verdict = ("–" if label == against else "at chance" if part.test_acc.mean() <= CHANCE_ACC
+                   else ("more honest" if c.diff < 0 else "less honest") if c.different
+                   else "no different" if c.decidable else "undecided")
+        rows.append({"run": label, "seeds": len(part), "test_acc": part.test_acc.mean(), "ece": part.ece.mean(),
+                     "ece_std": part.ece.std(ddof=1) if len(part) > 1 else np.nan,
+                     "confidence_right": part.confidence_right.mean(), "confidence_wrong": part.confidence_wrong.mean(),
+                     "overconfidence": float((part.confidence - part.test_acc).mean()),
+                     "ece_change": c.diff if label != against else 0.0, "ece_change_low": c.low, "ece_change_high": c.high,
+                     "p": c.p if label != against else np.nan, "verdict": verdict})
     return pd.DataFrame(rows).set_index("run")
 
 
@@ -125,18 +146,28 @@ def weight_table(model: nn.Module) -> pd.DataFrame:
     return table.set_index("layer")
 
 
-def weights(runs: Mapping[str, Run], which: str = "last") -> pd.DataFrame:
-    """:func:`weight_table` of each run, one row per (run, layer)."""
-    return pd.concat({label: weight_table(load_model(run, which)) for label, run in runs.items()}, names=["run"])
+def weights(runs: Mapping[str, Run | Sequence[Run]], which: str = "last") -> pd.DataFrame:
+    """:func:`weight_table` of each run, one row per (run, layer); for a list of one configuration's random seeds,
+    the mean over them (``seeds``: how many)."""
+    tables = {}
+    for label, group in _seed_lists(runs).items():
+        found = pd.concat([weight_table(load_model(run, which)) for run in group])
+        tables[label] = found.groupby(level="layer", sort=False).mean().assign(seeds=len(group))
+    return pd.concat(tables, names=["run"])
 
 
 def crossing(table: pd.DataFrame, trained: str, plain: str, axis: str = "noise") -> float | None:
-    """The smallest strength along ``axis`` of a :func:`robustness` table at which run ``trained``'s
-    accuracy is above run ``plain``'s, and stays above at every stronger setting; None if never."""
-    curves = table.pivot_table(index=axis, columns="run", values="test_acc").sort_index()
-    ahead = curves[trained] > curves[plain]
-    for strength in ahead.index:
-        if ahead.loc[strength:].all():
+    """The smallest strength along ``axis`` of a :func:`robustness` table from which configuration ``trained`` is
+    ahead of ``plain`` by the rule for "different" (over their seeds' accuracies) at that strength and at every
+    stronger one; None if there is none."""
+    strengths = sorted(table[axis].unique())
+    ahead = []
+    for strength in strengths:
+        values = at_setting(table, **{axis: strength})
+        c = difference.compare(values[trained], values[plain])
+        ahead.append(c.different and c.diff > 0)
+    for i, strength in enumerate(strengths):
+        if all(ahead[i:]):
             return float(strength)
     return None
 

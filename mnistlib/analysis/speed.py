@@ -14,10 +14,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import difference
 from ..data.cache import training_images
 from ..store.store import Run
-from ..stats import permutation_test, spread
-from .seeds import by_key
+from ..stats import spread
+from .seeds import by_key, seed_values
 
 FAST_TARGET = 99.0   # % test accuracy after at most 2 epochs, every seed
 FAR_TARGET = 99.4    # % mean final test accuracy over the seeds, within 50 epochs
@@ -42,27 +43,34 @@ def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
 def step_table(runs: Mapping[tuple, Run], target: float, outside: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per step: seeds, epochs, final test accuracy (mean, std, lowest and highest seed), how
     many seeds end at or above ``target``, the final training accuracy (the last epoch's, on its training
-    batches as augmented, mean over seeds), the change of the mean against the step before and its exact
-    permutation p-value over seeds, and the mean training time per run (seconds, as the runs measured it).
-    Steps in ``outside`` (a reference, such as the original's protocol) get a row but stand outside the
-    chain: no change of theirs, and the next step is compared with the step before them."""
+    batches as augmented, mean over seeds), the change of the mean against the step before by the rule for
+    "different" (:func:`mnistlib.difference.compare` over seeds: the change, Welch's interval ``change_low`` to
+    ``change_high``, the exact permutation p and the ``verdict``), and the mean training time per run
+    (seconds, as the runs measured it). Steps in ``outside`` (a reference, such as the original's protocol) get
+    a row but stand outside the chain: no change of theirs, and the next step is compared with the step before
+    them."""
     rows, before = [], None
     for step, group in by_key(runs).items():
         final = np.array([run.history.test_acc.iloc[-1] for run in group])
+        c = difference.compare(final, before) if before is not None and step not in outside else None
         row = {"step": step, "seeds": len(group), "epochs": group[0].config.epochs,
                "final_test_acc": final.mean(), "final_test_acc_std": final.std(ddof=1) if len(final) > 1 else math.nan,
                "lowest_seed": final.min(), "highest_seed": final.max(),
                "seeds_at_target": int((final >= target).sum()),
                "final_train_acc": float(np.mean([run.history.train_acc.iloc[-1] for run in group])),
-               "change": final.mean() - before.mean() if before is not None else math.nan,
-               "p_against_step_before": permutation_test(final, before) if before is not None else math.nan,
+               "change": c.diff if c else math.nan, "change_low": c.low if c else math.nan,
+               "change_high": c.high if c else math.nan, "p_against_step_before": c.p if c else math.nan,
+               "verdict": c.verdict if c else None,
                "seconds_per_run": float(np.mean([run.history.seconds.sum() for run in group]))}
-        if step in outside:
-            row.update(change=math.nan, p_against_step_before=math.nan)
-        else:
+        if step not in outside:
             before = final
         rows.append(row)
     return pd.DataFrame(rows).set_index("step")
+
+
+def final_values(runs: Mapping[tuple, Run]) -> dict[str, np.ndarray]:
+    """{step: each seed's final test accuracy}, what the rule for "different" compares."""
+    return {step: np.array([run.history.test_acc.iloc[-1] for run in group]) for step, group in by_key(runs).items()}
 
 
 def images_to_reach(bands: Mapping[str, pd.DataFrame], level: float) -> pd.Series:
@@ -108,32 +116,17 @@ def _target(step: str, row: pd.Series, target: float, rule: str, met: bool) -> T
                   seeds=int(row.seeds), epochs=int(row.epochs), met=met, seconds_per_run=float(row.seconds_per_run))
 
 
-@dataclass(frozen=True)
-class NoiseAtTemplate:
-    """Noise on the training inputs at the course template (notebook 4's runs, one seed each), against the
-    spread between random seeds of the course template itself."""
-
-    best: str                  # the noise run with the highest mean test accuracy (its label)
-    best_mean_test_acc: float
-    plain_mean_test_acc: float
-    gain: float                # best minus plain, points
-    spread: float              # std of the course template's mean test accuracy over its seeds, points
-    seeds: int
-    verdict: str               # 'within the spread' (|gain| <= spread), 'helps', 'does not help'; 'unknown': < 2 seeds
+def noise_at_template(plain: Sequence[Run], noisy: Mapping[str, Sequence[Run]], window: tuple[int, int]) -> pd.DataFrame:
+    """Noise on the training inputs at the course template (notebook 4's runs over their seeds): each noise std
+    (label -> its seeds' runs) against ``plain`` (the same configuration without noise) by the rule for
+    "different" on the seeds' mean test accuracy; a :func:`mnistlib.difference.against` table, one row per
+    noise std."""
+    values = seed_values({PLAIN: list(plain), **{label: list(runs) for label, runs in noisy.items()}},
+                         "mean_test_acc", window)
+    return difference.against(values, PLAIN)
 
 
-def noise_at_template(plain: Run, noisy: Mapping[str, Run], template: Sequence[Run],
-                      window: tuple[int, int]) -> NoiseAtTemplate:
-    """Whether the best of the ``noisy`` runs (label -> run) beats ``plain`` (the same run without noise) by
-    more than the standard deviation over the ``template`` runs' seeds of the original's statistic."""
-    means = {label: run.statistics(window)["mean_test_acc"] for label, run in noisy.items()}
-    best = max(means, key=means.get)
-    base = plain.statistics(window)["mean_test_acc"]
-    spread_ = float(pd.Series([run.statistics(window)["mean_test_acc"] for run in template]).std())
-    gain = means[best] - base
-    verdict = ("unknown" if len(template) < 2 else "within the spread" if abs(gain) <= spread_ else
-               "helps" if gain > 0 else "does not help")  # one seed has no spread to judge by
-    return NoiseAtTemplate(best, means[best], base, gain, spread_, len(template), verdict)
+PLAIN = "no noise"
 
 
 def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -153,8 +146,8 @@ def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = No
                        "template_final_test_acc": float(table.iloc[0].final_test_acc),
                        "seconds_per_run": target.seconds_per_run})
         add(question, {"target": "met" if target.met else "not met"}, (target.target, target.rule))
-    if sgd is not None:
-        best = sgd.final_test_acc.idxmax()
-        add("sgd", {"best_step": best, "final_test_acc": float(sgd.final_test_acc[best]),
-                    "final_test_acc_std": float(sgd.final_test_acc_std[best]), "seeds": int(sgd.seeds[best])})
+    if sgd is not None:  # the whole recipe: its last step (which step is best is the rule's, over seeds)
+        last = sgd.index[-1]
+        add("sgd", {"recipe": last, "final_test_acc": float(sgd.final_test_acc[last]),
+                    "final_test_acc_std": float(sgd.final_test_acc_std[last]), "seeds": int(sgd.seeds[last])})
     return pd.DataFrame(rows)

@@ -32,6 +32,7 @@ from .plots import save_figure
 from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
 from ..training.recipes import Recipe
+from ..analysis.seeds import by_key
 from ..words import REUSED, TRAINED, optimizer_text
 from ..training.lifecycle import train
 
@@ -44,7 +45,9 @@ class NotebookContext:
     profile: str
     window: tuple[int, int]
     common: dict                      # RunConfig fields shared by every run of the report
-    grid: dict[str, dict[str, RunConfig]]
+    grid: dict[str, dict[str, RunConfig]]   # the original's runs at the first seed
+    seeds: tuple[int, ...]                  # the random seeds of each of them
+    original: dict[str, dict]               # the same over every seed: group -> {(label, seed): config}
     beyond: dict[str, dict]           # the runs past the original (grids.beyond_grid), by group
     reproduce: dict[str, dict]        # notebook 7's runs (grids.reproduction_grid), by group
     recipes: dict[str, dict]          # notebook 8's runs (grids.recipe_grid), by group
@@ -85,6 +88,17 @@ class NotebookContext:
             raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.grid)}")
         return {label: self.run(label, cfg) for label, cfg in self.grid[group].items()}
 
+    def seed_runs(self, group: str) -> dict[str, list[Run]]:
+        """One group of the original's grid over every random seed of the report: {label: [a run per seed]}
+        (the first the run :meth:`original_runs` gives)."""
+        if group not in self.original:
+            raise ConfigError(f"unknown run group {group!r}; choose one of {', '.join(self.original)}")
+        return by_key({key: self.run(grid_label(group, key), cfg) for key, cfg in self.original[group].items()})
+
+    def all_seed_runs(self) -> dict[str, list[Run]]:
+        """The original's 13 runs over every random seed, in the original's table order: {label: [runs]}."""
+        return {label: runs for group in ORIGINAL_GROUPS for label, runs in self.seed_runs(group).items()}
+
     def beyond_runs(self, group: str) -> dict:
         """The runs of one group of the beyond-the-original grid, keyed as in :func:`grids.beyond_grid`."""
         if group not in self.beyond:
@@ -121,10 +135,6 @@ class NotebookContext:
                     return None
                 groups[group][key] = run
         return groups
-
-    def all_runs(self) -> dict[str, Run]:
-        """The original's 13 runs, in the original's table order."""
-        return {label: self.run(label, cfg) for group in ORIGINAL_GROUPS for label, cfg in self.grid[group].items()}
 
     def config(self, **fields) -> RunConfig:
         """A RunConfig with this report's shared settings plus ``fields``."""
@@ -202,7 +212,8 @@ def setup_notebook(notebook: str, namespace: Mapping[str, Any] | None = None, **
     s = check_parameters(**{**given, **parameters})
     pd.set_option("display.max_colwidth", None)  # a table cell is never cut short on the page
     return NotebookContext(
-        notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, beyond=s.beyond,
+        notebook=notebook, profile=s.profile, window=s.window, common=s.common, grid=s.grid, seeds=s.seeds,
+        original=s.original, beyond=s.beyond,
         reproduce=s.reproduce, recipes=s.recipes, sgd_recipe=s.sgd_recipe, store=RunStore(s.folders["runs_dir"]),
         arrays=load_mnist(s.folders["data_dir"]),
         figures=(s.folders["figures_dir"] or paths.figures_dir()) / s.profile,

@@ -47,6 +47,13 @@ def flat(grid: dict[str, dict[str, RunConfig]]) -> dict[str, RunConfig]:
     return {label: cfg for group in grid.values() for label, cfg in group.items()}
 
 
+def over_seeds(grid: dict[str, dict[str, RunConfig]], seeds) -> dict[str, dict[tuple[str, int], RunConfig]]:
+    """Each run of ``grid`` (group -> label -> RunConfig) once per random seed: group -> {(label, seed): config},
+    the configs equal but for their seed (the first seed's is the grid's own run when it is the grid's seed)."""
+    return {group: {(label, seed): dataclasses.replace(cfg, seed=seed) for label, cfg in runs.items() for seed in seeds}
+            for group, runs in grid.items()}
+
+
 # ----------------------------------------------------------------------------- notebook 6: past the original
 
 VARIANCE_MODELS = ("LeNet5", "CustomMLP_5", "CustomMLP_6")

@@ -22,7 +22,8 @@ from ..original.record import MLP_NAMES, ORIGINAL_NOISE_STDS, ORIGINAL_WEIGHT_DE
 from ..runconfig import RunConfig
 from ..stats import ORIGINAL_WINDOW
 from ..training.recipes import Recipe
-from .grids import BEYOND_SIZES, GRIDS, REPRO_GRIDS, beyond_grid, original_grid, recipe_grid, reproduction_grid
+from .grids import (BEYOND_SIZES, GRIDS, REPRO_GRIDS, beyond_grid, original_grid, over_seeds, recipe_grid,
+                    reproduction_grid)
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,17 @@ class Profile:
     description: str
     perturbed_images: int | None = None  # test images of the perturbed-input analyses (None: the whole test set)
     speed_seeds: int = 5                 # seeds of each step of notebook 8's recipes
+    seeds: int = 5                       # random seeds of each run of the original's grid and of notebook 7's
 
 
 PROFILES = {
     "full": Profile(50, None, None, "first", ORIGINAL_WINDOW, "full MNIST, 50 epochs per run, as the original"),
+    # 4 seeds a configuration: the fewest whose exact test of 4 against 4 can reach p < 0.05 (2/70 = 0.029)
     "quick": Profile(6, 20_000, None, "stratified", (3, 6),
-                     "6 epochs on a stratified 20,000-image training subset, full test set", 2_000, speed_seeds=2),
-    "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only", speed_seeds=2),
+                     "6 epochs on a stratified 20,000-image training subset, full test set", 2_000, speed_seeds=2,
+                     seeds=4),
+    "smoke": Profile(2, 600, 300, "stratified", (1, 2), "2 epochs on 600/300 images: for tests only", speed_seeds=2,
+                     seeds=2),
 }
 
 
@@ -93,7 +98,8 @@ class ReportParameters:
     train_subset: int | str | None = None    # None: the profile's; "all"; or a number of images
     test_subset: int | str | None = None
     device: str = "auto"
-    seed: int = 0                            # the random seed of the original's 13 runs (notebooks 6 and 7 pick their own)
+    seed: int = 0                            # the first random seed of the original's runs (notebooks 6 and 7 pick their own)
+    original_seeds: int | None = None        # random seeds of each of the original's runs: seed, seed + 1, ...; None: the profile's
     data_dir: str | None = None
     runs_dir: str | None = None
     figures_dir: str | None = None
@@ -108,7 +114,7 @@ class ReportParameters:
     long_factor: int | None = None
     recipe_seeds: int | None = None
     reproduce: str = "default"               # notebook 7: default | all (also the original's 34 runs)
-    reproduce_seeds: int = 3
+    reproduce_seeds: int | None = None       # notebook 7: random seeds of its runs of the original's protocol; None: the profile's
     speed_seeds: int | None = None           # notebook 8: seeds of each recipe step; None: the profile's (5; quick and smoke 2)
     folders: dict = field(init=False, repr=False, compare=False)
 
@@ -131,8 +137,8 @@ class ReportParameters:
         for name in ("seeds", "long_factor", "recipe_seeds"):
             fix(name, number(parameter(name), getattr(self, name), integer=True, minimum=2, optional=True))
         choice(parameter("reproduce"), self.reproduce, REPRO_GRIDS)
-        fix("reproduce_seeds", number(parameter("reproduce_seeds"), self.reproduce_seeds, integer=True, minimum=2))
-        fix("speed_seeds", number(parameter("speed_seeds"), self.speed_seeds, integer=True, minimum=2, optional=True))
+        for name in ("reproduce_seeds", "speed_seeds", "original_seeds"):
+            fix(name, number(parameter(name), getattr(self, name), integer=True, minimum=2, optional=True))
         folders = {}
         for name in ("data_dir", "runs_dir", "figures_dir", "reports_dir"):
             value = getattr(self, name)
@@ -181,16 +187,22 @@ class ReportParameters:
         p, epochs = PROFILES[self.profile], self.common()["epochs"]
         return p.window if epochs == p.epochs else (max(1, round(epochs * 0.4)), epochs)
 
+    def run_seeds(self) -> tuple[int, ...]:
+        """The random seeds of each of the original's runs: ``seed`` and the next ones, as many as
+        ``original_seeds`` or the profile's."""
+        return tuple(range(self.seed, self.seed + (self.original_seeds or PROFILES[self.profile].seeds)))
+
     def settings(self) -> "Settings":
         """The grids of runs these parameters ask for, and what the notebooks share."""
         common = self.common()
         sizes = dict(GRIDS[self.grid])
         sizes.update({name: getattr(self, name) for name in ("seeds", "lambdas", "long_factor", "recipe_seeds")
                       if getattr(self, name) is not None})
-        return Settings(self.profile, self.window(), common,
-                        original_grid(self.weight_decays, self.noise_stds, self.mlps, **common),
+        grid = original_grid(self.weight_decays, self.noise_stds, self.mlps, **common)
+        return Settings(self.profile, self.window(), common, grid, self.run_seeds(), over_seeds(grid, self.run_seeds()),
                         beyond_grid(common, **{k: v for k, v in sizes.items() if k in BEYOND_SIZES}),
-                        reproduction_grid(common, seeds=self.reproduce_seeds, grid=self.reproduce),
+                        reproduction_grid(common, seeds=self.reproduce_seeds or PROFILES[self.profile].seeds,
+                                          grid=self.reproduce),
                         recipe_grid(common, seeds=self.speed_seeds or PROFILES[self.profile].speed_seeds,
                                     **{k: v for k, v in sizes.items() if k not in BEYOND_SIZES}),
                         sizes["recipe"], self.folders, self.progress)
@@ -203,7 +215,9 @@ class Settings:
     profile: str
     window: tuple[int, int]
     common: dict
-    grid: dict[str, dict[str, RunConfig]]   # the original's 13 runs (original_grid)
+    grid: dict[str, dict[str, RunConfig]]   # the original's 13 runs (original_grid), at the first seed
+    seeds: tuple[int, ...]                  # the random seeds of each of them
+    original: dict[str, dict]               # the same over every seed: group -> {(label, seed): config} (over_seeds)
     beyond: dict[str, dict]                 # notebook 6's (beyond_grid)
     reproduce: dict[str, dict]              # notebook 7's (reproduction_grid)
     recipes: dict[str, dict]                # notebook 8's (recipe_grid)

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from .. import paths
 from ..data.augment import add_noise
 from ..data.mnist import BACKGROUND, WHITE
+from ..stats import spread
 from ..store.store import Run
 from ..words import column_text
 
@@ -40,6 +41,29 @@ def _history(run: Run | pd.DataFrame) -> pd.DataFrame:
     return run.history if isinstance(run, Run) else run
 
 
+def _seeds(runs) -> list:
+    """A run, a history or a list of them (one per random seed) as a list."""
+    return list(runs) if isinstance(runs, (list, tuple)) else [runs]
+
+
+def _line(ax, runs, metric: str, **style):
+    """``metric`` per epoch of one run, or of several seeds of one configuration: their mean as the line, ±1 std
+    as a dark band and the lowest to the highest seed as a light one (:func:`mnistlib.stats.spread`). Returns
+    the line."""
+    histories = [_history(run) for run in _seeds(runs)]
+    table = spread(pd.concat({i: h.set_index("epoch").pipe(_metric, metric) for i, h in enumerate(histories)},
+                             axis=1))
+    line, = ax.plot(table.index, table["mean"], **style)
+    if len(histories) > 1:
+        ax.fill_between(table.index, table["mean"] - table["std"], table["mean"] + table["std"],
+                        color=line.get_color(), alpha=0.25, linewidth=0)
+        ax.fill_between(table.index, table["min"], table["max"], color=line.get_color(), alpha=0.1, linewidth=0)
+    return line
+
+
+SEED_NOTE = "lines: mean over random seeds; bands: ±1 std (dark), lowest to highest seed (light)"
+
+
 ORIGINAL_STYLE = {"linestyle": "--", "color": "0.35", "linewidth": 1.2}  # the original's recorded curves
 
 
@@ -48,11 +72,11 @@ def _on_original_scale(run) -> bool:
     return isinstance(run, Run) and run.config.loss == "softmax_then_cross_entropy"
 
 
-def _draw_run(ax_loss, ax_acc, history: pd.DataFrame, original: pd.DataFrame | None = None,
+def _draw_run(ax_loss, ax_acc, runs, original: pd.DataFrame | None = None,
               original_losses: bool = False) -> None:
     for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
         for split, style in (("train", "-"), ("test", "--")):
-            ax.plot(history.epoch, history[f"{split}_{kind}"], style, label=split)
+            _line(ax, runs, f"{split}_{kind}", linestyle=style, label=split)
         if original is not None and (kind == "acc" or original_losses):
             ax.plot(original.epoch, original[f"test_{kind}"], label="the original (test)", **ORIGINAL_STYLE)
         ax.set_xlabel("epoch")
@@ -60,14 +84,16 @@ def _draw_run(ax_loss, ax_acc, history: pd.DataFrame, original: pd.DataFrame | N
         ax.legend()
 
 
-def plot_run(run: Run | pd.DataFrame, title: str | None = None, original: pd.DataFrame | None = None) -> Figure:
-    """Loss and accuracy per epoch, training vs test, side by side. ``original``: the original's recorded
-    history of the same run, drawn dashed in grey (its losses only when ours are on its scale)."""
-    history = _history(run)
-    title = title or (run.label if isinstance(run, Run) else None)
+def plot_run(run: Run | pd.DataFrame | Sequence[Run], title: str | None = None,
+             original: pd.DataFrame | None = None) -> Figure:
+    """Loss and accuracy per epoch, training vs test, side by side: of one run, or of a list of one configuration's
+    random seeds (mean lines with bands). ``original``: the original's recorded history of the same run, drawn
+    dashed in grey (its losses only when ours are on its scale)."""
+    first = _seeds(run)[0]
+    title = title or (first.label if isinstance(first, Run) else None)
     with plt.rc_context(STYLE):
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-        _draw_run(ax_loss, ax_acc, history, original, _on_original_scale(run))
+        _draw_run(ax_loss, ax_acc, run, original, _on_original_scale(first))
         ax_loss.set_title("loss")
         ax_acc.set_title("accuracy")
         if title:
@@ -75,12 +101,13 @@ def plot_run(run: Run | pd.DataFrame, title: str | None = None, original: pd.Dat
     return fig
 
 
-def plot_runs(runs: Mapping[str, Run], title: str | None = None) -> Figure:
-    """One row per run: its loss and accuracy curves, training vs test (small multiples)."""
+def plot_runs(runs: Mapping[str, Run | Sequence[Run]], title: str | None = None) -> Figure:
+    """One row per run (or per configuration, its random seeds as mean lines with bands): its loss and accuracy
+    curves, training vs test (small multiples)."""
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(runs), 2, figsize=(10, 2.6 * len(runs)), layout="constrained", squeeze=False)
         for (label, run), (ax_loss, ax_acc) in zip(runs.items(), axes):
-            _draw_run(ax_loss, ax_acc, run.history)
+            _draw_run(ax_loss, ax_acc, run)
             ax_loss.set_title(f"{label}: loss")
             ax_acc.set_title(f"{label}: accuracy")
         if title:
@@ -88,10 +115,12 @@ def plot_runs(runs: Mapping[str, Run], title: str | None = None) -> Figure:
     return fig
 
 
-def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str] = ("test_loss", "test_acc"),
+def plot_compare(runs: Sequence[Run] | Mapping[str, Run | Sequence[Run]],
+                 metrics: Iterable[str] = ("test_loss", "test_acc"),
                  title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None,
                  original: Mapping[str, pd.DataFrame] | None = None) -> Figure:
-    """One panel per metric, one line per run (labelled by the mapping's keys, if given).
+    """One panel per metric, one line per run (labelled by the mapping's keys, if given); a mapping's value may
+    be a list of one configuration's random seeds, drawn as their mean with bands (:data:`SEED_NOTE`).
 
     ``original``: label -> the original's recorded history of that run, drawn dashed in the run's colour in
     the accuracy panels (and the loss panels when our run is on the original's loss scale)."""
@@ -107,8 +136,8 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run], metrics: Iterable[str]
         drew_original = False
         for ax, metric in zip(axes[0], metrics):
             for run, label in zip(runs, labels):
-                line, = ax.plot(run.history.epoch, _metric(run.history, metric), label=label)
-                if original and label in original and ("loss" not in metric or _on_original_scale(run)):
+                line = _line(ax, run, metric, label=label)
+                if original and label in original and ("loss" not in metric or _on_original_scale(_seeds(run)[0])):
                     ax.plot(original[label].epoch, _metric(original[label], metric),
                             **{**ORIGINAL_STYLE, "color": line.get_color()})
                     drew_original = True
@@ -256,12 +285,15 @@ def perturbed_digits(images: torch.Tensor, labels: Sequence[int], answers: Mappi
 
 def plot_vs_original(table: pd.DataFrame, ours: str = "mean_test_acc", original: str = "original_mean_test_acc",
                  title: str = "mean test accuracy, ours vs the original's") -> Figure:
-    """Horizontal bars, one pair per run: our statistic beside the original's."""
+    """Horizontal bars, one pair per run: our statistic beside the original's; where ``table`` has ``<ours>_std``
+    (ours over random seeds), ±1 std as an error bar."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 0.42 * len(table) + 1.2), layout="constrained")
         y = np.arange(len(table))
-        ax.barh(y - 0.2, table[ours], height=0.4, label="ours")
-        ax.barh(y + 0.2, table[original], height=0.4, label="the original")
+        std = table.get(f"{ours}_std")
+        ax.barh(y - 0.2, table[ours], height=0.4, label="ours" if std is None else "ours: mean over random seeds, ±1 std",
+                xerr=None if std is None else std.fillna(0).to_numpy(), error_kw={"elinewidth": 1, "capsize": 2})
+        ax.barh(y + 0.2, table[original], height=0.4, label="the original (one run)")
         ax.set_yticks(y, table.index)
         ax.invert_yaxis()
         low = float(np.nanmin(table[[ours, original]].to_numpy()))
@@ -337,16 +369,20 @@ def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashe
                     title: str | None = None) -> Figure:
     """Test accuracy against a perturbation's strength, one panel per axis ('noise', 'shift', 'rotate')
     and one line per run of a :func:`mnistlib.analysis.robustness.robustness` table (a panel uses the rows
-    where the other two are 0); runs in ``dashed`` (the original's) are dashed."""
+    where the other two are 0): the mean over a configuration's random seeds, with ±1 std as a band where it
+    has more than one; runs in ``dashed`` (the original's) are dashed."""
     with plt.rc_context(STYLE):
         fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), layout="constrained", squeeze=False)
         for ax, axis in zip(panels[0], axes):
             others = [a for a in PERTURBATION_AXES if a != axis]
             part = table[(table[others] == 0).all(axis=1)]
-            for (run, curve), color in zip(part.groupby("run", sort=False), _distinct_colors()):
-                curve = curve.sort_values(axis)
-                ax.plot(curve[axis], curve.test_acc, "o-" if run not in dashed else "o--", markersize=3, label=run,
+            for (run, points), color in zip(part.groupby("run", sort=False), _distinct_colors()):
+                curve = points.groupby(axis).test_acc.agg(["mean", "std"]).sort_index()
+                ax.plot(curve.index, curve["mean"], "o-" if run not in dashed else "o--", markersize=3, label=run,
                         color=color)
+                if curve["std"].notna().any():
+                    ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
+                                    color=color, alpha=0.2, linewidth=0)
             ax.set_xlabel(PERTURBATION_AXES[axis])
             ax.set_ylabel("test accuracy (%)")
         handles, labels = panels[0][0].get_legend_handles_labels()

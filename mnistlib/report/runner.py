@@ -28,11 +28,12 @@ from .._version import __version__
 from ..data.mnist import load_mnist
 from ..errors import ConfigError, MnistlibError
 from .parameters import PROFILES, ReportParameters
-from .grids import flat, flat_beyond
+from .grids import flat_beyond
 from ..training.cluster import train_many
 from .._util.machine import cpu_name
 from ..words import NOT_TRAINED, REUSED, TRAINED
 from ..runconfig import read_yaml_mapping
+from ..store.identity import config_hash
 from ..store.store import RunStore
 
 KERNEL = "mnistlib"
@@ -218,7 +219,8 @@ def run_report(profile: str = "full", params: dict | None = None, *, notebooks: 
         log(f"[{number}/{len(notebooks)}] {path.name} → {out / path.name}")
         parameters = {k: v for k, v in params.items() if k in declared[path]}
         records.append(_execute(path, out, parameters, kernel, progress, nav, widgets_js))
-    index = write_index(out, profile, records, time.perf_counter() - started, notes)
+    machines = trained_on(report_configs(settings, notebooks), RunStore(settings.folders["runs_dir"]))
+    index = write_index(out, profile, records, time.perf_counter() - started, notes, machines)
     log(f"report: {index} ({time.perf_counter() - started:.0f} s)")
     return index
 
@@ -233,14 +235,33 @@ def _notes(params: dict, notebooks: list[Path], declared: dict, log: Callable[[s
     return notes
 
 
+def report_configs(settings, notebooks: list[Path]) -> dict:
+    """label -> RunConfig of every run of the grids the notebooks declare (:func:`notebook_grids`)."""
+    grids = {"original": flat_beyond(settings.original), "beyond": flat_beyond(settings.beyond),
+             "reproduce": flat_beyond(settings.reproduce), "recipes": flat_beyond(settings.recipes)}
+    used = set().union(*(notebook_grids(path) for path in notebooks))
+    return {label: cfg for name in grids if name in used for label, cfg in grids[name].items()}
+
+
+def trained_on(configs, store: RunStore) -> str:
+    """Which machines trained the report's runs, from their ``run.json``: 'Intel(R) Xeon(R) Processor ×2, 1 thread a
+    run (162 runs)'; one entry per CPU and thread count, the most runs first; '' when none is stored."""
+    found: dict[tuple[str, int], int] = {}
+    for cfg in {config_hash(cfg): cfg for cfg in configs.values()}.values():
+        run = store.find_finished(cfg)
+        if run is not None:
+            status = run.status
+            key = (str(status.get("cpu", "an unrecorded CPU")), int(status.get("threads", 1)))
+            found[key] = found.get(key, 0) + 1
+    return "; ".join(f"{cpu}, {threads} thread{'s' if threads > 1 else ''} a run ({n} run{'s' if n > 1 else ''})"
+                     for (cpu, threads), n in sorted(found.items(), key=lambda item: -item[1]))
+
+
 def _pretrain(settings, notebooks: list[Path], workers: int | None, scheduler: str | None, progress: bool,
               log: Callable[[str], None], out: Path) -> None:
     """Train the runs of every grid the notebooks declare, on a Dask cluster, before they execute; say
     in ``out/logs/training.log`` which runs this report trained and which it found stored."""
-    grids = {"original": flat(settings.grid), "beyond": flat_beyond(settings.beyond),
-             "reproduce": flat_beyond(settings.reproduce), "recipes": flat_beyond(settings.recipes)}
-    used = set().union(*(notebook_grids(path) for path in notebooks))
-    configs = {label: cfg for name in grids if name in used for label, cfg in grids[name].items()}
+    configs = report_configs(settings, notebooks)
     store = RunStore(settings.folders["runs_dir"]).writable()  # upgrades a store of an earlier mnistlib first
     stored = {label for label, cfg in configs.items() if store.find_finished(cfg) is not None}
     lines: list[str] = []
@@ -286,9 +307,11 @@ def _execute(path: Path, out: Path, parameters: dict, kernel: str, progress: boo
             "headline": json.loads(headline_path.read_text()) if headline_path.exists() else {}}
 
 
-def write_index(out: Path, profile: str, records: list[dict], seconds: float, notes: list[str] = ()) -> Path:
+def write_index(out: Path, profile: str, records: list[dict], seconds: float, notes: list[str] = (),
+                trained: str = "") -> Path:
     """``index.html`` (template ``templates/report_index.html.j2``): the notebooks in order, each with
-    its headline numbers and run time, and ``notes`` (e.g. a parameter that does not apply to some)."""
+    its headline numbers and run time, ``notes`` (e.g. a parameter that does not apply to some), and the
+    machines that ``trained`` its runs (:func:`trained_on`)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
@@ -296,7 +319,7 @@ def write_index(out: Path, profile: str, records: list[dict], seconds: float, no
     figure = out / "headlines" / "figure.png"
     page = env.get_template("report_index.html.j2").render(
         figure=base64.b64encode(figure.read_bytes()).decode() if figure.exists() else None, profile=profile, description=PROFILES[profile].description, records=records, notes=notes,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__, trained=trained,
         minutes=f"{seconds / 60:.1f}", machine=f"{platform.machine()}, {cpu_name()}, Python {platform.python_version()}")
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import STAT_COLUMNS
-from ..words import SOURCES, VERDICTS, column_text, finding_text, question_text
+from ..words import RULE_VERDICTS, SOURCES, VERDICTS, column_text, finding_text, question_text
 
 
 def readable(value: Any) -> Any:
@@ -59,6 +59,100 @@ def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def mean_std(mean: float, std: float, digits: int) -> str:
+    """'98.87 ± 0.07', or the mean alone where there is no std (one seed)."""
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std == std else "")
+
+
+# The columns of a results table beside the original's: ours over seeds, then the original's, at most 8 in all.
+BESIDE = ("mean_test_acc", "original_mean_test_acc", "diff_test_acc", "mean_test_loss", "original_mean_test_loss",
+          "mean_train_acc", "mean_train_loss")
+
+
+def format_beside_original(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.analysis.claims.beside_original` table for reading: the random seeds, then our statistics as
+    'mean ± std' over them beside the original's values (accuracies to 2 places, losses to 4), the difference of
+    mean test accuracies; the CSV the page saves holds every column."""
+    out = pd.DataFrame(index=table.index)
+    out[column_text("seeds")] = table.seeds.astype(int)
+    for column in BESIDE:
+        digits = 4 if "loss" in column else 2
+        if column.startswith("original_"):
+            out[column_text(column)] = [f"{v:.{digits}f}" if v == v else "–" for v in table[column]]
+        elif column == "diff_test_acc":
+            out[column_text(column)] = [f"{v:+.2f}" if v == v else "–" for v in table[column]]
+        else:
+            out[column_text(column)] = [mean_std(m, s, digits) for m, s in zip(table[column], table[f"{column}_std"])]
+    return out
+
+
+def format_comparisons(table: pd.DataFrame, unit: str = "points", digits: int = 2) -> pd.DataFrame:
+    """A table of the rule's comparisons (:func:`mnistlib.difference.comparison_table`) for reading: the seeds on each
+    side, the difference with its 95% interval, p and the verdict in words."""
+    out = pd.DataFrame(index=table.index)
+    out["random seeds"] = [f"{int(a)} against {int(b)}" for a, b in zip(table.seeds, table.against_seeds)]
+    out[f"difference ({unit})"] = [f"{d:+.{digits}f}" for d in table["diff"]]
+    out["95% interval"] = [f"{lo:+.{digits}f} to {hi:+.{digits}f}" if lo == lo else "–"
+                           for lo, hi in zip(table.low, table.high)]
+    out["p"] = [f"{p:.3f}" for p in table.p]
+    out["by the rule"] = [RULE_VERDICTS[v] for v in table.verdict]
+    return out
+
+
+HONESTY_VERDICTS = {"undecided": "too few random seeds to decide", "no different": "within the spread between random seeds"}
+
+
+def format_honesty(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.analysis.robustness.honesty` table for reading (7 columns): the random seeds, the calibration
+    error as 'mean ± std' over them, mean confidence when right and when wrong, the change from the reference with
+    its 95% interval and p, and the verdict in words."""
+    out = pd.DataFrame(index=table.index)
+    out[column_text("seeds")] = table.seeds.astype(int)
+    out[column_text("ece")] = [mean_std(m, sd, 2) for m, sd in zip(table.ece, table.ece_std)]
+    out[column_text("confidence_right")] = [f"{v:.1f}" for v in table.confidence_right]
+    out[column_text("confidence_wrong")] = [f"{v:.1f}" for v in table.confidence_wrong]
+    out["change from the reference (points)"] = [
+        "–" if verdict == "–" else f"{d:+.2f}" + (f" ({lo:+.2f} to {hi:+.2f})" if lo == lo else "")
+        for d, lo, hi, verdict in zip(table.ece_change, table.ece_change_low, table.ece_change_high, table.verdict)]
+    out["p"] = [f"{p:.3f}" if p == p else "–" for p in table.p]
+    out[column_text("verdict")] = [HONESTY_VERDICTS.get(v, v) for v in table.verdict]
+    return out
+
+
+def format_steps(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.analysis.speed.step_table` for reading (7 columns): seeds, epochs, the final test accuracy as
+    'mean ± std' and its lowest to highest seed, the seeds at the target, the change over the step before with its
+    95% interval, and p with the rule's verdict; the CSV the page saves holds every column."""
+    out = pd.DataFrame(index=table.index)
+    out[column_text("seeds")] = table.seeds.astype(int)
+    out[column_text("epochs")] = table.epochs.astype(int)
+    out["final test accuracy (%)"] = [mean_std(m, sd, 2) for m, sd in zip(table.final_test_acc, table.final_test_acc_std)]
+    out["lowest to highest seed (%)"] = [f"{lo:.2f} to {hi:.2f}" for lo, hi in zip(table.lowest_seed, table.highest_seed)]
+    out[column_text("seeds_at_target")] = table.seeds_at_target.astype(int)
+    out["over the step before (points)"] = [
+        "–" if d != d else f"{d:+.2f}" + (f" ({lo:+.2f} to {hi:+.2f})" if lo == lo else "")
+        for d, lo, hi in zip(table.change, table.change_low, table.change_high)]
+    out["by the rule"] = ["–" if v is None or v != v else f"p = {p:.3f}: {RULE_VERDICTS[v]}"
+                          for p, v in zip(table.p_against_step_before, table.verdict)]
+    return out
+
+
+# The figures of a bias–variance table (mnistlib.analysis.bias_variance.table) a page shows, and their words.
+BIAS_VARIANCE = {"error": "seeds' mean error (%)", "bias": "bias (%)", "net_variance": "net variance (%)",
+                 "variance": "variance (%)", "main_accuracy": "the seeds' vote, accuracy (%)"}
+
+
+def format_bias_variance(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.analysis.bias_variance.table` for reading: the random seeds, then each figure in percent of
+    the test images with its interval over seeds resampled, 'x (low–high)'."""
+    out = pd.DataFrame(index=table.index)
+    out[column_text("seeds")] = table.seeds.astype(int)
+    for figure, words in BIAS_VARIANCE.items():
+        out[words] = [f"{100 * v:.2f} ({100 * lo:.2f}–{100 * hi:.2f})" for v, lo, hi in
+                      zip(table[figure], table[f"{figure}_low"], table[f"{figure}_high"])]
+    return out
+
+
 def findings_in_words(findings: pd.DataFrame) -> pd.DataFrame:
     """A table of findings keyed by ids (question, subject, finding, value: :func:`mnistlib.analysis.beyond.answers`,
     :func:`mnistlib.analysis.speed.answers`) with the words a reader sees beside them: question and finding
@@ -73,7 +167,7 @@ def findings_in_words(findings: pd.DataFrame) -> pd.DataFrame:
 
 # The digits of a finding's value, by its id: p-values to 3 places, λ as written, losses to 4; else 2 (whole numbers
 # as they are).
-FINDING_FORMATS = {"p": "{:.3f}", "best_lambda": "{:g}", "first_collapse": "{:g}", "lowest_train_loss": "{:.4f}",
+FINDING_FORMATS = {"p": "{:.3f}", "first_collapse": "{:g}", "lowest_train_loss": "{:.4f}",
                    "test_loss_rise_pct": "{:.4f}"}
 
 
@@ -94,14 +188,21 @@ def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
     return shown.set_index(["question", "finding"])[["value"]]
 
 
+# A claim's verdict as a table cell (mnistlib.analysis.claims).
+CLAIM_CELLS = {"holds": "holds", "does not hold": "does not hold",
+               "within the spread": "within the spread between random seeds", "some seeds": "holds in some random seeds"}
+
+
 def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`mnistlib.analysis.claims.check_original_claims` table for reading: its evidence as one cell of
-    'what: value' pairs (losses to 4 places, other numbers to 2)."""
+    """A :func:`mnistlib.analysis.claims.check_original_claims` table for reading: the verdict in words and the evidence
+    as one cell of 'what: value' pairs (losses to 4 places, other numbers to 2)."""
     def value(what: str, number: Any) -> str:
         if not isinstance(number, (int, float)):
             return str(number)
         return f"{number:.4f}" if "loss" in what else f"{number:.2f}"
 
     shown = claims.assign(evidence=["; ".join(f"{what}: {value(what, v)}" for what, v in evidence.items())
-                                    for evidence in claims.evidence])
-    return shown.rename(columns={"evidence": "on our runs"}).set_index("the original says")
+                                    for evidence in claims.evidence],
+                          verdict=[CLAIM_CELLS[v] for v in claims.verdict])
+    return (shown.drop(columns=["comparisons"]).rename(columns={"evidence": "on our runs", "verdict": "by the rule"})
+            .set_index("the original says"))

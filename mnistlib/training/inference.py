@@ -23,6 +23,7 @@ from ..data.mnist import MNISTArrays, iterate_batches, load_mnist, to_tensor
 from ..data.perturb import Perturbation
 from ..errors import ConfigError, RunStoreError
 from ..models.nets import build_model, predict_proba
+from ..runconfig import RunConfig
 from ..stats import calibration
 from ..store.store import Run
 from .optim import loss_function
@@ -50,8 +51,8 @@ def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_su
                      batch_size: int = EVAL_BATCH) -> dict:
     """``test_loss`` and ``test_acc`` (%) of ``model`` on (x, y), in eval mode, and how honest its
     confidence is (:func:`mnistlib.stats.calibration`: ``ece``, ``confidence_right``, ``confidence_wrong``,
-    ``bins``), and each image's ``answers`` (confidence, correct); the confidence of an answer is its
-    largest softmax probability of the model's logits."""
+    ``bins``) and its mean ``confidence`` (%); the confidence of an answer is its largest softmax probability of
+    the model's logits."""
     loss_sum = loss_sum or loss_function("cross_entropy")
     model.eval()
     total_loss, confidence, correct = 0.0, [], []
@@ -63,7 +64,7 @@ def evaluate_details(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_su
         correct.append((predicted == yb).cpu())
     confidence, correct = torch.cat(confidence).numpy(), torch.cat(correct).numpy()
     return {"test_loss": total_loss / len(y), "test_acc": 100.0 * float(correct.mean()),
-            **calibration(confidence, correct), "answers": (confidence, correct)}
+            "confidence": 100.0 * float(confidence.mean()), **calibration(confidence, correct)}
 
 
 def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None = None,
@@ -117,25 +118,31 @@ def load_model(run: Run, which: str = "last", device: str | torch.device = "cpu"
 
 
 @torch.no_grad()
-def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last") -> dict:
+def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "last",
+                     on: RunConfig | None = None) -> dict:
     """A stored run's checkpoint on the images it is evaluated on (its test set, or its held-out training
     images: :func:`mnistlib.data.cache.evaluation_set`, the images of its history and of
-    :func:`evaluate_checkpoints`): {'split' ('test' or 'train'), 'index' (into that split), 'images' (uint8),
-    'label', 'proba' (N, 10)} as NumPy arrays. Nothing is trained.
+    :func:`evaluate_checkpoints`), or on those of another config ``on`` (several runs on one set of images):
+    {'split' ('test' or 'train'), 'index' (into that split), 'images' (uint8), 'label', 'proba' (N, 10)} as
+    NumPy arrays. Nothing is trained.
 
-    The probabilities are stored with the run (:func:`predictions_path`) and read back while the
-    checkpoint and the images are the same bytes; a missing, damaged or stale file is computed again."""
+    On the run's own images the probabilities are stored with the run (:func:`predictions_path`) and read back
+    while the checkpoint and the images are the same bytes; a missing, damaged or stale file is computed again.
+    On other images they are computed and not stored."""
     arrays = data if data is not None else load_mnist()
-    split, index = evaluation_set(run.config, arrays)
+    own = evaluation_set(run.config, arrays)
+    split, index = evaluation_set(on, arrays) if on is not None else own
+    mine = split == own[0] and np.array_equal(index, own[1])
     images = getattr(arrays, f"{split}_images")[index]
     labels = getattr(arrays, f"{split}_labels")[index].astype(np.int64)
     key = {"checkpoint_sha256": file_sha256(run.checkpoint(which)), "images_sha256": images_sha256(images, labels)}
     path = predictions_path(run, which)
-    proba = _stored_proba(path, key, len(index))
+    proba = _stored_proba(path, key, len(index)) if mine else None
     if proba is None:
         model = load_model(run, which)
         proba = torch.cat([predict_proba(model, xb) for xb in to_tensor(images).split(EVAL_BATCH)]).numpy()
-        _store_proba(path, key, proba)
+        if mine:
+            _store_proba(path, key, proba)
     return {"split": split, "index": index, "images": images, "label": labels, "proba": proba}
 
 
