@@ -224,7 +224,7 @@ def page_comparisons_text(counts: dict[str, int]) -> str:
 
 # Notebook 6's groups of runs (mnistlib.report.grids.beyond_grid).
 GROUPS = {"variance": "variance across seeds", "lambda_sweep": "λ sweep", "long": "longer training",
-          "activations": "activations", "original_settings": "the original's settings"}
+          "activations": "activations", "pooling": "the paper's subsampling", "original_settings": "the original's settings"}
 # Where a run of notebook 7's collapse table comes from (mnistlib.analysis.reproduction.collapse_table).
 SOURCES = {"published": "the original's published run", "original_protocol": "the original's protocol (ours)",
            "our_protocol": "our protocol"}

@@ -36,7 +36,11 @@ def test_default_grid_sizes_and_reuse_of_the_original_runs():
     settings = check_parameters(profile="full")
     grid = settings.beyond
     assert {g: len(r) for g, r in grid.items()} == {"variance": 15, "lambda_sweep": 16, "long": 2, "activations": 4,
-                                                    "original_settings": 2}
+                                                    "pooling": 10, "original_settings": 2}
+    # the original's max pooling against the paper's subsampling, 5 random seeds each; the max-pool runs are shared
+    assert {config_hash(c) for (name, s), c in grid["pooling"].items() if name.startswith("max")} == \
+        {config_hash(c) for (m, s), c in grid["variance"].items() if m == "LeNet5"}
+    assert {c.model for c in grid["pooling"].values()} == {"LeNet5", "LeNet5-subsampling"}
     lambdas = sorted({wd for _, wd in grid["lambda_sweep"]})
     assert len(lambdas) >= 8 and lambdas[0] == 1e-6 and lambdas[-1] == 1e-1
     assert {c.epochs for c in grid["long"].values()} == {150}

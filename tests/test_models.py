@@ -83,3 +83,36 @@ def test_lenet_activation_variants(activation):
     assert type(model.s2[1]).__name__.lower() == activation
     assert count_parameters(model) == 60806
 
+
+
+def test_the_papers_subsampling_is_an_average_times_a_coefficient_plus_a_bias_per_map():
+    """LeCun et al.'s S2 as the original describes it: 2 parameters a map, then the sigmoid."""
+    from mnistlib.models.nets import Subsampling
+
+    table = parameter_table("LeNet5-subsampling").set_index("layer").parameters
+    assert table.to_dict() == {"c1": 156, "s2.0": 12, "c3": 1516, "s4.0": 32, "c5": 48120, "f6.0": 10164, "f7": 850,
+                               "total": 60850}
+    layer = Subsampling(3)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([0.5, -2.0, 3.0]))
+        layer.bias.copy_(torch.tensor([0.1, 0.0, -1.0]))
+    x = torch.randn(2, 3, 4, 6)
+    direct = torch.empty(2, 3, 2, 3)
+    for i in range(2):
+        for j in range(3):
+            window = x[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+            direct[:, :, i, j] = window.sum(dim=(2, 3)) / 4 * layer.weight + layer.bias
+    torch.testing.assert_close(layer(x), direct)
+    model = build_model("LeNet5-subsampling")
+    assert isinstance(model.s2[0], Subsampling) and isinstance(model.s2[1], torch.nn.Sigmoid)
+    torch.manual_seed(0)
+    plain = build_model("LeNet5")
+    torch.manual_seed(0)
+    paper = build_model("LeNet5-subsampling")  # no random draw of its own: the other layers start alike
+    assert torch.equal(plain.c1.weight, paper.c1.weight) and torch.equal(plain.f7.weight, paper.f7.weight)
+    x = torch.randn(4, 1, 32, 32)
+    assert paper(x).shape == (4, 10)
+    with torch.no_grad():
+        paper.s2[0].weight.fill_(2.0)
+    expected = torch.sigmoid(2 * F.avg_pool2d(paper.c1(x), 2))
+    torch.testing.assert_close(paper.s2(paper.c1(x)), expected)

@@ -34,12 +34,17 @@ def assert_within_tolerance(alone, stacked):
         assert (a[column] - b[column]).abs().max() <= ACC_ATOL, (column, a[column].tolist(), b[column].tolist())
 
 
-@pytest.mark.parametrize("name", ["LeNet5", "LeNet5-lecun", "LeNet5-relu", "CustomMLP_1", "CustomMLP_6"])
+@pytest.mark.parametrize("name", ["LeNet5", "LeNet5-lecun", "LeNet5-relu", "LeNet5-subsampling", "CustomMLP_1",
+                                  "CustomMLP_6"])
 def test_the_stacked_model_computes_each_run(name):
     models = []
     for seed in range(3):
         torch.manual_seed(seed)
         models.append(build_model(name))
+        for module in models[-1].modules():  # the subsampling's coefficients start alike: make each run's its own
+            if type(module).__name__ == "Subsampling":
+                torch.nn.init.normal_(module.weight)
+                torch.nn.init.normal_(module.bias)
     stacked, pairs = stack_model(models)
     x = torch.randn(3, 5, 1, 32, 32)  # run, batch, image
     out = stacked(x.transpose(0, 1).reshape(5, 3, 32, 32)).view(5, 3, 10).transpose(0, 1)
@@ -124,6 +129,8 @@ CASES = {
                                                  for s, wd, ns in ((0, 0, 0), (1, 0.01, 0), (2, 0, 0.2))],
     "batch 64, shifts, cosine": [RunConfig(model="CustomMLP_1", epochs=3, seed=s, shift=sh, schedule="cosine",
                                            lr=0.1, **TINY) for s, sh in ((0, 0), (1, 2))],
+    "the paper's subsampling, weight decay": [RunConfig(model="LeNet5-subsampling", epochs=2, seed=s, weight_decay=wd,
+                                                        lr=0.1, **TINY) for s, wd in ((0, 0.0), (1, 1e-3))],
     # notebook 8's kind of run: Adam, one-cycle, label smoothing, a curve inside its epochs, each run its own decay
     "Adam, one-cycle, label smoothing, a curve": [
         RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,

@@ -91,6 +91,23 @@ class ScaledTanh(nn.Module):
         return f"1.7159·tanh({'' if self.slope == 1.0 else f'{self.slope:.4g}·'}x)"
 
 
+class Subsampling(nn.Module):
+    """LeCun et al.'s (1998) subsampling layer, as the original describes the paper's S2: each map's 2×2 average,
+    times a trainable coefficient, plus a trainable bias (2 parameters a map); the squashing function follows.
+    The coefficient starts at 1 and the bias at 0, so the layer starts as plain average pooling."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.bias.view(1, -1, 1, 1), F.avg_pool2d(x, 2), self.weight.view(1, -1, 1, 1))
+
+    def extra_repr(self) -> str:
+        return f"{len(self.weight)}, 2×2 average · coefficient + bias"
+
+
 # F6's squashing: the original's A·tanh(x), LeCun's A·tanh(2x/3), or SiLU (x·sigmoid(x)), which does
 # not saturate: the step that takes the fast recipe past 99% in two epochs (notebook 8).
 F6_SQUASHING: dict[str, Callable[[], nn.Module]] = {
@@ -103,6 +120,11 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+# What S2 and S4 do before their squashing: the original's 2×2 max-pool, or the paper's subsampling (maps -> module).
+POOLING: dict[str, Callable[[int], nn.Module]] = {"max": lambda channels: nn.MaxPool2d(2, 2),
+                                                  "subsampling": Subsampling}
+
+
 class LeNet5(nn.Module):
     """LeNet-5 as the original builds it (60,806 parameters); returns logits.
 
@@ -110,20 +132,23 @@ class LeNet5(nn.Module):
     C5 conv5 16→120, F6 linear 120→84 + scaled tanh, F7 linear 84→10.
     ``activation`` is what follows each pooling: sigmoid as the original, or tanh / relu.
     ``f6``: 'original' for 1.7159·tanh(x) (the original's text and code), 'lecun' for 1.7159·tanh(2x/3),
-    'silu' for x·sigmoid(x).
+    'silu' for x·sigmoid(x). ``pooling``: 'max' as the original's code, or 'subsampling', the paper's
+    (:class:`Subsampling` at S2 and S4: 2 parameters a map, 44 in all).
     """
 
-    def __init__(self, activation: str = "sigmoid", f6: str = "original"):
+    def __init__(self, activation: str = "sigmoid", f6: str = "original", pooling: str = "max"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
         if f6 not in F6_SQUASHING:
             raise ConfigError(f"unknown F6 {f6!r}; choose one of {', '.join(F6_SQUASHING)}")
+        if pooling not in POOLING:
+            raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLING)}")
         self.activation = activation
         self.c1 = nn.Conv2d(1, 6, 5)
-        self.s2 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
+        self.s2 = nn.Sequential(POOLING[pooling](6), ACTIVATIONS[activation]())
         self.c3 = SparseConv2d(6, C3_TABLE, 5)
-        self.s4 = nn.Sequential(nn.MaxPool2d(2, 2), ACTIVATIONS[activation]())
+        self.s4 = nn.Sequential(POOLING[pooling](16), ACTIVATIONS[activation]())
         self.c5 = nn.Conv2d(16, 120, 5)
         self.f6 = nn.Sequential(nn.Linear(120, 84), F6_SQUASHING[f6]())
         self.f7 = nn.Linear(84, N_CLASSES)
@@ -197,6 +222,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("LeNet5-relu", lambda: LeNet5("relu"), 60806, "LeNet-5, ReLU after pooling", 2),
         ModelSpec("LeNet5-relu-silu", lambda: LeNet5("relu", f6="silu"), 60806,
                   "LeNet-5, ReLU after pooling, F6 SiLU (the fast recipe's)"),
+        ModelSpec("LeNet5-subsampling", lambda: LeNet5(pooling="subsampling"), 60850,
+                  "LeNet-5 with the paper's subsampling at S2 and S4 (2×2 average · a trainable coefficient + a "
+                  "trainable bias, then the sigmoid)"),
         _mlp_spec(1, (54, 47, 35, 10, 39, 10), 60804),
         _mlp_spec(2, (55, 35, 30, 34, 10), 60819),
         _mlp_spec(3, (55, 34, 33, 31, 10), 60808),
@@ -251,6 +279,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def _formula(module: nn.Module) -> str:
+    if isinstance(module, Subsampling):
+        return f"2·{len(module.weight)}"
     if isinstance(module, SparseConv2d):
         k = module.kernel_size
         return f"{len(module.weight)}·{k}·{k} + {module.out_channels}"

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .nets import SparseConv2d
+from .nets import SparseConv2d, Subsampling
 
 
 class StackedConv2d(nn.Module):
@@ -75,6 +75,16 @@ class StackedLinear(nn.Module):
         return torch.baddbmm(self.bias, xs, self.weight.transpose(1, 2)).transpose(0, 1).reshape(x.shape[0], -1)
 
 
+def stacked_subsampling(layers: Sequence[Subsampling]) -> Subsampling:
+    """K runs' :class:`~mnistlib.models.nets.Subsampling` layers as one: its parameters are per map, so the runs'
+    own, concatenated, match the stacked maps (run k's at [k·C, (k+1)·C))."""
+    new = Subsampling(sum(len(layer.weight) for layer in layers))
+    with torch.no_grad():
+        new.weight.copy_(torch.cat([layer.weight for layer in layers]))
+        new.bias.copy_(torch.cat([layer.bias for layer in layers]))
+    return new
+
+
 def stack_model(models: Sequence[nn.Module]) -> tuple[nn.Module, list[tuple[nn.Parameter, list[nn.Parameter]]]]:
     """One model computing all of ``models`` (same architecture) on inputs stacked along dim 1.
 
@@ -84,12 +94,13 @@ def stack_model(models: Sequence[nn.Module]) -> tuple[nn.Module, list[tuple[nn.P
     stacked = copy.deepcopy(models[0])
     pairs = []
     for name, module in models[0].named_modules():
-        if not isinstance(module, (nn.Linear, nn.Conv2d, SparseConv2d)):
+        if not isinstance(module, (nn.Linear, nn.Conv2d, SparseConv2d, Subsampling)):
             if next(module.parameters(recurse=False), None) is not None:
                 raise ConfigError(f"cannot stack layer {name} ({type(module).__name__}); train these runs alone")
             continue
         layers = [model.get_submodule(name) for model in models]
-        new = StackedLinear(layers) if isinstance(module, nn.Linear) else StackedConv2d(layers)
+        new = (StackedLinear(layers) if isinstance(module, nn.Linear) else stacked_subsampling(layers)
+               if isinstance(module, Subsampling) else StackedConv2d(layers))
         parent, _, child = name.rpartition(".")
         setattr(stacked.get_submodule(parent) if parent else stacked, child, new)
         pairs += [(getattr(new, attr), [getattr(layer, attr) for layer in layers]) for attr in ("weight", "bias")]

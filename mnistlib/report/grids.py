@@ -61,6 +61,8 @@ SWEEP_MODELS = ("LeNet5", "CustomMLP_6")
 LONG_MODELS = ("LeNet5", "CustomMLP_6")
 ACTIVATIONS = {"sigmoid (the original's)": "LeNet5", "tanh": "LeNet5-tanh", "ReLU": "LeNet5-relu",
                "sigmoid, LeCun's F6 tanh(2x/3)": "LeNet5-lecun"}
+# S2 and S4 before their sigmoid: the original's max-pool, or the paper's subsampling (a coefficient and a bias a map)
+POOLINGS = {"max pooling (the original's)": "LeNet5", "the paper's subsampling": "LeNet5-subsampling"}
 ORIGINAL_SETTINGS = {"loss": "softmax_then_cross_entropy", "momentum": 0.6}  # the original's code, not its template
 ORIGINAL_SETTINGS_LAMBDAS = (0.0, 1e-2)
 GRIDS = {
@@ -87,6 +89,7 @@ def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int) -> dict[
         "lambda_sweep": {(m, wd): run(model=m, weight_decay=wd) for m in SWEEP_MODELS for wd in lambdas},
         "long": {m: run(model=m, epochs=epochs * long_factor) for m in LONG_MODELS},
         "activations": {name: run(model=model) for name, model in ACTIVATIONS.items()},
+        "pooling": {(name, s): run(model=model, seed=s) for name, model in POOLINGS.items() for s in range(seeds)},
         "original_settings": {wd: run(weight_decay=wd, **ORIGINAL_SETTINGS) for wd in ORIGINAL_SETTINGS_LAMBDAS},
     }
 
