@@ -177,7 +177,9 @@ def cmd_train(args) -> int:
     elif stored is not None:
         note(f"{stored.path}: resuming after epoch {stored.epochs_done}")
     run = train(cfg, store=store, data=_data(args), progress=not args.no_progress)
-    print(f"{run.path}  {run_summary(run)}  health={run.health}")
+    from .words import health_text
+
+    print(f"{run.path}  {run_summary(run)}  training: {health_text(run.health)}")
     if args.graph:
         from .report.plots import plot_run, save_figure
 
@@ -192,7 +194,9 @@ def cmd_test(args) -> int:
     perturbation = Perturbation(noise=args.noise, shift=args.shift, rotate=args.rotate, seed=args.perturbation_seed)
     run = _store(args).load(args.run)
     table = evaluate_checkpoints(run, args.which, data=_data(args), perturbation=perturbation)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    from .words import words_table
+
+    print(words_table(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"written: {eval_table_path(run, perturbation)}")
     return 0
 
@@ -220,10 +224,12 @@ def cmd_compare(args) -> int:
         raise ConfigError(f"--window must be two epochs FIRST <= LAST, both >= 1; got {window[0]} {window[1]}")
     name = args.out or "compare-" + "-vs-".join(run.folder_label for run in runs)  # a file name: the folders'
     paths = save_figure(plot_compare(runs), name, args.figures_dir)
+    from .words import words_table
+
     table = summarize(runs, window)
     csv_path = paths[0].with_suffix(".csv")
     atomic_write(csv_path, lambda f: table.to_csv(f))
-    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(words_table(table).to_string(float_format=lambda v: f"{v:.4f}"))
     print("\n".join(map(str, [*paths, csv_path])))
     return 0
 
@@ -246,6 +252,8 @@ def cmd_data(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from .words import health_text
+
     store = _store(args)
     paths = store.run_folders()
     if not paths:
@@ -256,7 +264,7 @@ def cmd_runs(args) -> int:
         except RunStoreError as exc:  # e.g. made by an earlier revision of its model: listed, not fatal
             print(f"{path.name:40s} unusable: {str(exc).split(': ', 1)[-1]}")
             continue
-        print(f"{path.name:40s} {run.epochs_done:3d}/{run.config.epochs} epochs  {run.health}")
+        print(f"{path.name:40s} {run.epochs_done:3d}/{run.config.epochs} epochs  {health_text(run.health)}")
     return 0
 
 

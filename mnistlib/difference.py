@@ -22,7 +22,6 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
 from .stats import permutation_test, smallest_p
 
@@ -102,7 +101,7 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
     if va + vb == 0:
         return diff, diff
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = float(scipy_stats.t.ppf(0.5 + level / 2, df) * math.sqrt(va + vb))
+    half = float(_t_quantile(0.5 + level / 2, df) * math.sqrt(va + vb))
     return diff - half, diff + half
 
 
@@ -164,6 +163,12 @@ def leader(values: Mapping[str, Sequence[float]], highest: bool = True) -> Leade
     return Leader(top, tuple(tied), len(order) - 1, means, any(c.verdict == UNDECIDED for c in tests.values()))
 
 
+def _t_quantile(q: float, df: float) -> float:
+    from scipy import stats  # here: importing scipy.stats takes a while, and most users of this module never ask
+
+    return float(stats.t.ppf(q, df))
+
+
 def chance_verdicts(comparisons: int, alpha: float = ALPHA) -> float:
     """How many of ``comparisons`` would come out "different" by chance alone, were no configuration different."""
     return alpha * comparisons
@@ -175,7 +180,7 @@ def prediction_interval(values: Sequence[float], level: float = LEVEL) -> tuple[
     n = len(values)
     if n < 2:
         raise ValueError(f"a prediction interval needs at least 2 seeds, got {n}")
-    half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n))
+    half = float(_t_quantile(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n))
     return float(values.mean()) - half, float(values.mean()) + half
 
 

@@ -139,10 +139,12 @@ def smallest_p(n_a: int, n_b: int) -> float:
     return (2 if n_a == n_b else 1) / math.comb(n_a + n_b, n_a)
 
 
-def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) -> dict:
+def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05,
+                  window: tuple[int, int] = ORIGINAL_WINDOW) -> dict:
     """Where test loss turns upward: the epoch of the lowest ``smooth``-epoch rolling mean, and
     whether the last ``smooth`` epochs sit more than ``rise`` (relative) above it while training
-    loss kept falling after it."""
+    loss kept falling after it; and test accuracy over the last ``smooth`` epochs (``end_test_acc``) beside its
+    mean over the statistics ``window`` (``window_test_acc``), where over-fitting would show in the accuracy."""
     test = history.test_loss.rolling(smooth, min_periods=1).mean()
     train = history.train_loss.rolling(smooth, min_periods=1).mean()
     low = int(test.idxmin())
@@ -154,7 +156,9 @@ def turning_point(history: pd.DataFrame, smooth: int = 5, rise: float = 0.05) ->
             "end_test_loss": end_test, "test_loss_rise_pct": 100 * (end_test / min_test - 1),
             "train_loss_at_min": float(train[low]), "end_train_loss": float(train.iloc[-1]),
             "train_loss_kept_falling": train_fell, "turned_upward": turned,
-            "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max())}
+            "final_test_acc": float(history.test_acc.iloc[-1]), "best_test_acc": float(history.test_acc.max()),
+            "end_test_acc": float(history.test_acc.iloc[-smooth:].mean()),
+            "window_test_acc": run_statistics(history, window)["mean_test_acc"]}
 
 
 def _bin_of(confidence: np.ndarray, bins: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .difference import ALPHA, DIFFERENT, UNDECIDED, WITHIN, chance_verdicts
+from .models.nets import MODELS
 from .runconfig import ONE_CYCLE_MOMENTUM, RunConfig
 
 # How a report came by a run (its logs): found finished in the store, or trained.
@@ -135,6 +136,48 @@ def column_text(name: str) -> str:
     return COLUMNS.get(name, name.replace("_", " "))
 
 
+def health_text(health) -> str:
+    """How a run's training went, in words (:class:`mnistlib.stats.Health`): 'learned, ended above chance', or the
+    health's own sentence ('collapsed: test accuracy fell to chance at epoch 45')."""
+    state = getattr(getattr(health, "state", None), "value", None)
+    return {"ok": "learned, ended above chance", "no epochs yet": "not trained yet"}.get(state, str(health))
+
+
+def words_table(table):
+    """A DataFrame for a terminal: headers in words (:func:`column_text`), a run's health in words."""
+    table = table.copy()
+    if "health" in table:
+        table["health"] = [health_text(h) for h in table.health]
+    return table.rename(columns=lambda c: "training" if c == "health" else column_text(c) if isinstance(c, str) else c)
+
+
+# LeNet-5's layers by the paper's names, and the kinds of layer, in words (mnistlib.models.nets.parameter_table).
+LAYER_NAMES = {"c1": "C1", "s2.0": "S2", "c3": "C3", "s4.0": "S4", "c5": "C5", "f6.0": "F6", "f7": "F7 (output)"}
+LAYER_KINDS = {"Conv2d": "convolution", "SparseConv2d": "sparse convolution (C3's table)", "Linear": "fully connected",
+               "Subsampling": "subsampling (a coefficient and a bias a map)"}
+
+
+def layer_text(name: str) -> str:
+    """A layer as a reader names it: LeNet-5's by the paper ('F6' for f6.0), an MLP's by its place ('layer 2' for
+    layers.2, its second weight layer)."""
+    if name in LAYER_NAMES:
+        return LAYER_NAMES[name]
+    if name.startswith("layers.") and name[len("layers."):].isdigit():
+        return f"layer {int(name[len('layers.'):]) // 2 + 1}"
+    return name
+
+
+def settings_text(changes: dict) -> str:
+    """What a step of a recipe sets, in words: 'optimizer Adam, learning rate 0.003, batch size 32', a model by
+    what it changes in LeNet-5 ('the model: ReLU after pooling, F6 SiLU')."""
+    def value(field: str, v) -> str:
+        if field == "model":
+            return "the model: " + MODELS[v].description.removeprefix("LeNet-5, ") if v in MODELS else f"the model {v}"
+        return f"{column_text(field)} {OPTIMIZERS.get(v, v)}"
+
+    return ", ".join(value(field, v) for field, v in changes.items()) or "—"
+
+
 LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "softmax_then_cross_entropy": "softmax, then cross-entropy (the original's)"}
 
 
@@ -237,6 +280,7 @@ FINDINGS = {  # (question, finding), or a finding alone for every question that 
     ("variance", "mean_test_acc"): "{0} mean test accuracy (%)", ("variance", "std"): "{0} standard deviation (points)",
     ("variance", "difference"): "{0} − {1} (points)", ("variance", "p"): "{0} vs {1}: p",
     ("variance", "verdict"): "{0} vs {1}", "ranking": "ranking",
+    ("pooling", "difference"): "{0} − {1} (points)", ("pooling", "p"): "{0} vs {1}: p", ("pooling", "verdict"): "{0} vs {1}",
     ("activations", "mean_test_acc"): "{0}: mean test accuracy (%)",
     "first_collapse": "smallest λ that collapses", "lowest_train_loss": "lowest training loss", "strongest": "λ = 1e-2",
     "recipe": "recipe", "final_test_acc": "final test accuracy, mean over seeds (%)",

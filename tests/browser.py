@@ -24,9 +24,24 @@ def chromium_or_skip() -> str:
     return chromium
 
 
+# Every table, folded ones opened, against the box it is shown in (wider, it would scroll sideways inside it) and
+# against 8 columns beside its index (more, and a reader loses the row).
+MAX_COLUMNS = 8
+WIDE_TABLES = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  return Array.from(document.querySelectorAll('table')).map((t, i) => {
+    const box = t.closest('.jp-OutputArea-output, .jp-RenderedHTMLCommon') || t.parentElement;
+    const head = t.querySelector('th') ? t.querySelector('th').textContent.trim().slice(0, 40) : '';
+    const row = Array.from(t.rows).reduce((a, r) => Math.max(a, r.querySelectorAll('td').length), 0);
+    return [i, Math.round(t.scrollWidth), Math.round(box.clientWidth), head, row];
+  }).filter(([i, width, room, head, columns]) => width > room + 1 || columns > %d);
+}""" % MAX_COLUMNS
+
+
 def check_pages(index: Path, pages: list[Path], widgets: bool) -> None:
     """Open every page at 1300 and 400 px: no sideways scroll, every image loaded, each saved widget
-    drawn (when ``widgets``), no console error and no failed request."""
+    drawn (when ``widgets``), no console error and no failed request; at 1300 px no table wider than the box it is
+    shown in, folded tables opened."""
     from playwright.sync_api import sync_playwright
 
     chromium = chromium_or_skip()
@@ -46,6 +61,9 @@ def check_pages(index: Path, pages: list[Path], widgets: bool) -> None:
                     page.goto(path.as_uri(), wait_until="load")
                     scroll = page.evaluate("document.documentElement.scrollWidth")
                     assert scroll <= width, f"{path.name} is {scroll} px wide in a {width} px window"
+                    if width == 1300:
+                        problems += [f"{path.name}: table {i} ({head!r}) is {wide} px in a {room} px box, "
+                                     f"{columns} columns" for i, wide, room, head, columns in page.evaluate(WIDE_TABLES)]
             page.set_viewport_size({"width": 1300, "height": 900})
             for path in pages:
                 page.goto(path.as_uri(), wait_until="load")

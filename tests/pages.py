@@ -13,7 +13,8 @@ RANDOM_SEED = re.compile(
     r"\(seeds?|seeded|every seed|over seeds|the seeds\b|more seeds|seeds?, |seeds? and|twice the seeds|"
     r"seeds?\.|a seed,|seed parameter|`seeds?`|seeds: |seeds?[:=]|same seed|other seed|its seed|fixed seed|"
     r"seed is only ever a random seed|between seeds|per-seed|pooled seeds|enough seeds|several seeds|"
-    r"most seeds|share of seeds|'s seeds|their seeds|our (n )?seeds|repeats a seed|seeds vote", re.I)
+    r"most seeds|share of seeds|'s seeds|their seeds|our (n )?seeds|repeats a seed|seeds vote|(lowest|highest) seed",
+    re.I)
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 PYTHON_VALUES = {"True", "False", "None", "nan", "NaN"}
 
@@ -97,3 +98,35 @@ def unreadable_tables(path: Path) -> list[str]:
     problems += [f"{path.name}: contents entry {text!r} in a numbered list" for tag, text in page.contents
                  if tag == "ol" and re.match(r"\d", text)]
     return problems
+
+
+class _Table(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.rows, self._cell = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("th", "td"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def html_table(html: str):
+    """The first table of an HTML fragment (a DataFrame's ``to_html``) as a DataFrame: its header row the columns,
+    the first cell of each row the index (rows with no values, such as the index's name, left out)."""
+    import pandas as pd
+
+    parser = _Table()
+    parser.feed(html)
+    header, *rows = [row for row in parser.rows if any(row[1:])]
+    return pd.DataFrame([row[1:] for row in rows], index=[row[0] for row in rows], columns=header[1:])

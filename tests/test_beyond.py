@@ -211,3 +211,18 @@ def test_runs_group_by_their_key_across_seeds_and_the_smallest_p_is_the_splits_c
     assert stats.smallest_p(5, 5) == pytest.approx(2 / 252) == stats.permutation_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10])
     assert stats.smallest_p(3, 2) == pytest.approx(0.1) == stats.permutation_test([1, 2, 3], [8, 9])
     assert stats.permutation_test([1, 2, 3], [8, 9]) == min(stats.permutation_test(a, [9, 8]) for a in ([1, 2, 3], [1, 2, 4]))
+
+
+def test_over_fitting_in_the_loss_is_told_apart_from_over_fitting_in_the_accuracy():
+    epochs = np.arange(1, 151)
+    u_shape = 0.03 + 1e-5 * (epochs - 40) ** 2  # test loss lowest at 40, rising after
+    falling = np.linspace(0.5, 0.01, 150)
+    steady = stats.turning_point(fake_run(flat_acc(98.9, 150), test_loss=u_shape, train_loss=falling).history,
+                                 window=(20, 49))
+    assert steady["turned_upward"] and steady["window_test_acc"] == pytest.approx(98.9)
+    found = beyond.overfitting(steady, spread=0.07)
+    assert found["in_loss"] and found["in_accuracy"] is False and found["accuracy_change"] == pytest.approx(0.0)
+    sliding = np.where(epochs > 100, 98.5, 98.9)
+    worse = stats.turning_point(fake_run(sliding, test_loss=u_shape, train_loss=falling).history, window=(20, 49))
+    assert beyond.overfitting(worse, spread=0.07)["in_accuracy"] is True  # 0.4 points below, the spread 0.07
+    assert beyond.overfitting(worse, spread=float("nan"))["in_accuracy"] is None  # no spread: no verdict

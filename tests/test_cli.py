@@ -37,6 +37,7 @@ def test_test_mode_evaluates_every_checkpoint(capsys, trained):
     for name in ("epoch_001", "epoch_002", "best", "last"):
         assert name in out
     assert "test_eval.csv" in out
+    assert "calibration error (points)" in out and "test_acc" not in out and "confidence_right" not in out
 
 
 def test_graph_and_compare(capsys, trained, scratch_folders):
@@ -45,7 +46,7 @@ def test_graph_and_compare(capsys, trained, scratch_folders):
     code2, _, err = run_cli(capsys, "train", *TINY[:-1], "--model", "CustomMLP_5", "--no-progress")
     assert code2 == 0, err
     code, out, _ = run_cli(capsys, "compare", "custommlp_6", "custommlp_5", "--out", "mlps", "--window", "1", "2")
-    assert code == 0 and "mean_test_acc" in out
+    assert code == 0 and "mean test accuracy (%)" in out and "mean_test_acc" not in out
     figures = scratch_folders / "figures"
     assert {p.name for p in figures.iterdir()} >= {"mlps.png", "mlps.svg", "mlps.csv"}
     assert (figures / "mlps.png").stat().st_size > 5000

@@ -79,6 +79,13 @@ def test_label_smoothing_is_its_formula():
     expected = ((1 - eps) * -log_p[torch.arange(7), labels] + eps * -log_p.mean(1)).sum()
     assert loss_function("cross_entropy", label_smoothing=eps)(logits, labels).item() == pytest.approx(expected.item())
     assert loss_function("cross_entropy")(logits, labels).item() == pytest.approx(-log_p[torch.arange(7), labels].sum().item())
+    from mnistlib.training.optim import smoothing_targets
+
+    on, off = smoothing_targets(eps)
+    assert (on, off) == (pytest.approx(0.91), pytest.approx(0.01)) and on + 9 * off == pytest.approx(1.0)
+    targets = torch.full((7, 10), off).scatter_(1, labels.view(-1, 1), on)  # the loss is the cross-entropy with them
+    assert loss_function("cross_entropy", label_smoothing=eps)(logits, labels).item() == pytest.approx(
+        -(targets * log_p).sum().item())
 
 
 # ----------------------------------------------------------------------------- elastic distortions

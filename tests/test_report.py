@@ -114,7 +114,7 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
     answers = pd.read_csv(index.parent / "beyond-answers.csv").set_index(["question", "finding"]).value
     questions = set(answers.index.get_level_values("question"))
     assert questions == {"variance across seeds", "λ sweep, LeNet-5", "λ sweep, CustomMLP_6", "6 epochs, LeNet-5",
-                         "6 epochs, CustomMLP_6", "activations", "the original's settings"}
+                         "6 epochs, CustomMLP_6", "activations", "the paper's subsampling", "the original's settings"}
     assert answers["variance across seeds", "random seeds"] == "5" and answers["the original's settings", "λ = 1e-2"] in (
         "trains", "collapses")
     headline = json.loads((index.parent / "headlines" / "06_beyond_the_original.json").read_text())
@@ -425,3 +425,38 @@ def test_the_perturbed_input_analyses_use_the_profiles_share_of_the_test_set(pro
     on = ctx.perturbed_on()
     assert ctx.test_images(on) == images
     assert on.epochs == ctx.config().epochs and on.train_subset == ctx.config().train_subset  # only the test set
+
+
+def _outputs(index, notebook: str) -> list[dict]:
+    executed = nbformat.read(index.parent / f"{notebook}.ipynb", as_version=4)
+    return [o for c in executed.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def test_every_figure_but_a_widgets_twin_has_a_caption_under_it(smoke_report):
+    index, _ = smoke_report
+    for path in NOTEBOOKS:
+        outputs = _outputs(index, path.stem)
+        for i, output in enumerate(outputs):
+            if "image/png" in output.get("data", {}) and not output.get("metadata", {}).get("image/png", {}).get("twin"):
+                following = outputs[i + 1] if i + 1 < len(outputs) else {}
+                assert 'class="mnistlib-caption"' in following.get("data", {}).get("text/html", ""), \
+                    f"{path.name}: figure {output['metadata']['image/png'].get('alt')!r} has no caption"
+
+
+def test_each_page_shows_the_settings_its_runs_used(smoke_report):
+    """Page 7's runs are the original's protocol (batch 10, momentum 0.6) beside ours; page 8's the recipes' (Adam,
+    batch 32); pages 1–5 the original's runs over the report's random seeds."""
+    from pages import html_table
+
+    index, _ = smoke_report
+    settings = {path.stem: html_table(next(o["data"]["text/html"] for o in _outputs(index, path.stem)
+                                           if "text/html" in o.get("data", {}))) for path in NOTEBOOKS}
+    first = settings["01_architecture"]
+    assert list(first.columns) == ["the original's runs"] and first.loc["random seeds"].iloc[0] == "0, 1 (2 random seeds)"
+    repro = settings["07_reproducing_the_original"]
+    assert repro.loc["batch size", "the original's protocol"] == "10" and repro.loc["batch size"].iloc[1] == "64"
+    assert "momentum 0.6" in repro.loc["optimizer and loss", "the original's protocol"]
+    fast = settings["08_how_fast_how_far"]["how fast: the fast recipe"]
+    assert fast["batch size"] == "32" and fast["optimizer and loss"].startswith("Adam") and fast["epochs"] == "2"
+    beyond = settings["06_beyond_the_original"]
+    assert beyond.loc["random seeds", "λ sweep"] == "0 (1 random seed)"

@@ -69,6 +69,15 @@ def sweep_findings(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
+def overfitting(turn: dict, spread: float) -> dict:
+    """Whether over-fitting shows in a long run (its :func:`mnistlib.stats.turning_point`): in the test loss (it
+    turned upward) and in the test accuracy (its last epochs' mean fell below its statistics window's by more
+    than ``spread``, the standard deviation between random seeds of that statistic; None without one)."""
+    change = turn["end_test_acc"] - turn["window_test_acc"]
+    return {"in_loss": bool(turn["turned_upward"]), "accuracy_change": change,
+            "in_accuracy": bool(change < -spread) if spread == spread else None}
+
+
 # ----------------------------------------------------------------------------- the original's settings
 
 @dataclass(frozen=True)
@@ -135,6 +144,13 @@ def answers(groups: Mapping[str, Mapping], window: tuple[int, int]) -> pd.DataFr
     for name, run in groups["activations"].items():
         rows += _rows("activations", (name,), {"mean_test_acc": run.statistics(window)["mean_test_acc"]})
     rows += _rows("activations", (), {"ranking": "one_seed"})
+    if "pooling" in groups:
+        pooling = by_key(groups["pooling"])
+        values = seed_values(pooling, "mean_test_acc", window)
+        reference, *others = list(pooling)
+        for name in others:
+            c = difference.compare(values[name], values[reference])
+            rows += _rows("pooling", (name, reference), {"difference": c.diff, "p": c.p, "verdict": c.verdict})
     plain, heavy = groups["original_settings"][0.0], groups["original_settings"][1e-2]
     rows += _rows("original_settings", (), {"lowest_train_loss": float(plain.history.train_loss.min()),
                                             "mean_test_acc": plain.statistics(window)["mean_test_acc"],

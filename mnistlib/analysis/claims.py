@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..difference import Comparison, compare
 from ..models.nets import MODELS
-from ..original.record import MLP_NAMES, table
+from ..original.record import CLAIM_WORDS, MLP_NAMES, table
 from ..stats import CHANCE_ACC
 from ..words import run_label
 
@@ -45,7 +45,9 @@ def _mean_std(values: np.ndarray) -> str:
 
 
 def _claim(claim: str, verdict: str, comparisons: int, **evidence) -> dict:
-    return {"the original says": claim, "verdict": verdict, "comparisons": comparisons, "evidence": evidence}
+    words, reading = CLAIM_WORDS[claim]
+    return {"claim": claim, "the original says": reading, "its words": words, "verdict": verdict,
+            "comparisons": comparisons, "evidence": evidence}
 
 
 def _ordered(comparisons: list[tuple[Comparison, int]]) -> str:
@@ -64,10 +66,10 @@ def _p_text(c: Comparison) -> str:
 
 
 def check_original_claims(seeds: pd.DataFrame) -> pd.DataFrame:
-    """The original's conclusions as rows: the claim (its words, as read: the notebook quotes the original), the
-    verdict by the rule over random seeds (:data:`HOLDS`, :data:`FAILS`, :data:`WITHIN`, or for a run at chance
-    :data:`SOME_SEEDS`), how many of the rule's ``comparisons`` it took, and the evidence, a mapping of what was
-    compared to its value.
+    """The original's conclusions as rows: the ``claim`` (an id), what ``the original says`` as read here and ``its
+    words`` (:data:`mnistlib.original.record.CLAIM_WORDS`), the verdict by the rule over random seeds
+    (:data:`HOLDS`, :data:`FAILS`, :data:`WITHIN`, or for a run at chance :data:`SOME_SEEDS`), how many of the rule's
+    ``comparisons`` it took, and the evidence, a mapping of what was compared to its value.
 
     ``seeds``: one row per (run, seed) with the run's label in ``model`` ('LeNet-5', 'CustomMLP_6', 'LeNet-5,
     λ=1e-4', 'LeNet-5, noise 0.2', ...) and the original's statistics (:func:`mnistlib.analysis.seeds.per_seed`).
@@ -84,21 +86,29 @@ def _architecture_claims(seeds: pd.DataFrame) -> list[dict]:
     if lenet in acc and mlps:
         tests = [(compare(acc[lenet], acc[m]), 1) for m in mlps] + [(compare(loss[lenet], loss[m]), -1) for m in mlps]
         rows.append(_claim(
-            "LeNet-5 has a lower mean test loss and a higher mean test accuracy than every MLP", _ordered(tests),
+            "lenet_beats_mlps", _ordered(tests),
             len(tests),
             **{"LeNet-5 mean test accuracy (%)": _mean_std(acc[lenet]),
                **{f"LeNet-5 − {m}, accuracy (points)": _p_text(c) for m, (c, _) in zip(mlps, tests)}}))
     if {"CustomMLP_5", "CustomMLP_6"} <= set(mlps) and len(mlps) > 2:
         others = [m for m in mlps if m not in ("CustomMLP_5", "CustomMLP_6")]
         tests = {(a, b): compare(acc[a], acc[b]) for a in ("CustomMLP_5", "CustomMLP_6") for b in others}
-        rows.append(_claim("CustomMLP_5 and CustomMLP_6 are the two best MLPs",
+        rows.append(_claim("mlp5_mlp6_best",
                            _ordered([(c, 1) for c in tests.values()]), len(tests),
                            **{f"{a} − {b} (points)": _p_text(c) for (a, b), c in tests.items()}))
         ahead = compare(acc["CustomMLP_5"], acc["CustomMLP_6"])
-        rows.append(_claim("CustomMLP_5 is slightly ahead of CustomMLP_6", _ordered([(ahead, 1)]), 1,
+        rows.append(_claim("mlp5_ahead", _ordered([(ahead, 1)]), 1,
                            **{"CustomMLP_5 mean test accuracy (%)": _mean_std(acc["CustomMLP_5"]),
                               "CustomMLP_6 mean test accuracy (%)": _mean_std(acc["CustomMLP_6"]),
                               "CustomMLP_5 − CustomMLP_6 (points)": _p_text(ahead)}))
+    if "CustomMLP_6" in mlps and len(mlps) > 1:
+        fewest = min(mlps, key=lambda m: MODELS[m].original_parameters)
+        tests = [(compare(acc["CustomMLP_6"], acc[m]), 1) for m in mlps if m != "CustomMLP_6"]
+        # closest to LeNet-5 among the MLPs: above every other MLP by the rule
+        rows.append(_claim("mlp6_closest", FAILS if fewest != "CustomMLP_6" else _ordered(tests), len(tests),
+                           **{"the MLP with the fewest parameters": f"{fewest} ({MODELS[fewest].original_parameters:,})",
+                              **{f"CustomMLP_6 − {m} (points)": _p_text(c) for m, (c, _) in
+                                 zip([m for m in mlps if m != "CustomMLP_6"], tests)}}))
     if len(mlps) >= 3 and "CustomMLP_1" in mlps:
         depth = pd.Series({m: MODELS[m].depth for m in mlps})
         means = pd.Series({m: acc[m].mean() for m in mlps})
@@ -107,7 +117,7 @@ def _architecture_claims(seeds: pd.DataFrame) -> list[dict]:
         verdict = _ordered(tests)
         if rho >= 0 and verdict == HOLDS:  # the deepest below every other, yet no trend with depth
             verdict = WITHIN
-        rows.append(_claim("the deeper the MLP, the worse it learns (CustomMLP_1, 6 layers, worst)", verdict, len(tests),
+        rows.append(_claim("deeper_worse", verdict, len(tests),
                            **{"Spearman ρ of depth and mean test accuracy (means over seeds)": f"{rho:.2f}",
                               **{f"CustomMLP_1 − {m} (points)": _p_text(c) for m, (c, _) in
                                  zip([m for m in mlps if m != "CustomMLP_1"], tests)}}))
@@ -123,24 +133,24 @@ def _regularizer_claims(seeds: pd.DataFrame) -> list[dict]:
     if lenet in acc and wds:
         tests = {label: compare(acc[label], acc[lenet]) for label in wds}
         improves = any(c.different and c.diff > 0 for c in tests.values())
-        rows.append(_claim("weight decay does not improve LeNet-5's test accuracy",
+        rows.append(_claim("decay_no_gain",
                            FAILS if improves else HOLDS if all(c.decidable for c in tests.values()) else WITHIN,
                            len(tests),
                            **{f"{lam(label)} − λ=0 (points)": _p_text(c) for label, c in tests.items()}))
         ordered = [lenet] + wds
         train = _values(seeds, "mean_train_loss")
         steps = [(compare(train[b], train[a]), -1) for a, b in zip(ordered, ordered[1:])]
-        rows.append(_claim("a larger λ lowers the training loss", _ordered(steps), len(steps),
+        rows.append(_claim("decay_lowers_train_loss", _ordered(steps), len(steps),
                            **{f"{lam(label)} mean training loss": _mean_std(train[label]) for label in ordered}))
         gap = _values(seeds, seeds.mean_train_acc - seeds.mean_test_acc)
         tests = [(compare(gap[label], gap[lenet]), -1) for label in wds]
-        rows.append(_claim("weight decay narrows the gap between training and test accuracy", _ordered(tests), len(tests),
+        rows.append(_claim("decay_narrows_gap", _ordered(tests), len(tests),
                            **{f"{lam(label)} gap (points)": _mean_std(gap[label]) for label in ordered}))
     strongest = run_label("LeNet5", weight_decay=1e-2)
     if strongest in acc:
         at_chance = int((acc[strongest] <= CHANCE_ACC).sum())
         n = len(acc[strongest])
-        rows.append(_claim("λ = 1e-2 makes LeNet-5 fail: accuracy stays near chance (11%)",
+        rows.append(_claim("strongest_decay_fails",
                            HOLDS if at_chance == n else FAILS if at_chance == 0 else SOME_SEEDS, 0,
                            **{"mean test accuracy (%)": _mean_std(acc[strongest]),
                               "random seeds at chance": f"{at_chance} of {n}"}))
@@ -149,7 +159,7 @@ def _regularizer_claims(seeds: pd.DataFrame) -> list[dict]:
     if lenet in acc and claimed in noises:
         rivals = [lenet] + wds + [label for label in noises if label != claimed]
         tests = [(compare(acc[claimed], acc[label]), 1) for label in rivals]
-        rows.append(_claim("noise injection gives the best LeNet-5, with std 0.2", _ordered(tests), len(tests),
+        rows.append(_claim("noise_best", _ordered(tests), len(tests),
                            **{f"noise 0.2 − {lam(label) if label in wds or label == lenet else label.split(', ')[1]} "
                               f"(points)": _p_text(c) for label, (c, _) in zip(rivals, tests)}))
     return rows

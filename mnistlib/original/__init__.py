@@ -10,7 +10,7 @@ from .._util.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "record": ["MLP_NAMES", "ORIGINAL_LENET_LAYERS", "ORIGINAL_LOSS_FLOOR", "ORIGINAL_NOISE_STDS", "ORIGINAL_WINDOW",
-               "ORIGINAL_WEIGHT_DECAYS", "PRINTED", "PUBLISHED", "history", "histories", "printed_mismatches", "run_table", "statistics",
-               "table"],
+               "ORIGINAL_WEIGHT_DECAYS", "PRINTED", "PUBLISHED", "STATED_DIFFERENCES", "history", "histories",
+               "loss_floor_gaps", "printed_readings", "run_table", "statistics", "table"],
     "checkpoints": ["import_original"],
 })

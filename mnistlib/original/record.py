@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..words import run_label
-from ..stats import METRICS, ORIGINAL_WINDOW, STAT_COLUMNS, run_statistics
+from ..stats import METRICS, ORIGINAL_WINDOW, STAT_COLUMNS, health, run_statistics
 
 PUBLISHED = Path(__file__).parent / "published"  # what the original published: its histories and checkpoints
 SOURCE = "github.com/DRMBSGN/MNIST-Classification, model/*_model_0050.pt"
@@ -96,25 +96,70 @@ def table(window: tuple[int, int] = ORIGINAL_WINDOW) -> pd.DataFrame:
     return stats.loc[list(PRINTED.index), STAT_COLUMNS]
 
 
-def printed_mismatches(tolerance_digits: int = 1) -> pd.DataFrame:
-    """Where :func:`table` and the printed table differ by more than ``tolerance_digits`` units of
-    the printed value's last digit (the original both rounded and truncated): label, column, printed,
-    computed, and the known typo explanation if any."""
+def loss_floor_gaps() -> tuple[float, list[str]]:
+    """How far the table's mean losses sit above :data:`ORIGINAL_LOSS_FLOOR`: the largest gap among the runs whose
+    training went well (:func:`mnistlib.stats.health`: they end above chance), and the runs that did not (a late
+    collapse, a run at chance), whose losses sit where their failure left them."""
+    computed = table()
+    ok = [health(history(label)).trains for label in computed.index]
+    gaps = computed.loc[ok, ["mean_train_loss", "mean_test_loss"]].to_numpy() - ORIGINAL_LOSS_FLOOR
+    return float(gaps.max()), [label for label, fine in zip(computed.index, ok) if not fine]
+
+
+def printed_readings() -> pd.DataFrame:
+    """How each number the original printed comes from its history: one row per printed value (run, column,
+    printed, computed, reading), the reading 'rounded' (the computed value rounded to the printed digits),
+    'truncated' (cut off at the printed digits, where rounding would give another last digit) or 'typo'
+    (neither: :data:`TYPOS` says why)."""
     computed = table()
     rows = []
     for label_, row in _PRINTED_TEXT.iterrows():
         for column, text in row.dropna().items():
-            unit = 10.0 ** -len(text.partition(".")[2])  # one unit of the last printed digit
-            if abs(computed.loc[label_, column] - float(text)) > tolerance_digits * unit + 1e-9:
-                rows.append({"run": label_, "column": column, "printed": float(text),
-                             "computed": computed.loc[label_, column], "typo": TYPOS.get((label_, column), "")})
-    return pd.DataFrame(rows, columns=["run", "column", "printed", "computed", "typo"])
+            digits, value, printed = len(text.partition(".")[2]), computed.loc[label_, column], float(text)
+            rounded = abs(round(value, digits) - printed) < 1e-9
+            truncated = abs(math.floor(value * 10 ** digits + 1e-9) / 10 ** digits - printed) < 1e-9
+            rows.append({"run": label_, "column": column, "printed": printed, "computed": value,
+                         "reading": "rounded" if rounded else "truncated" if truncated else "typo",
+                         "typo": TYPOS.get((label_, column), "")})
+    return pd.DataFrame(rows)
+
+
+# The difference from LeNet-5's 60,806 parameters the original wrote beside each MLP's count ("2개 파라미터 부족":
+# 2 too few; "13개 파라미터 초과": 13 too many), signed as ours: the MLP's count minus LeNet-5's.
+STATED_DIFFERENCES = {"CustomMLP_1": -2, "CustomMLP_2": 13, "CustomMLP_3": 2, "CustomMLP_4": 8, "CustomMLP_5": 21,
+                      "CustomMLP_6": -269}
 
 
 # The original's per-layer counts for LeNet-5 (its section 모델 구조 설명), keyed by our layer names.
 ORIGINAL_LENET_LAYERS = {"c1": 156, "c3": 1516, "c5": 48120, "f6.0": 10164, "f7": 850, "total": 60806}
 
 
-# ----------------------------------------------------------------------------- its conclusions, checked
+# ----------------------------------------------------------------------------- its conclusions, in its words
+
+# Each conclusion the report checks (mnistlib.analysis.claims), by id: the original's own sentence (its README), and
+# how it is read here. The original states no sentence for λ = 1e-2: its table's row is quoted.
+CLAIM_WORDS = {
+    "lenet_beats_mlps": ("LeNet5을 구현하여 학습하였을 때, 일반적인 MLP에 비해 낮은 평균 Loss값과 높은 정확도를 기록하였다.",
+                         "LeNet-5 has a lower mean test loss and a higher mean test accuracy than every MLP"),
+    "mlp5_mlp6_best": ("상대적으로 적은 파라미터로 Layer를 적게 쌓은 CustomMLP_6와 레이어를 3개를 쌓은 CustomMLP_5가 그 다음의 "
+                       "정확한 분류를 함을 알 수 있다.", "CustomMLP_5 and CustomMLP_6 are the two best MLPs"),
+    "mlp5_ahead": ("CustomMLP중 가장 정확도가 높았던 모델은 CustomMLP_5(평균 accuracy: 97.39, 평균 loss 1.488 )이었다.",
+                   "CustomMLP_5 is slightly ahead of CustomMLP_6"),
+    "mlp6_closest": ("CustomMLP 중 파라미터의 개수가 가장 작고 LeNet5의 성능과 유사했던 모델은 CustomMLP_6이며",
+                     "CustomMLP_6, the MLP with the fewest parameters, comes closest to LeNet-5"),
+    "deeper_worse": ("MLP의 레이어가 커질수록 학습에서 문제가 발생함을 확인할 수 있었다.",
+                     "the deeper the MLP, the worse it learns (CustomMLP_1, 6 layers, worst)"),
+    "decay_no_gain": ("LeNet5에 weight decay를 적용했을 때 test accuracy 향상에 큰 영향을 주지 않았다.",
+                      "weight decay does not improve LeNet-5's test accuracy"),
+    "decay_lowers_train_loss": ("람다의 값이 커질수록 Training loss가 감소하여, 전체적인 학습에 부정적인 요인으로 작용하였다.",
+                                "a larger λ lowers the training loss (read as written: 감소, 'decreases'; its own "
+                                "table shows the training loss rising with λ)"),
+    "decay_narrows_gap": ("weight decay를 사용하여 학습할 경우 Training과 Test 사이의 격차는 줄어들지만",
+                          "weight decay narrows the gap between training and test accuracy"),
+    "strongest_decay_fails": ("weight decay 0.01 적용 … Average Accuracy: train 11.24 / test 11.35",
+                              "λ = 1e-2 makes LeNet-5 fail: accuracy stays near chance (11%)"),
+    "noise_best": ("학습한 모델 중 LeNet5에 noise를 추가하여 학습한 모델이 가장 성능이 좋음을 알 수 있었다. … 최고 accuracy: "
+                   "LeNet5 (with std = 0.2 noise) 98.9", "noise injection gives the best LeNet-5, with std 0.2"),
+}
 
 

@@ -10,17 +10,18 @@ finished runs are read from the store, so executing a notebook again does not re
 """
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import HTML, Image, display
 
 from .. import paths
 from ..original import record as original
@@ -33,7 +34,7 @@ from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
 from ..training.recipes import Recipe
 from ..analysis.seeds import by_key
-from ..words import REUSED, TRAINED, optimizer_text
+from ..words import REUSED, TRAINED, optimizer_text, seeds_text
 from ..training.lifecycle import train
 
 
@@ -151,9 +152,10 @@ class NotebookContext:
         """How many test images ``config`` (default: the report's) evaluates on."""
         return (config or self.config()).test_subset or len(self.arrays.test_labels)
 
-    def show(self, fig, name: str, twin: bool = False, headline: bool = False) -> None:
+    def show(self, fig, name: str, caption: str | None = None, twin: bool = False, headline: bool = False) -> None:
         """Save ``fig`` as ``figures/<profile>/<notebook number>-<name>.png`` (a stable name), show
-        that very file in the notebook (whatever the matplotlib backend), and close the figure.
+        that very file in the notebook (whatever the matplotlib backend), and close the figure; then its
+        ``caption``, under it: what to see in it (every figure but a widget's twin has one).
 
         ``twin``: the figure is the static twin of the widget above it; the HTML report leaves it out
         where the widget is drawn from its saved state, and keeps it where it cannot be (no widget
@@ -164,6 +166,8 @@ class NotebookContext:
             ax.get_title() for ax in fig.axes if ax.get_title())
         plt.close(fig)
         display(Image(filename=str(path), metadata={"alt": title or name.replace("-", " "), "twin": twin}))
+        if caption:
+            display(HTML(f'<p class="mnistlib-caption"><b>Figure.</b> {html.escape(caption)}</p>'))
         if headline:
             target = self.reports / "headlines" / "figure.png"
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -183,18 +187,40 @@ class NotebookContext:
         path.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(path)
 
-    def describe(self) -> pd.DataFrame:
-        """The settings this notebook ran with, as a table for the reader."""
+    def describe(self, groups: Mapping[str, Iterable[RunConfig]] | None = None) -> pd.DataFrame:
+        """The settings this page's runs used, as a table for the reader: one column per group of runs (``groups``:
+        name -> the group's configs), each row what those configs set: epochs, batch size, images, random seeds,
+        optimizer and loss; a row the groups share reads the same in each column. Without ``groups``, the
+        original's runs of this report over its random seeds (notebooks 1–5's)."""
+        if groups is None:
+            groups = {"the original's runs": [self.config(seed=seed) for seed in self.seeds]}
         p = PROFILES[self.profile]
-        rows = {"profile": f"{self.profile}: {p.description}", "epochs": self.common["epochs"],
-                "batch size": self.common["batch_size"],
-                "training images": self.common["train_subset"] or "all 60,000",
-                "test images": self.common["test_subset"] or f"all {len(self.arrays.test_labels):,}",
-                "test images of the perturbed-input analyses": f"{self.test_images(self.perturbed_on()):,}",
-                "statistics window (epochs)": f"{self.window[0]}–{self.window[1]}",
-                "random seed": self.common["seed"], "data source": self.arrays.source,
-                "optimizer": optimizer_text(self.config())}
-        return pd.DataFrame({"setting": list(rows), "value": [str(v) for v in rows.values()]}).set_index("setting")
+        columns = {name: self._settings(list(configs)) for name, configs in groups.items()}
+        shared = {"profile": f"{self.profile}: {p.description}", "data source": self.arrays.source,
+                  "statistics window (epochs)": f"{self.window[0]}–{self.window[1]}",
+                  "test images of the perturbed-input analyses": f"{self.test_images(self.perturbed_on()):,}"}
+        table = pd.DataFrame({name: {**column, **shared} for name, column in columns.items()})
+        table.index.name = "setting"
+        return table
+
+    def _settings(self, configs: list[RunConfig]) -> dict[str, str]:
+        """What a group of configs sets, each value once ('2, 30' where they differ)."""
+        each = lambda values: ", ".join(dict.fromkeys(str(v) for v in values))  # noqa: E731
+        images = lambda n, total: f"{n:,}" if n else f"all {total:,}"  # noqa: E731
+        train = [images(c.train_subset, len(self.arrays.train_labels) - c.validation)
+                 + (f" ({c.validation:,} held out for validation)" if c.validation else "") for c in configs]
+        return {"epochs": each(c.epochs for c in configs), "batch size": each(c.batch_size for c in configs),
+                "training images": each(train),
+                "test images": each(images(c.test_subset, len(self.arrays.test_labels)) for c in configs),
+                "random seeds": seeds_range(sorted({c.seed for c in configs})),
+                "optimizer and loss": each(optimizer_text(c) for c in configs)}
+
+
+def seeds_range(seeds: Sequence[int]) -> str:
+    """'0–4 (5 random seeds)', '0 (1 random seed)', '0, 2 (2 random seeds)'."""
+    consecutive = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+    listed = f"{seeds[0]}–{seeds[-1]}" if consecutive else ", ".join(map(str, seeds))
+    return f"{listed} ({seeds_text(len(seeds))})"
 
 
 def check_parameters(**parameters) -> Settings:

@@ -74,7 +74,7 @@ def _on_original_scale(run) -> bool:
 
 def _draw_run(ax_loss, ax_acc, runs, original: pd.DataFrame | None = None,
               original_losses: bool = False) -> None:
-    for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")):
+    for ax, kind in ((ax, kind) for ax, kind in ((ax_loss, "loss"), (ax_acc, "acc")) if ax is not None):
         for split, style in (("train", "-"), ("test", "--")):
             _line(ax, runs, f"{split}_{kind}", linestyle=style, label=split)
         if original is not None and (kind == "acc" or original_losses):
@@ -85,17 +85,24 @@ def _draw_run(ax_loss, ax_acc, runs, original: pd.DataFrame | None = None,
 
 
 def plot_run(run: Run | pd.DataFrame | Sequence[Run], title: str | None = None,
-             original: pd.DataFrame | None = None) -> Figure:
+             original: pd.DataFrame | None = None, zoom: bool = False) -> Figure:
     """Loss and accuracy per epoch, training vs test, side by side: of one run, or of a list of one configuration's
     random seeds (mean lines with bands). ``original``: the original's recorded history of the same run, drawn
-    dashed in grey (its losses only when ours are on its scale)."""
+    dashed in grey (its losses only when ours are on its scale). ``zoom``: the accuracy once more in a third
+    panel, its axis narrowed to where the curves lie late in training (:func:`zoom_range`)."""
     first = _seeds(run)[0]
     title = title or (first.label if isinstance(first, Run) else None)
     with plt.rc_context(STYLE):
-        fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        fig, axes = plt.subplots(1, 3 if zoom else 2, figsize=(15 if zoom else 10, 3.8), layout="constrained")
+        ax_loss, ax_acc = axes[:2]
         _draw_run(ax_loss, ax_acc, run, original, _on_original_scale(first))
         ax_loss.set_title("loss")
         ax_acc.set_title("accuracy")
+        if zoom:
+            _draw_run(None, axes[2], run, original, False)
+            lows, highs = zip(*(zoom_range([_seeds(run)], metric) for metric in ("train_acc", "test_acc")))
+            axes[2].set_ylim(min(lows), max(highs))
+            axes[2].set_title("accuracy, zoomed in")
         if title:
             fig.suptitle(title)
     return fig
@@ -118,23 +125,27 @@ def plot_runs(runs: Mapping[str, Run | Sequence[Run]], title: str | None = None)
 def plot_compare(runs: Sequence[Run] | Mapping[str, Run | Sequence[Run]],
                  metrics: Iterable[str] = ("test_loss", "test_acc"),
                  title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None,
-                 original: Mapping[str, pd.DataFrame] | None = None) -> Figure:
+                 original: Mapping[str, pd.DataFrame] | None = None, zoom: str | None = None) -> Figure:
     """One panel per metric, one line per run (labelled by the mapping's keys, if given); a mapping's value may
     be a list of one configuration's random seeds, drawn as their mean with bands (:data:`SEED_NOTE`).
 
     ``original``: label -> the original's recorded history of that run, drawn dashed in the run's colour in
-    the accuracy panels (and the loss panels when our run is on the original's loss scale)."""
+    the accuracy panels (and the loss panels when our run is on the original's loss scale). ``zoom``: a metric
+    drawn once more in a last panel, its axis narrowed to where the runs differ (:func:`zoom_range`)."""
     metrics = list(metrics)
-    unknown = [m for m in metrics if m not in METRICS and m != "gap"]
+    unknown = [m for m in [*metrics, *([zoom] if zoom else [])] if m not in METRICS and m != "gap"]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}, gap")
     labels, runs = (list(runs), list(runs.values())) if isinstance(runs, Mapping) else \
         ([run.label for run in runs], list(runs))
+    panels = metrics + ([zoom] if zoom else [])
+    ylim = {**(ylim or {})}
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8), layout="constrained",
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), layout="constrained",
                                  squeeze=False)
         drew_original = False
-        for ax, metric in zip(axes[0], metrics):
+        for i, (ax, metric) in enumerate(zip(axes[0], panels)):
+            zoomed = zoom is not None and i == len(metrics)
             for run, label in zip(runs, labels):
                 line = _line(ax, run, metric, label=label)
                 if original and label in original and ("loss" not in metric or _on_original_scale(_seeds(run)[0])):
@@ -143,8 +154,10 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run | Sequence[Run]],
                     drew_original = True
             ax.set_xlabel("epoch")
             ax.set_ylabel(column_text(metric))
-            ax.set_title(column_text(metric))
-            if ylim and metric in ylim:
+            ax.set_title(column_text(metric) + (", zoomed in" if zoomed else ""))
+            if zoomed:
+                ax.set_ylim(*zoom_range([_seeds(run) for run in runs], metric))
+            elif metric in ylim:
                 ax.set_ylim(*ylim[metric])
         if drew_original:
             axes[0][-1].plot([], [], label="dashed: the original's run", **ORIGINAL_STYLE)
@@ -152,6 +165,25 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run | Sequence[Run]],
         if title:
             fig.suptitle(title)
     return fig
+
+
+def zoom_range(groups: Sequence[Sequence], metric: str, share: float = 0.5, floor: float = 50.0) -> tuple[float, float]:
+    """The axis range where configurations differ in ``metric``: the band (mean ± std over seeds) of each over the
+    last ``share`` of its epochs, leaving out a configuration whose mean there is at or below ``floor`` (a run at
+    chance would stretch it), padded by a tenth on each side."""
+    values = []
+    for runs in groups:
+        histories = [_history(run) for run in runs]
+        table = spread(pd.concat({i: h.set_index("epoch").pipe(_metric, metric) for i, h in enumerate(histories)},
+                                 axis=1))
+        late = table[table.index >= table.index.max() * (1 - share)]
+        if late["mean"].mean() > floor:
+            values += [(late["mean"] - late["std"].fillna(0)).min(), (late["mean"] + late["std"].fillna(0)).max()]
+    if not values:
+        return 0.0, 100.0
+    low, high = min(values), max(values)
+    pad = max(high - low, 0.05) * 0.1
+    return low - pad, high + pad
 
 
 def plot_original_overlay(bands: Mapping[str, Mapping[str, pd.DataFrame]], original: Mapping[str, pd.DataFrame],
@@ -365,29 +397,43 @@ def _distinct_colors() -> list:
     return list(tab20[::2]) + list(tab20[1::2])
 
 
-def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashed: Sequence[str] = (),
-                    title: str | None = None) -> Figure:
+FAMILY_STYLES = ({"linestyle": "-", "marker": "o"}, {"linestyle": "-.", "marker": "s"},
+                 {"linestyle": "--", "marker": "^"}, {"linestyle": ":", "marker": "d"})
+
+
+def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",),
+                    families: Mapping[str, Mapping[str, str]] | None = None, title: str | None = None) -> Figure:
     """Test accuracy against a perturbation's strength, one panel per axis ('noise', 'shift', 'rotate')
     and one line per run of a :func:`mnistlib.analysis.robustness.robustness` table (a panel uses the rows
     where the other two are 0): the mean over a configuration's random seeds, with ±1 std as a band where it
-    has more than one; runs in ``dashed`` (the original's) are dashed."""
+    has more than one. ``families``: family name -> {run label -> colour key}: each family is drawn in a line
+    style of its own (:data:`FAMILY_STYLES`: solid, dash-dot, dashed, dotted) and runs of one colour key share
+    a colour across families (the same training noise, say), so that two legends, colours and styles, tell them
+    apart; without it every run is solid in a colour of its own."""
+    if families is None:
+        families = {"": {run: run for run in dict.fromkeys(table.run)}}
+    keys = list(dict.fromkeys(key for members in families.values() for key in members.values()))
+    colour = dict(zip(keys, _distinct_colors()))
     with plt.rc_context(STYLE):
         fig, panels = plt.subplots(1, len(axes), figsize=(5.5 * len(axes), 4), layout="constrained", squeeze=False)
         for ax, axis in zip(panels[0], axes):
             others = [a for a in PERTURBATION_AXES if a != axis]
             part = table[(table[others] == 0).all(axis=1)]
-            for (run, points), color in zip(part.groupby("run", sort=False), _distinct_colors()):
-                curve = points.groupby(axis).test_acc.agg(["mean", "std"]).sort_index()
-                ax.plot(curve.index, curve["mean"], "o-" if run not in dashed else "o--", markersize=3, label=run,
-                        color=color)
-                if curve["std"].notna().any():
-                    ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
-                                    color=color, alpha=0.2, linewidth=0)
+            for (family, members), style in zip(families.items(), FAMILY_STYLES):
+                for run, key in members.items():
+                    curve = part[part.run == run].groupby(axis).test_acc.agg(["mean", "std"]).sort_index()
+                    ax.plot(curve.index, curve["mean"], markersize=3, color=colour[key], **style)
+                    if curve["std"].notna().any():
+                        ax.fill_between(curve.index, curve["mean"] - curve["std"], curve["mean"] + curve["std"],
+                                        color=colour[key], alpha=0.15, linewidth=0)
             ax.set_xlabel(PERTURBATION_AXES[axis])
             ax.set_ylabel("test accuracy (%)")
-        handles, labels = panels[0][0].get_legend_handles_labels()
+        handles = [plt.Line2D([], [], color=colour[key], linewidth=2, label=key) for key in keys]
+        if len(families) > 1:
+            handles += [plt.Line2D([], [], color="0.3", label=family, markersize=4, **style)
+                        for family, style in zip(families, FAMILY_STYLES)]
         # under the panels, never over a curve or the title
-        fig.legend(handles, labels, loc="outside lower center", fontsize=7, ncols=2 if len(axes) == 1 else 4)
+        fig.legend(handles=handles, loc="outside lower center", fontsize=7, ncols=4)
         if title:
             fig.suptitle(title)
     return fig
@@ -395,21 +441,26 @@ def plot_robustness(table: pd.DataFrame, axes: Sequence[str] = ("noise",), dashe
 
 def plot_reliability(bins: Mapping[str, pd.DataFrame], title: str | None = None) -> Figure:
     """Reliability diagrams side by side: accuracy against mean confidence in each confidence bin
-    (:func:`mnistlib.stats.calibration`), the diagonal where a model is as right as it is sure."""
+    (:func:`mnistlib.stats.calibration`), the diagonal where a model is as right as it is sure; under each, how
+    many answers fall in each bin (a log axis: a bin of a few answers says little)."""
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(bins), figsize=(2.9 * len(bins), 3.2), layout="constrained", squeeze=False,
-                                 sharey=True)
-        for ax, (label, table) in zip(axes[0], bins.items()):
+        fig, axes = plt.subplots(2, len(bins), figsize=(2.9 * len(bins), 4.4), layout="constrained", squeeze=False,
+                                 sharey="row", sharex=True, gridspec_kw={"height_ratios": (3, 1.2)})
+        for (top, bottom), (label, table) in zip(axes.T, bins.items()):
             used = table[table.answers > 0]
-            ax.plot([0, 100], [0, 100], ":", color="gray", linewidth=1)
-            ax.bar((used.lower + used.upper) / 2 * 100, used.accuracy, width=100 / len(table) * 0.9,
-                   color="tab:blue", alpha=0.7)
-            ax.plot(used.confidence, used.accuracy, "o", color="tab:red", markersize=3)
-            ax.set_title(label, fontsize=9)
-            ax.set_xlabel("confidence (%)")
-            ax.set_xlim(0, 100)
-            ax.set_ylim(0, 100)
+            centres = (used.lower + used.upper) / 2 * 100
+            width = 100 / len(table) * 0.9
+            top.plot([0, 100], [0, 100], ":", color="gray", linewidth=1)
+            top.bar(centres, used.accuracy, width=width, color="tab:blue", alpha=0.7)
+            top.plot(used.confidence, used.accuracy, "o", color="tab:red", markersize=3)
+            top.set_title(label, fontsize=9)
+            top.set_ylim(0, 100)
+            bottom.bar(centres, used.answers, width=width, color="0.5")
+            bottom.set_yscale("log")
+            bottom.set_xlabel("confidence (%)")
+            bottom.set_xlim(0, 100)
         axes[0][0].set_ylabel("accuracy in the bin (%)")
+        axes[1][0].set_ylabel("answers")
         if title:
             fig.suptitle(title)
     return fig

@@ -4,13 +4,15 @@
 """
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..stats import STAT_COLUMNS
-from ..words import RULE_VERDICTS, SOURCES, VERDICTS, column_text, finding_text, question_text
+from ..words import (LAYER_KINDS, RULE_VERDICTS, SOURCES, VERDICTS, column_text, finding_text, layer_text,
+                     question_text)
 
 
 def readable(value: Any) -> Any:
@@ -51,12 +53,29 @@ def format_spread(spread: pd.DataFrame) -> pd.DataFrame:
     """An :func:`mnistlib.analysis.beyond.across_seeds` table as text, 'mean ± std' per statistic (losses to 4
     places, accuracies to 2)."""
     out = pd.DataFrame(index=spread.index)
-    out["seeds"] = spread.seeds
+    out[column_text("seeds")] = spread.seeds
     for column in STAT_COLUMNS:
         digits = 4 if "loss" in column else 2
         out[column_text(column)] = [f"{m:.{digits}f} ± {s:.{digits}f}"
                                     for m, s in zip(spread[column], spread[f"{column}_std"])]
     return out
+
+
+def format_layers(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`mnistlib.models.nets.parameter_table` for reading: layers by the paper's names or their place
+    (:func:`mnistlib.words.layer_text`), kinds of layer in words, the index the layer."""
+    shown = table.assign(layer=[layer_text(name) for name in table.layer],
+                         type=[LAYER_KINDS.get(kind, kind) for kind in table.type])
+    return shown.rename(columns={"type": "kind of layer", "shape": "its tensors"}).set_index("layer")
+
+
+def folded(table, summary: str):
+    """``table`` (a DataFrame or a Styler) folded under a line that opens it (HTML ``details``): a long table that
+    would push the page's point out of sight."""
+    from IPython.display import HTML
+
+    inner = table.to_html() if hasattr(table, "to_html") else str(table)
+    return HTML(f"<details><summary>{html.escape(summary)}</summary>\n{inner}\n</details>")
 
 
 def mean_std(mean: float, std: float, digits: int) -> str:
@@ -193,16 +212,30 @@ CLAIM_CELLS = {"holds": "holds", "does not hold": "does not hold",
                "within the spread": "within the spread between random seeds", "some seeds": "holds in some random seeds"}
 
 
-def format_claims(claims: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`mnistlib.analysis.claims.check_original_claims` table for reading: the verdict in words and the evidence
-    as one cell of 'what: value' pairs (losses to 4 places, other numbers to 2)."""
+def _evidence_text(evidence: dict) -> str:
     def value(what: str, number: Any) -> str:
         if not isinstance(number, (int, float)):
             return str(number)
         return f"{number:.4f}" if "loss" in what else f"{number:.2f}"
 
-    shown = claims.assign(evidence=["; ".join(f"{what}: {value(what, v)}" for what, v in evidence.items())
-                                    for evidence in claims.evidence],
-                          verdict=[CLAIM_CELLS[v] for v in claims.verdict])
-    return (shown.drop(columns=["comparisons"]).rename(columns={"evidence": "on our runs", "verdict": "by the rule"})
-            .set_index("the original says"))
+    return "; ".join(f"{what}: {value(what, v)}" for what, v in evidence.items())
+
+
+def format_claims(claims: pd.DataFrame, **others: pd.DataFrame) -> pd.DataFrame:
+    """:func:`mnistlib.analysis.claims.check_original_claims` verdicts for reading: per conclusion, the original's own
+    words and the verdict in words on ``claims`` (our runs), and on each of ``others`` (header -> another checks
+    table, such as the original's protocol: '–' where it could not check a conclusion)."""
+    shown = claims.set_index("claim")
+    out = pd.DataFrame({"the original says": shown["the original says"], "in its words": shown["its words"],
+                        "by the rule, our protocol": [CLAIM_CELLS[v] for v in shown.verdict]}, index=shown.index)
+    for header, table in others.items():
+        verdicts = table.set_index("claim").verdict
+        out[header] = [CLAIM_CELLS[verdicts[c]] if c in verdicts.index else "not tested: no such runs" for c in out.index]
+    return out.set_index("the original says")
+
+
+def format_evidence(claims: pd.DataFrame) -> pd.DataFrame:
+    """What each verdict of a :func:`mnistlib.analysis.claims.check_original_claims` table rests on: per conclusion,
+    its evidence as one cell of 'what: value' pairs (losses to 4 places, other numbers to 2)."""
+    return pd.DataFrame({"the original says": claims["the original says"],
+                         "on the runs": [_evidence_text(e) for e in claims.evidence]}).set_index("the original says")

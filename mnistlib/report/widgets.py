@@ -128,9 +128,11 @@ class RunExplorer(_View):
         self.image.value = png(self.figure())
         stats = self.statistics()[[*STAT_COLUMNS, "window"]]
         lo, hi = self.window.value
+        shown = stats.rename(columns=column_text)
+        digits = {column_text(c): (lambda v: f"{v:.4f}") if "loss" in c else (lambda v: f"{v:.2f}")
+                  for c in STAT_COLUMNS}  # losses to 4 places, accuracies to 2
         self.table.value = (f"<b>Means over epochs {lo}–{hi}</b>, best test accuracy and lowest test loss:"
-                            + stats.rename(columns=column_text).to_html(float_format=lambda v: f"{v:.4f}",
-                                                                        classes="mnistlib-table"))
+                            + shown.to_html(formatters=digits, classes="mnistlib-table"))
 
 
 class DigitInspector(_View):

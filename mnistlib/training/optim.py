@@ -15,11 +15,18 @@ from ..errors import ConfigError
 from ..runconfig import ONE_CYCLE_MOMENTUM, RunConfig
 
 
+def smoothing_targets(epsilon: float, classes: int = 10) -> tuple[float, float]:
+    """The training targets of label smoothing ε, as torch's cross-entropy sets them: (on the label, on each other
+    class) = (1 − ε + ε/classes, ε/classes); they sum to 1."""
+    return 1 - epsilon + epsilon / classes, epsilon / classes
+
+
 def loss_function(kind: str, reduction: str = "sum",
                   label_smoothing: float = 0.0) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Summed loss over a batch ('none': one loss per sample). 'softmax_then_cross_entropy' applies softmax
     before cross-entropy, as the original's code did; it cannot go below ln(e + 9) − 1 ≈ 1.4612.
-    ``label_smoothing`` ε: the target is 1 − ε on the label and ε/10 on every class."""
+    ``label_smoothing`` ε: the target is 1 − ε on the label and ε/10 on every class, the label's included
+    (:func:`smoothing_targets`)."""
     if kind == "softmax_then_cross_entropy":
         return lambda logits, y: F.cross_entropy(torch.softmax(logits, dim=1), y, reduction=reduction,
                                                  label_smoothing=label_smoothing)
