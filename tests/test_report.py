@@ -299,6 +299,8 @@ def test_cli_report_errors(capsys, tmp_path):
     ({"progress": "yes"}, "progress must be True or False"),
     ({"runs_dir": 3}, "runs_dir must be a folder path"),
     ({"device": "tpu"}, "device must be one of auto, cpu, cuda, mps"),
+    ({"original_seeds": 1}, "original_seeds must be >= 2"),  # one seed: no spread to judge by
+    ({"original_seeds": "five"}, "original_seeds must be an integer, got the text 'five'"),
 ])
 def test_notebook_parameters_are_checked_first(kwargs, match, monkeypatch):
     import mnistlib.report.context as nb
