@@ -13,7 +13,7 @@ RANDOM_SEED = re.compile(
     r"\(seeds?|seeded|every seed|over seeds|the seeds\b|more seeds|seeds?, |seeds? and|twice the seeds|"
     r"seeds?\.|a seed,|seed parameter|`seeds?`|seeds: |seeds?[:=]|same seed|other seed|its seed|fixed seed|"
     r"seed is only ever a random seed|between seeds|per-seed|pooled seeds|enough seeds|several seeds|"
-    r"most seeds|share of seeds|'s seeds|their seeds|our (n )?seeds|repeats a seed|seeds vote|(lowest|highest) seed",
+    r"most seeds|share of seeds|'s seeds|their seeds|our (own |n )?seeds|repeats a seed|seeds vote|(lowest|highest) seed",
     re.I)
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 PYTHON_VALUES = {"True", "False", "None", "nan", "NaN"}
