@@ -215,6 +215,13 @@ def seeds_text(n: int) -> str:
     return f"{n} random seed{'s' if n != 1 else ''}"
 
 
+def seeds_range(seeds) -> str:
+    """'0–4 (5 random seeds)', '0 (1 random seed)', '0, 2 (2 random seeds)'."""
+    consecutive = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
+    listed = f"{seeds[0]}–{seeds[-1]}" if consecutive else ", ".join(map(str, seeds))
+    return f"{listed} ({seeds_text(len(seeds))})"
+
+
 def mean_std_text(values, digits: int = 2, unit: str = "") -> str:
     """A configuration's seeds as a reader reads them: '98.87 ± 0.07% (5 random seeds)'; one seed: '98.87% (1 random
     seed)'."""

@@ -17,7 +17,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -34,7 +34,7 @@ from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
 from ..training.recipes import Recipe
 from ..analysis.seeds import by_key
-from ..words import REUSED, TRAINED, optimizer_text, seeds_text
+from ..words import REUSED, TRAINED, optimizer_text, seeds_range
 from ..training.lifecycle import train
 
 
@@ -214,13 +214,6 @@ class NotebookContext:
                 "test images": each(images(c.test_subset, len(self.arrays.test_labels)) for c in configs),
                 "random seeds": seeds_range(sorted({c.seed for c in configs})),
                 "optimizer and loss": each(optimizer_text(c) for c in configs)}
-
-
-def seeds_range(seeds: Sequence[int]) -> str:
-    """'0–4 (5 random seeds)', '0 (1 random seed)', '0, 2 (2 random seeds)'."""
-    consecutive = len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1))
-    listed = f"{seeds[0]}–{seeds[-1]}" if consecutive else ", ".join(map(str, seeds))
-    return f"{listed} ({seeds_text(len(seeds))})"
 
 
 def check_parameters(**parameters) -> Settings:

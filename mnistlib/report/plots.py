@@ -46,22 +46,23 @@ def _seeds(runs) -> list:
     return list(runs) if isinstance(runs, (list, tuple)) else [runs]
 
 
+def _spread(runs, metric: str) -> pd.DataFrame:
+    """Per epoch: mean, std, min and max of ``metric`` over one run or a list of one configuration's seeds."""
+    histories = [_history(run) for run in _seeds(runs)]
+    return spread(pd.concat({i: h.set_index("epoch").pipe(_metric, metric) for i, h in enumerate(histories)}, axis=1))
+
+
 def _line(ax, runs, metric: str, **style):
     """``metric`` per epoch of one run, or of several seeds of one configuration: their mean as the line, ±1 std
     as a dark band and the lowest to the highest seed as a light one (:func:`mnistlib.stats.spread`). Returns
     the line."""
-    histories = [_history(run) for run in _seeds(runs)]
-    table = spread(pd.concat({i: h.set_index("epoch").pipe(_metric, metric) for i, h in enumerate(histories)},
-                             axis=1))
+    table = _spread(runs, metric)
     line, = ax.plot(table.index, table["mean"], **style)
-    if len(histories) > 1:
+    if len(_seeds(runs)) > 1:
         ax.fill_between(table.index, table["mean"] - table["std"], table["mean"] + table["std"],
                         color=line.get_color(), alpha=0.25, linewidth=0)
         ax.fill_between(table.index, table["min"], table["max"], color=line.get_color(), alpha=0.1, linewidth=0)
     return line
-
-
-SEED_NOTE = "lines: mean over random seeds; bands: ±1 std (dark), lowest to highest seed (light)"
 
 
 ORIGINAL_STYLE = {"linestyle": "--", "color": "0.35", "linewidth": 1.2}  # the original's recorded curves
@@ -127,7 +128,8 @@ def plot_compare(runs: Sequence[Run] | Mapping[str, Run | Sequence[Run]],
                  title: str | None = None, ylim: dict[str, tuple[float, float]] | None = None,
                  original: Mapping[str, pd.DataFrame] | None = None, zoom: str | None = None) -> Figure:
     """One panel per metric, one line per run (labelled by the mapping's keys, if given); a mapping's value may
-    be a list of one configuration's random seeds, drawn as their mean with bands (:data:`SEED_NOTE`).
+    be a list of one configuration's random seeds, drawn as their mean with bands (±1 std, and the lowest to the
+    highest seed).
 
     ``original``: label -> the original's recorded history of that run, drawn dashed in the run's colour in
     the accuracy panels (and the loss panels when our run is on the original's loss scale). ``zoom``: a metric
@@ -173,9 +175,7 @@ def zoom_range(groups: Sequence[Sequence], metric: str, share: float = 0.5, floo
     chance would stretch it), padded by a tenth on each side."""
     values = []
     for runs in groups:
-        histories = [_history(run) for run in runs]
-        table = spread(pd.concat({i: h.set_index("epoch").pipe(_metric, metric) for i, h in enumerate(histories)},
-                                 axis=1))
+        table = _spread(runs, metric)
         late = table[table.index >= table.index.max() * (1 - share)]
         if late["mean"].mean() > floor:
             values += [(late["mean"] - late["std"].fillna(0)).min(), (late["mean"] + late["std"].fillna(0)).max()]
