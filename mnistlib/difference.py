@@ -146,6 +146,8 @@ class Leader:
     comparisons: int
     means: dict
     undecided: bool = False   # some comparison had too few seeds to reach the level at all
+    stds: dict | None = None  # each configuration's std over its seeds (NaN for one seed)
+    seeds: dict | None = None  # each configuration's number of seeds
 
     @property
     def decided(self) -> bool:
@@ -160,7 +162,9 @@ def leader(values: Mapping[str, Sequence[float]], highest: bool = True) -> Leade
     top = order[0]
     tests = {label: compare(values[top], values[label]) for label in order[1:]}
     tied = [top] + [label for label, c in tests.items() if not c.different]
-    return Leader(top, tuple(tied), len(order) - 1, means, any(c.verdict == UNDECIDED for c in tests.values()))
+    stds = {label: float(np.std(v, ddof=1)) if len(v) > 1 else math.nan for label, v in values.items()}
+    return Leader(top, tuple(tied), len(order) - 1, means, any(c.verdict == UNDECIDED for c in tests.values()),
+                  stds, {label: len(v) for label, v in values.items()})
 
 
 def _t_quantile(q: float, df: float) -> float:

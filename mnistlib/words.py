@@ -10,6 +10,8 @@ command line turn them into these words at the edge, so rewording a header never
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .difference import ALPHA, DIFFERENT, UNDECIDED, WITHIN, chance_verdicts
@@ -241,14 +243,19 @@ def leader_text(leader, digits: int = 2, unit: str = "%", highest: bool = True, 
     """A :class:`mnistlib.difference.Leader` in words: '**CustomMLP_5** (97.93%), ahead of every other by the rule',
     or the configurations the rule cannot tell apart at the top (the bottom, ``highest=False``); the means are
     over each configuration's seeds."""
-    value = lambda label: f"{leader.means[label]:.{digits}f}{unit}"  # noqa: E731
+    def value(label: str) -> str:
+        std = (leader.stds or {}).get(label, math.nan)
+        return f"{leader.means[label]:.{digits}f}" + (f" ± {std:.{digits}f}" if std == std else "") + unit
+
+    counts = set((leader.seeds or {}).values())
+    each = f"; {seeds_text(counts.pop())} each" if len(counts) == 1 else ""
     if leader.decided:
         name = f"**{leader.top}**" if bold else leader.top
-        return f"{name} ({value(leader.top)}), {'ahead of' if highest else 'below'} every other by the rule"
+        return f"{name} ({value(leader.top)}{each}), {'ahead of' if highest else 'below'} every other by the rule"
     names = [f"{label} ({value(label)})" for label in leader.tied]
     why = ("too few random seeds to tell them apart" if leader.undecided
            else "within the spread between random seeds of one another")
-    return f"no single {'best' if highest else 'worst'}: {', '.join(names[:-1])} and {names[-1]}, {why}"
+    return f"no single {'best' if highest else 'worst'}: {', '.join(names[:-1])} and {names[-1]}, {why}{each}"
 
 
 def chance_text(comparisons: int) -> str:

@@ -47,3 +47,18 @@ def test_a_column_is_worded_once():
     assert column_text("mean_test_acc_std") == "± mean test accuracy (%)"
     assert column_text("train_loss") == "training loss" and column_text("gap") == "training − test accuracy (points)"
     assert column_text("some_new_column") == "some new column"
+
+
+def test_a_best_is_named_only_where_the_rule_sets_it_apart_and_each_mean_comes_with_its_spread():
+    from mnistlib.difference import compare, leader
+    from mnistlib.words import comparison_text, leader_text, mean_std_text, seeds_range
+
+    apart = leader({"a": [1, 2, 3, 4, 5], "b": [6, 7, 8, 9, 10]})
+    assert leader_text(apart) == "**b** (8.00 ± 1.58%; 5 random seeds each), ahead of every other by the rule"
+    close = leader({"a": [1, 2, 3, 4, 5], "b": [1.5, 2.5, 3.5, 4.5, 5.5]})
+    assert leader_text(close, bold=False).startswith("no single best: b (3.50 ± 1.58%) and a (3.00 ± 1.58%), within")
+    few = leader({"a": [1, 2], "b": [8, 9]})
+    assert leader_text(few, highest=False).endswith("too few random seeds to tell them apart; 2 random seeds each")
+    assert mean_std_text([98.8, 98.9]) == "98.85 ± 0.07 (2 random seeds)" and mean_std_text([98.8]) == "98.80 (1 random seed)"
+    assert comparison_text(compare([2, 3, 4, 5, 6], [1, 2, 3, 4, 5])).endswith("p = 0.444): within the spread between random seeds")
+    assert seeds_range([0, 1, 2, 3, 4]) == "0–4 (5 random seeds)" and seeds_range([0, 2]) == "0, 2 (2 random seeds)"
