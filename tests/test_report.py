@@ -152,7 +152,7 @@ def test_reproduction_notebook_answers_from_runs(smoke_report):
     assert (collapses.source == "our_protocol").sum() == 2 and (index.parent / "reproduce-original-settings.csv").exists()
     headline = json.loads((index.parent / "headlines" / "07_reproducing_the_original.json").read_text())
     assert headline["CustomMLP_1 runs that collapse, our protocol"] == "0 of 2"  # the smoke profile's 2 seeds
-    assert headline["runs of the original's protocol"] == 7  # 3 networks × 2 seeds, and λ = 1e-2 (λ = 0 is seed 0's)
+    assert headline["runs of the original's protocol"] == 8  # 3 networks × 2 seeds, and λ = 1e-2 × 2 (λ = 0 is LeNet-5's)
     assert headline["test digits the original's LeNet-5 gets wrong"] == 118  # its logged 98.82%
     original_runs = pd.read_csv(index.parent / "original-runs.csv").set_index("run")
     assert len(original_runs) == 34 and original_runs["collapse epoch"].dropna().to_dict() == {"CustomMLP_1": 45}

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from ..difference import LEVEL, gap_in_stds, leave_one_seed_out, prediction_interval
+from ..difference import LEVEL, Comparison, compare, gap_in_stds, leave_one_seed_out, prediction_interval
 from ..original import record as original
 from ..training.inference import mistakes
 from ..words import display_name
@@ -100,19 +100,24 @@ def bands_by_model(runs: Mapping[str, Sequence[Run]], metrics: Sequence[str]) ->
 
 @dataclass(frozen=True)
 class BatchEffect:
-    """The original's loss and momentum at batch 10 and at batch 64, against the original's own run."""
+    """The original's loss and momentum at batch 10 and at batch 64 over random seeds, against the original's run."""
 
-    at_10: float        # mean test accuracy (%), batch 10, λ = 0
+    at_10: float        # mean test accuracy (%), batch 10, λ = 0, the mean over seeds
     at_64: float        # the same at batch 64
     published: float    # the original's own run
-    explains: bool      # batch size alone moves it by more than a point
+    comparison: Comparison   # batch 10 against batch 64, by the rule
+
+    @property
+    def explains(self) -> bool:
+        """Batch 10 is ahead of batch 64 by the rule: the batch size alone moves the result."""
+        return self.comparison.different and self.comparison.diff > 0
 
 
-def batch_effect(table: pd.DataFrame, published: pd.Series) -> BatchEffect:
-    """From a :func:`mnistlib.store.store.summarize` table with rows 'batch 10, λ=0' and 'batch 64, λ=0'
-    (``published``: the original's statistics of its LeNet-5)."""
-    at10, at64 = table.mean_test_acc["batch 10, λ=0"], table.mean_test_acc["batch 64, λ=0"]
-    return BatchEffect(float(at10), float(at64), float(published.mean_test_acc), bool(at10 - at64 > 1))
+def batch_effect(at_10: Sequence[float], at_64: Sequence[float], published: pd.Series) -> BatchEffect:
+    """From each seed's mean test accuracy at batch 10 and at batch 64, λ = 0, with the original's loss and
+    momentum (``published``: the original's statistics of its LeNet-5)."""
+    c = compare(at_10, at_64)
+    return BatchEffect(c.mean_a, c.mean_b, float(published.mean_test_acc), c)
 
 
 def per_epoch_seconds(runs: Mapping[str, Sequence[Run]]) -> dict[str, float]:

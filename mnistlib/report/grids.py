@@ -90,7 +90,8 @@ def beyond_grid(common: dict, *, seeds: int, lambdas, long_factor: int) -> dict[
         "long": {m: run(model=m, epochs=epochs * long_factor) for m in LONG_MODELS},
         "activations": {name: run(model=model) for name, model in ACTIVATIONS.items()},
         "pooling": {(name, s): run(model=model, seed=s) for name, model in POOLINGS.items() for s in range(seeds)},
-        "original_settings": {wd: run(weight_decay=wd, **ORIGINAL_SETTINGS) for wd in ORIGINAL_SETTINGS_LAMBDAS},
+        "original_settings": {(wd, s): run(weight_decay=wd, seed=s, **ORIGINAL_SETTINGS)
+                              for wd in ORIGINAL_SETTINGS_LAMBDAS for s in range(seeds)},
     }
 
 
@@ -110,8 +111,8 @@ REPRO_GRIDS = ("default", "all")
 def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") -> dict[str, dict]:
     """Notebook 7's runs by group: 'original_protocol' {(model, seed): cfg} for REPRO_MODELS under the
     original's protocol; 'our_protocol' {("CustomMLP_1", seed): cfg} under ours (does it collapse there
-    too?); 'batch_10_settings' {λ: cfg}, LeNet-5 under the original's protocol (notebook 6's
-    'original_settings' at batch 10); with ``grid='all'`` also 'all_original_runs' {label: cfg}: every one
+    too?); 'batch_10_settings' {(λ, seed): cfg}, LeNet-5 under the original's protocol (notebook 6's
+    'original_settings' at batch 10; its λ = 0 runs are 'original_protocol''s LeNet-5); with ``grid='all'`` also 'all_original_runs' {label: cfg}: every one
     of the original's 34 published runs under its protocol, seed 0.
     ``common``: the report's shared fields; the original's protocol brings its own batch size."""
     ours = {k: v for k, v in common.items() if k != "seed"}
@@ -121,7 +122,7 @@ def reproduction_grid(common: dict, *, seeds: int = 3, grid: str = "default") ->
         "original_protocol": {(m, s): originalp(model=m, seed=s) for m in REPRO_MODELS for s in range(seeds)},
         "our_protocol": {("CustomMLP_1", s): RunConfig(**{**ours, "model": "CustomMLP_1", "seed": s})
                          for s in range(seeds)},
-        "batch_10_settings": {wd: originalp(weight_decay=wd) for wd in REPRO_LAMBDAS},
+        "batch_10_settings": {(wd, s): originalp(weight_decay=wd, seed=s) for wd in REPRO_LAMBDAS for s in range(seeds)},
     }
     if grid == "all":
         groups["all_original_runs"] = {row.label: originalp(model=row.model, weight_decay=row.weight_decay,
