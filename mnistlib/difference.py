@@ -101,7 +101,7 @@ def welch_interval(a: Sequence[float], b: Sequence[float], level: float = LEVEL)
     if va + vb == 0:
         return diff, diff
     df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
-    half = float(_t_quantile(0.5 + level / 2, df) * math.sqrt(va + vb))
+    half = float(t_quantile(0.5 + level / 2, df) * math.sqrt(va + vb))
     return diff - half, diff + half
 
 
@@ -167,7 +167,8 @@ def leader(values: Mapping[str, Sequence[float]], highest: bool = True) -> Leade
                   stds, {label: len(v) for label, v in values.items()})
 
 
-def _t_quantile(q: float, df: float) -> float:
+def t_quantile(q: float, df: float) -> float:
+    """Student's t distribution's ``q`` quantile with ``df`` degrees of freedom."""
     from scipy import stats  # here: importing scipy.stats takes a while, and most users of this module never ask
 
     return float(stats.t.ppf(q, df))
@@ -184,7 +185,7 @@ def prediction_interval(values: Sequence[float], level: float = LEVEL) -> tuple[
     n = len(values)
     if n < 2:
         raise ValueError(f"a prediction interval needs at least 2 seeds, got {n}")
-    half = float(_t_quantile(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n))
+    half = float(t_quantile(0.5 + level / 2, n - 1) * values.std(ddof=1) * math.sqrt(1 + 1 / n))
     return float(values.mean()) - half, float(values.mean()) + half
 
 

@@ -46,7 +46,7 @@ def test_the_decomposition_is_exact_on_random_predictions_and_its_intervals_hold
     d = decompose(predictions, labels)
     assert d.error == pytest.approx(d.bias + d.unbiased_variance - d.biased_variance)
     assert d.error == pytest.approx(np.mean(predictions != labels)) and (d.seeds, d.images) == (5, 500)
-    intervals = seed_intervals(predictions, labels, resamples=200)
+    intervals = seed_intervals(predictions, labels)
     assert all(low <= high for low, high in intervals.values())
     assert intervals["error"][0] <= d.error <= intervals["error"][1]
 
@@ -71,7 +71,7 @@ def test_a_configurations_seeds_from_their_stored_predictions(mnist, tmp_path):
     # each seed's error is its own history's last test accuracy
     assert [100 * (1 - np.mean(p != labels)) for p in predictions] == pytest.approx(
         [run.history.test_acc.iloc[-1] for run in runs], abs=1e-9)
-    found = table({"CustomMLP_6": runs}, mnist, resamples=50)
+    found = table({"CustomMLP_6": runs}, mnist)
     row = found.loc["CustomMLP_6"]
     assert row.error == pytest.approx(row.bias + row.net_variance) and row.seeds == 3 and row.images == 10_000
     assert row.error_low <= row.error <= row.error_high
@@ -95,3 +95,20 @@ def test_two_configurations_bias_and_variance_are_compared_by_the_rules_permutat
     alike = compare(seeds(0.02), seeds(0.02), labels)
     assert (alike.verdict != "different").sum() >= 5  # drawn alike: most figures within the spread
     assert set(compare(steady[:2], shaky[:2], labels).verdict) == {"undecided"}  # 2 against 2
+
+
+def test_the_jackknife_interval_is_the_figure_plus_minus_t_standard_errors_of_the_seeds_left_out():
+    from scipy import stats
+
+    from mnistlib.analysis.bias_variance import FIGURES
+
+    draw = np.random.default_rng(6)
+    labels = draw.integers(0, 10, 3000)
+    predictions = np.where(draw.random((5, labels.size)) < 0.05, draw.integers(0, 10, (5, labels.size)), labels)
+    full = decompose(predictions, labels)
+    left = [decompose(np.delete(predictions, i, axis=0), labels).variance for i in range(5)]
+    error = np.sqrt(4 / 5 * np.sum((np.array(left) - np.mean(left)) ** 2))
+    low, high = seed_intervals(predictions, labels)["variance"]
+    assert (low + high) / 2 == pytest.approx(full.variance)  # centred on the figure itself
+    assert high - low == pytest.approx(2 * stats.t.ppf(0.975, 4) * error)
+    assert set(seed_intervals(predictions[:2], labels)) == set(FIGURES)  # two seeds: each alone

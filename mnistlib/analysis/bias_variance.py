@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.mnist import MNISTArrays
-from ..difference import ALPHA, DIFFERENT, UNDECIDED, WITHIN, permutation_p
+from ..difference import ALPHA, DIFFERENT, UNDECIDED, WITHIN, permutation_p, t_quantile
 from ..runconfig import RunConfig
 from ..stats import smallest_p
 from ..store.store import Run
@@ -101,8 +101,7 @@ def compare(a, b, labels) -> pd.DataFrame:
     groups of a's and b's sizes (:func:`mnistlib.difference.permutation_p`, all figures at once). One row
     per figure: ``diff`` (a − b), ``p``, ``verdict``.
 
-    No interval beside it: an interval from seeds drawn with replacement (:func:`seed_intervals`) repeats
-    seeds, which agree with themselves, so it sits low for the variance; the permutation test has no such bias."""
+    Each side's own interval is :func:`seed_intervals`'."""
     a, labels = _check(a, labels)
     b, _ = _check(b, labels)
     observed = _figures(a, labels) - _figures(b, labels)
@@ -112,18 +111,20 @@ def compare(a, b, labels) -> pd.DataFrame:
     return pd.DataFrame({"diff": observed, "p": p, "verdict": verdicts}, index=list(FIGURES))
 
 
-def seed_intervals(predictions, labels, resamples: int = 1000, level: float = 0.95,
-                   seed: int = 0) -> dict[str, tuple[float, float]]:
-    """Percentile intervals of each :class:`Decomposition` figure over ``resamples`` draws of the seeds
-    with replacement (the images stay): how much the figures depend on which seeds were trained. A draw that
-    repeats a seed agrees with itself, so the variance's interval sits somewhat low with few seeds."""
+def seed_intervals(predictions, labels, level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Each :class:`Decomposition` figure's ``level`` interval over the seeds, by the jackknife: the figure is
+    computed again with each seed left out in turn, their spread gives its standard error,
+    √((n − 1)/n · Σ(θᵢ − θ̄)²), and the interval is the figure ± t(n − 1) standard errors (the images stay). Seeds
+    drawn with replacement would be another way to resample them, but a draw that repeats a seed agrees with
+    itself: its votes are worse and its variance lower, so such intervals sit off the figure they are for."""
     predictions, labels = _check(predictions, labels)
-    draw = np.random.default_rng(seed)
-    rows = [decompose(predictions[draw.integers(0, len(predictions), len(predictions))], labels)
-            for _ in range(resamples)]
-    tail = (1 - level) / 2
-    return {name: tuple(float(q) for q in np.quantile([getattr(r, name) for r in rows], [tail, 1 - tail]))
-            for name in FIGURES}
+    n = len(predictions)
+    full = _figures(predictions, labels)
+    left_out = np.array([_figures(np.delete(predictions, i, axis=0), labels) for i in range(n)]) if n > 2 else \
+        np.array([_figures(predictions[[i, i]], labels) for i in range(n)])  # one seed left: its own vote
+    error = np.sqrt((n - 1) / n * ((left_out - left_out.mean(axis=0)) ** 2).sum(axis=0))
+    half = t_quantile(0.5 + level / 2, n - 1) * error
+    return {name: (float(full[i] - half[i]), float(full[i] + half[i])) for i, name in enumerate(FIGURES)}
 
 
 def seed_predictions(runs: Sequence[Run], data: MNISTArrays | None = None, which: str = "last",
@@ -139,15 +140,15 @@ def seed_predictions(runs: Sequence[Run], data: MNISTArrays | None = None, which
     return np.stack([f["proba"].argmax(1) for f in found]), found[0]["label"]
 
 
-def table(groups: Mapping[str, Sequence[Run]], data: MNISTArrays | None = None, resamples: int = 1000,
-          level: float = 0.95, on: RunConfig | None = None) -> pd.DataFrame:
+def table(groups: Mapping[str, Sequence[Run]], data: MNISTArrays | None = None, level: float = 0.95,
+          on: RunConfig | None = None) -> pd.DataFrame:
     """Per configuration (index: the groups' keys), its :class:`Decomposition` over its seeds, each figure
-    with its ``level`` interval over seeds resampled (columns ``<figure>_low``, ``<figure>_high``); the images
-    those of ``on`` where given (:func:`seed_predictions`)."""
+    with its ``level`` interval over its seeds (:func:`seed_intervals`: columns ``<figure>_low``, ``<figure>_high``);
+    the images those of ``on`` where given (:func:`seed_predictions`)."""
     rows = {}
     for key, runs in groups.items():
         predictions, labels = seed_predictions(runs, data, on=on)
-        intervals = seed_intervals(predictions, labels, resamples, level)
+        intervals = seed_intervals(predictions, labels, level)
         rows[key] = {**asdict(decompose(predictions, labels)),
                      **{f"{name}_{end}": bound for name, (low, high) in intervals.items()
                         for end, bound in (("low", low), ("high", high))}}

@@ -163,11 +163,11 @@ BIAS_VARIANCE = {"error": "seeds' mean error (%)", "bias": "bias (%)", "net_vari
 
 def format_bias_variance(table: pd.DataFrame) -> pd.DataFrame:
     """A :func:`mnistlib.analysis.bias_variance.table` for reading: the random seeds, then each figure in percent of
-    the test images with its interval over seeds resampled, 'x (low–high)'."""
+    the test images with its interval over the seeds, 'x (low to high)'."""
     out = pd.DataFrame(index=table.index)
     out[column_text("seeds")] = table.seeds.astype(int)
     for figure, words in BIAS_VARIANCE.items():
-        out[words] = [f"{100 * v:.2f} ({100 * lo:.2f}–{100 * hi:.2f})" for v, lo, hi in
+        out[words] = [f"{100 * v:.2f} ({100 * lo:.2f} to {100 * hi:.2f})" for v, lo, hi in
                       zip(table[figure], table[f"{figure}_low"], table[f"{figure}_high"])]
     return out
 
