@@ -157,7 +157,7 @@ def format_steps(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # The figures of a bias–variance table (mnistlib.analysis.bias_variance.table) a page shows, and their words.
-BIAS_VARIANCE = {"error": "seeds' mean error (%)", "bias": "bias (%)", "net_variance": "net variance (%)",
+BIAS_VARIANCE = {"error": "mean error over the seeds (%)", "bias": "bias (%)", "net_variance": "net variance (%)",
                  "variance": "variance (%)", "main_accuracy": "the seeds' vote, accuracy (%)"}
 
 
