@@ -31,7 +31,9 @@ def display_name(model: str) -> str:
 
 
 def lambda_value(weight_decay: float) -> str:
-    """A weight decay's value as the original writes it: '1e-3'."""
+    """A weight decay's value as the original writes it: '1e-3' ('0' for none)."""
+    if weight_decay == 0:
+        return "0"
     return f"{weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 

@@ -454,7 +454,7 @@ def test_each_page_shows_the_settings_its_runs_used(smoke_report):
     settings = {path.stem: html_table(next(o["data"]["text/html"] for o in _outputs(index, path.stem)
                                            if "text/html" in o.get("data", {}))) for path in NOTEBOOKS}
     first = settings["01_architecture"]
-    assert list(first.columns) == ["the original's runs"] and first.loc["random seeds"].iloc[0] == "0, 1 (2 random seeds)"
+    assert list(first.columns) == ["our runs of the original's configurations"] and first.loc["random seeds"].iloc[0] == "0, 1 (2 random seeds)"
     repro = settings["07_reproducing_the_original"]
     assert repro.loc["batch size", "the original's protocol"] == "10" and repro.loc["batch size"].iloc[1] == "64"
     assert "momentum 0.6" in repro.loc["optimizer and loss", "the original's protocol"]

@@ -193,7 +193,7 @@ class NotebookContext:
         optimizer and loss; a row the groups share reads the same in each column. Without ``groups``, the
         original's runs of this report over its random seeds (notebooks 1–5's)."""
         if groups is None:
-            groups = {"the original's runs": [self.config(seed=seed) for seed in self.seeds]}
+            groups = {"our runs of the original's configurations": [self.config(seed=seed) for seed in self.seeds]}
         p = PROFILES[self.profile]
         columns = {name: self._settings(list(configs)) for name, configs in groups.items()}
         shared = {"profile": f"{self.profile}: {p.description}", "data source": self.arrays.source,

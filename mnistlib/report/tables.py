@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import STAT_COLUMNS
-from ..words import (LAYER_KINDS, RULE_VERDICTS, SOURCES, VERDICTS, column_text, finding_text, layer_text,
+from ..words import (LAYER_KINDS, RULE_VERDICTS, SOURCES, VERDICTS, column_text, finding_text, lambda_value, layer_text,
                      question_text)
 
 
@@ -186,7 +186,7 @@ def findings_in_words(findings: pd.DataFrame) -> pd.DataFrame:
 
 # The digits of a finding's value, by its id: p-values to 3 places, λ as written, losses to 4; else 2 (whole numbers
 # as they are).
-FINDING_FORMATS = {"p": "{:.3f}", "first_collapse": "{:g}", "lowest_train_loss": "{:.4f}",
+FINDING_FORMATS = {"p": "{:.3f}", "first_collapse": lambda_value, "lowest_train_loss": "{:.4f}",
                    "test_loss_rise_pct": "{:.4f}"}
 
 
@@ -196,10 +196,11 @@ def format_findings(findings: pd.DataFrame) -> pd.DataFrame:
     def text(finding: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return "–"
-        if isinstance(value, float) and value.is_integer() and FINDING_FORMATS.get(finding) != "{:g}":
+        fmt = FINDING_FORMATS.get(finding, "{:.2f}")
+        if isinstance(value, float) and value.is_integer() and not callable(fmt):
             return f"{int(value)}"
         if isinstance(value, float):
-            return FINDING_FORMATS.get(finding, "{:.2f}").format(value)
+            return fmt(value) if callable(fmt) else fmt.format(value)
         return str(value)
 
     shown = findings_in_words(findings)
