@@ -343,3 +343,13 @@ def test_health_is_a_value_with_its_sentence(acc, loss, state, epoch, text):
     verdict = health(history)
     assert verdict == Health(state, epoch) and str(verdict) == text
     assert verdict.failed == (state in (State.COLLAPSED, State.DIVERGED))
+
+
+def test_training_flushes_subnormals_and_clears_the_flag_after(mnist, tmp_path):
+    # A collapsed run's weights decay into subnormals, which slow every run of its stack 8-fold.
+    tiny = torch.tensor([1e-40])
+    seen = []
+    run = train(RunConfig(model="CustomMLP_6", epochs=1, **TINY), store=RunStore(tmp_path), data=mnist,
+                progress=False, callbacks=[lambda run, row: seen.append(float(tiny * 1.0))])
+    assert seen == [0.0] and run.status["subnormals_flushed"] is True
+    assert float(tiny * 1.0) > 0  # the caller's arithmetic is its own again
