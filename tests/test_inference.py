@@ -85,6 +85,32 @@ def test_the_images_key_tells_two_evaluation_sets_apart(mnist):
     assert images_sha256(images, labels) != images_sha256(images[:99], labels[:99])
 
 
+@pytest.mark.parametrize("name", ["LeNet5", "LeNet5-subsampling", "CustomMLP_6"])
+def test_a_stored_models_layout_for_inference_changes_its_answers_only_by_float_rounding(mnist, tmp_path, name):
+    """load_model gives channels-last convolutions (faster on a CPU); outputs as the training layout's, to 1e-5."""
+    import torch
+
+    from mnistlib.data.mnist import to_tensor
+    from mnistlib.models.nets import build_model
+    from mnistlib.training.inference import load_model
+
+    cfg = RunConfig(model=name, epochs=1, train_subset=600, test_subset=300, subset_mode="stratified")
+    run = train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
+    model = load_model(run)
+    plain = build_model(name)
+    plain.load_state_dict(torch_load(run.checkpoint("last"))["model"])
+    x = to_tensor(mnist.test_images[:1000])
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert not model.training and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    with torch.no_grad():
+        fast, reference = model(x), plain.eval()(x)
+    top2 = reference.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1]) > 1e-4  # an answer float rounding cannot flip
+    assert torch.allclose(fast, reference, atol=1e-5, rtol=0) and clear.sum() > 900
+    assert torch.equal(fast.argmax(1)[clear], reference.argmax(1)[clear])
+    assert [k for k in model.state_dict()] == [k for k in plain.state_dict()]
+
+
 def torch_load(path):
     import torch
 

@@ -116,3 +116,24 @@ def test_the_papers_subsampling_is_an_average_times_a_coefficient_plus_a_bias_pe
         paper.s2[0].weight.fill_(2.0)
     expected = torch.sigmoid(2 * F.avg_pool2d(paper.c1(x), 2))
     torch.testing.assert_close(paper.s2(paper.c1(x)), expected)
+
+
+@pytest.mark.parametrize("shape", [(3, 6, 28, 28), (2, 16, 10, 10), (2, 1, 7, 9)])
+def test_lenets_max_pool_evaluates_as_max_pool2d_bit_for_bit_and_trains_as_it(shape):
+    """Without a gradient: max_pool2d's values exactly (ties and odd sizes included); with one, its gradient,
+    which sends a tie to the first maximum."""
+    from mnistlib.models.nets import MaxPool2x2
+
+    torch.manual_seed(0)
+    x = torch.randint(-3, 3, shape).float()  # few values: many ties, as a black background gives
+    x[0, 0, 0, 0] = float("nan")
+    pool = MaxPool2x2()
+    with torch.no_grad():
+        fast, reference = pool(x), torch.nn.functional.max_pool2d(x, 2, 2)
+    assert torch.equal(fast.isnan(), reference.isnan()) and torch.equal(fast.nan_to_num(), reference.nan_to_num())
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    weights = torch.randn(reference.shape)
+    (pool(a).nan_to_num() * weights).sum().backward()
+    (torch.nn.functional.max_pool2d(b, 2, 2).nan_to_num() * weights).sum().backward()
+    assert torch.equal(a.grad, b.grad)
+    assert isinstance(build_model("LeNet5").s2[0], MaxPool2x2) and isinstance(pool, torch.nn.MaxPool2d)

@@ -66,8 +66,8 @@ POOLINGS = {"max pooling (the original's)": "LeNet5", "the paper's subsampling":
 ORIGINAL_SETTINGS = {"loss": "softmax_then_cross_entropy", "momentum": 0.6}  # the original's code, not its template
 ORIGINAL_SETTINGS_LAMBDAS = (0.0, 1e-2)
 GRIDS = {
-    # Sized for an hour of a 2-core CPU at the full profile (its measured time: README, Performance).
-    "default": dict(seeds=5, lambdas=(1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), long_factor=3,
+    # seeds None: the profile's (full 5, quick 4, smoke 2), as for the original's grid.
+    "default": dict(seeds=None, lambdas=(1e-6, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), long_factor=3,
                     recipe_seeds=3, recipe=SGD),
     # For a bigger machine: twice the seeds, half-decade λ steps, 6x longer, 5 recipe seeds.
     "full": dict(seeds=10, lambdas=tuple(float(f"{10 ** (e / 2):.0e}") for e in range(-12, -1)), long_factor=6,

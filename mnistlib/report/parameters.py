@@ -109,7 +109,7 @@ class ReportParameters:
     weight_decays: tuple[float, ...] = ORIGINAL_WEIGHT_DECAYS
     noise_stds: tuple[float, ...] = ORIGINAL_NOISE_STDS
     grid: str = "default"                    # the runs past the original: default | full (GRIDS)
-    seeds: int | None = None                 # None: the grid's; these four override single values of it
+    seeds: int | None = None                 # None: the grid's (default: the profile's); these four override single values of it
     lambdas: tuple[float, ...] | None = None
     long_factor: int | None = None
     recipe_seeds: int | None = None
@@ -198,6 +198,7 @@ class ReportParameters:
         sizes = dict(GRIDS[self.grid])
         sizes.update({name: getattr(self, name) for name in ("seeds", "lambdas", "long_factor", "recipe_seeds")
                       if getattr(self, name) is not None})
+        sizes["seeds"] = sizes["seeds"] or PROFILES[self.profile].seeds
         grid = original_grid(self.weight_decays, self.noise_stds, self.mlps, **common)
         return Settings(self.profile, self.window(), common, grid, self.run_seeds(), over_seeds(grid, self.run_seeds()),
                         beyond_grid(common, **{k: v for k, v in sizes.items() if k in BEYOND_SIZES}),
