@@ -37,6 +37,15 @@ def lambda_value(weight_decay: float) -> str:
     return f"{weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
+def lambda_values_text(weight_decays) -> str:
+    """Several runs' weight decays in a few words: each value where there are at most three ('0, 1e-2'), else
+    how many and their range ('8 values, 1e-6 to 1e-1')."""
+    values = sorted(set(float(wd) for wd in weight_decays))
+    if len(values) <= 3:
+        return ", ".join(lambda_value(wd) for wd in values)
+    return f"{len(values)} values, {lambda_value(values[0])} to {lambda_value(values[-1])}"
+
+
 def lambda_text(weight_decay: float) -> str:
     """A weight decay as the original writes it: 'λ=1e-3'."""
     return f"λ={lambda_value(weight_decay)}"
@@ -185,9 +194,10 @@ def settings_text(changes: dict) -> str:
 LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "softmax_then_cross_entropy": "softmax, then cross-entropy (the original's)"}
 
 
-def optimizer_text(cfg: RunConfig) -> str:
-    """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'."""
-    decay = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay else ""
+def optimizer_text(cfg: RunConfig, decay: bool = True) -> str:
+    """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'; ``decay``:
+    with the weight decay, where there is one."""
+    decay = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay and decay else ""
     if cfg.schedule == "one-cycle":
         high, low = ONE_CYCLE_MOMENTUM
         name = "Adam" if cfg.optimizer == "adam" else "SGD"

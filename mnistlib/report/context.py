@@ -34,7 +34,7 @@ from ..runconfig import RunConfig
 from ..store.store import Run, RunStore
 from ..training.recipes import Recipe
 from ..analysis.seeds import by_key
-from ..words import REUSED, TRAINED, optimizer_text, seeds_range
+from ..words import REUSED, TRAINED, lambda_values_text, optimizer_text, seeds_range
 from ..training.lifecycle import train
 
 
@@ -190,7 +190,7 @@ class NotebookContext:
     def describe(self, groups: Mapping[str, Iterable[RunConfig]] | None = None) -> pd.DataFrame:
         """The settings this page's runs used, as a table for the reader: one column per group of runs (``groups``:
         name -> the group's configs), each row what those configs set: epochs, batch size, images, random seeds,
-        optimizer and loss; a row the groups share reads the same in each column. Without ``groups``, the
+        optimizer and loss, weight decay; a row the groups share reads the same in each column. Without ``groups``, the
         original's runs of this report over its random seeds (notebooks 1–5's)."""
         if groups is None:
             groups = {"our runs of the original's configurations": [self.config(seed=seed) for seed in self.seeds]}
@@ -213,7 +213,8 @@ class NotebookContext:
                 "training images": each(train),
                 "test images": each(images(c.test_subset, len(self.arrays.test_labels)) for c in configs),
                 "random seeds": seeds_range(sorted({c.seed for c in configs})),
-                "optimizer and loss": each(optimizer_text(c) for c in configs)}
+                "optimizer and loss": each(optimizer_text(c, decay=False) for c in configs),
+                "weight decay (λ)": lambda_values_text(c.weight_decay for c in configs)}
 
 
 def check_parameters(**parameters) -> Settings:

@@ -117,8 +117,10 @@ def connect(scheduler: str | None, workers: int):
     if not scheduler:
         dashboard = ":0" if importlib.util.find_spec("bokeh") else None  # the dashboard needs bokeh
         with dask.config.set(LOCAL_CONFIG):
+            # CRITICAL: a worker whose heartbeat meets the scheduler closing logs a traceback at ERROR after
+            # every run has finished; a failed run reaches the caller through its future, not through the logs.
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=dashboard, silence_logs=logging.ERROR)
+                                   dashboard_address=dashboard, silence_logs=logging.CRITICAL)
         return Client(cluster), cluster
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
