@@ -38,10 +38,10 @@ def lambda_value(weight_decay: float) -> str:
 
 
 def lambda_values_text(weight_decays) -> str:
-    """Several runs' weight decays in a few words: each value where there are at most three ('0, 1e-2'), else
+    """Several runs' weight decays in a few words: each value where there are at most four ('0, 1e-2'), else
     how many and their range ('8 values, 1e-6 to 1e-1')."""
     values = sorted(set(float(wd) for wd in weight_decays))
-    if len(values) <= 3:
+    if len(values) <= 4:
         return ", ".join(lambda_value(wd) for wd in values)
     return f"{len(values)} values, {lambda_value(values[0])} to {lambda_value(values[-1])}"
 

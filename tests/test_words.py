@@ -64,11 +64,12 @@ def test_a_best_is_named_only_where_the_rule_sets_it_apart_and_each_mean_comes_w
     assert seeds_range([0, 1, 2, 3, 4]) == "0–4 (5 random seeds)" and seeds_range([0, 2]) == "0, 2 (2 random seeds)"
 
 
-def test_a_groups_weight_decays_are_listed_up_to_three_and_summarised_beyond():
+def test_a_groups_weight_decays_are_listed_up_to_four_and_summarised_beyond():
     from mnistlib.report.grids import GRIDS
     from mnistlib.words import lambda_values_text, optimizer_text
 
     assert lambda_values_text([0.0, 0.0]) == "0" and lambda_values_text([1e-2, 0.0]) == "0, 1e-2"
+    assert lambda_values_text([0.0, 1e-4, 1e-3, 1e-2]) == "0, 1e-4, 1e-3, 1e-2"  # the original's four
     assert lambda_values_text(GRIDS["default"]["lambdas"]) == "8 values, 1e-6 to 1e-1"
     assert lambda_values_text(GRIDS["full"]["lambdas"]) == "11 values, 1e-6 to 1e-1"
     decayed = RunConfig(weight_decay=1e-3)

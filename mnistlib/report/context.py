@@ -190,10 +190,11 @@ class NotebookContext:
     def describe(self, groups: Mapping[str, Iterable[RunConfig]] | None = None) -> pd.DataFrame:
         """The settings this page's runs used, as a table for the reader: one column per group of runs (``groups``:
         name -> the group's configs), each row what those configs set: epochs, batch size, images, random seeds,
-        optimizer and loss, weight decay; a row the groups share reads the same in each column. Without ``groups``, the
+        optimizer and loss, weight decay (and noise, where a run has some); a row the groups share reads the same in each column. Without ``groups``, the
         original's runs of this report over its random seeds (notebooks 1–5's)."""
         if groups is None:
-            groups = {"our runs of the original's configurations": [self.config(seed=seed) for seed in self.seeds]}
+            groups = {"our runs of the original's configurations": [cfg for runs in self.original.values()
+                                                                     for cfg in runs.values()]}
         p = PROFILES[self.profile]
         columns = {name: self._settings(list(configs)) for name, configs in groups.items()}
         shared = {"profile": f"{self.profile}: {p.description}", "data source": self.arrays.source,
@@ -214,7 +215,9 @@ class NotebookContext:
                 "test images": each(images(c.test_subset, len(self.arrays.test_labels)) for c in configs),
                 "random seeds": seeds_range(sorted({c.seed for c in configs})),
                 "optimizer and loss": each(optimizer_text(c, decay=False) for c in configs),
-                "weight decay (λ)": lambda_values_text(c.weight_decay for c in configs)}
+                "weight decay (λ)": lambda_values_text(c.weight_decay for c in configs),
+                **({"noise on the training images (std)": each(f"{std:g}" for std in sorted({c.noise_std for c in configs}))}
+                   if any(c.noise_std for c in configs) else {})}
 
 
 def check_parameters(**parameters) -> Settings:
