@@ -38,7 +38,7 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help); the help's default is 
     "--model": ("model", str, "model name (see 'mnistlib params --list') or mlp:W1,W2,..."),
     "--epochs": ("epochs", int, "epochs"),
     "--batch-size": ("batch_size", int, "mini-batch size"),
-    "--optimizer": ("optimizer", str, "sgd or adam"),
+    "--optimizer": ("optimizer", str, "sgd, adam, or adamw (weight decay decoupled)"),
     "--lr": ("lr", float, "learning rate, with one-cycle its peak"),
     "--momentum": ("momentum", float, "SGD momentum, or Adam's β1"),
     "--weight-decay": ("weight_decay", float, "weight decay λ, as L2 on the gradient"),

@@ -24,7 +24,7 @@ NOISE_MODES = ("per-batch", "fixed")
 LOSSES = ("cross_entropy", "softmax_then_cross_entropy")
 SUBSET_MODES = ("first", "stratified")
 SCHEDULES = ("constant", "cosine", "step", "one-cycle")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 # One-cycle cycles the momentum (SGD's, or Adam's β1) itself, as torch's OneCycleLR does by default.
 ONE_CYCLE_MOMENTUM = (0.95, 0.85)  # (at the start and the end, at the peak of the learning rate)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -74,7 +74,8 @@ class RunConfig:
     shift: int = 0                  # random translation of training digits by up to this many pixels
     rotate: float = 0.0             # random rotation of training digits by up to this many degrees
     scale: float = 0.0              # random scaling of training digits by a factor in 1 ± this
-    optimizer: str = "sgd"          # 'adam': Adam, β1 = momentum, β2 = 0.999, weight decay as L2 (as SGD's)
+    optimizer: str = "sgd"          # 'adam': Adam, β1 = momentum, β2 = 0.999, weight decay as L2 (as SGD's);
+                                    # 'adamw': the same, weight decay decoupled (Loshchilov & Hutter 2019)
     label_smoothing: float = 0.0    # training targets (1 − ε) on the label, ε/10 on every class (test loss: none)
     one_cycle_warmup: float = 0.3   # one-cycle: share of the steps rising to lr (torch OneCycleLR's pct_start)
     elastic: float = 0.0            # elastic distortions (Simard et al. 2003) of training digits: strength α, pixels

@@ -61,7 +61,7 @@ def run_label(model: str, weight_decay: float = 0.0, noise_std: float = 0.0) -> 
     return display_name(model)
 
 
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "cross_entropy": "cross-entropy",
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "cross_entropy": "cross-entropy",
               "softmax_then_cross_entropy": "softmax-then-cross-entropy"}  # a setting's value in words
 # What a run sets away from its protocol's preset, in a reader's words (run_description), in this order.
 _SETTINGS = (("epochs", "{:d} epochs"), ("batch_size", "batch {:d}"), ("optimizer", "{} optimizer"), ("lr", "lr {:g}"),
@@ -197,15 +197,16 @@ LOSS_TEXT = {"cross_entropy": "cross-entropy on logits", "softmax_then_cross_ent
 def optimizer_text(cfg: RunConfig, decay: bool = True) -> str:
     """The optimizer and loss in words, e.g. 'SGD, lr 0.01, momentum 0.9; cross-entropy on logits'; ``decay``:
     with the weight decay, where there is one."""
-    decay = f", weight decay {cfg.weight_decay:g}" if cfg.weight_decay and decay else ""
+    decoupled = "decoupled " if cfg.optimizer == "adamw" else ""
+    decay = f", {decoupled}weight decay {cfg.weight_decay:g}" if cfg.weight_decay and decay else ""
+    name = OPTIMIZERS[cfg.optimizer]
     if cfg.schedule == "one-cycle":
         high, low = ONE_CYCLE_MOMENTUM
-        name = "Adam" if cfg.optimizer == "adam" else "SGD"
-        moment = "β1" if cfg.optimizer == "adam" else "momentum"
+        moment = "momentum" if cfg.optimizer == "sgd" else "β1"
         steps = (f"{name}, one-cycle to lr {cfg.lr:g} ({cfg.one_cycle_warmup:.0%} of the steps up, then cosine down), "
                  f"{moment} {high:g} → {low:g} → {high:g}")
-    elif cfg.optimizer == "adam":
-        steps = f"Adam, lr {cfg.lr:g}, β1 {cfg.momentum:g}, β2 0.999"
+    elif cfg.optimizer != "sgd":
+        steps = f"{name}, lr {cfg.lr:g}, β1 {cfg.momentum:g}, β2 0.999"
     else:
         steps = f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}"
     smoothing = f", label smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""

@@ -136,6 +136,11 @@ CASES = {
         RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
                   one_cycle_warmup=0.15, batch_size=32, label_smoothing=0.1, eval_every=7, weight_decay=wd, **TINY)
         for s, wd in ((0, 0.0), (1, 1e-4), (2, 0.0))],
+    # AdamW: each run's decoupled weight decay on its own rows of the stacked weights
+    "AdamW, one-cycle, its own decoupled decay": [
+        RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adamw", schedule="one-cycle", lr=3e-3,
+                  one_cycle_warmup=0.15, batch_size=32, weight_decay=wd, **TINY)
+        for s, wd in ((0, 0.05), (1, 0.0), (2, 0.5))],
 }
 
 

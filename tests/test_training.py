@@ -353,3 +353,24 @@ def test_training_flushes_subnormals_and_clears_the_flag_after(mnist, tmp_path):
                 progress=False, callbacks=[lambda run, row: seen.append(float(tiny * 1.0))])
     assert seen == [0.0] and run.status["subnormals_flushed"] is True
     assert float(tiny * 1.0) > 0  # the caller's arithmetic is its own again
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adamw_decouples_the_weight_decay_and_adam_adds_it_to_the_gradient(optimizer):
+    """One step from zero moments against the update written out: Adam's first step moves each weight by lr
+    (sign of its gradient, L2 included in it); AdamW's first shrinks the weight by lr·λ of itself, then moves it
+    by lr (sign of the gradient alone)."""
+    from mnistlib.training.optim import make_optimizer
+
+    lr, wd, eps = 0.01, 0.5, 1e-8
+    w0 = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    grad = torch.tensor([0.3, 0.2, -1.4, -0.1])
+    w = w0.clone().requires_grad_()
+    w.grad = grad.clone()
+    make_optimizer(RunConfig(optimizer=optimizer, lr=lr, weight_decay=wd), [w]).step()
+    if optimizer == "adam":
+        g = grad + wd * w0
+        expected = w0 - lr * g / (g.abs() + eps)
+    else:
+        expected = w0 * (1 - lr * wd) - lr * grad / (grad.abs() + eps)
+    assert torch.allclose(w.detach(), expected, atol=1e-7, rtol=0)

@@ -119,8 +119,9 @@ class Stack:
         x_train = [job.train_data.x_train for job in self.jobs]
         y_train = [job.train_data.y_train for job in self.jobs]
         self.device = x_train[0].device
-        decays = [job.cfg.weight_decay for job in self.jobs]
-        self.decay = torch.tensor(decays, device=self.device).view(-1, 1) if any(decays) else None
+        self.decays = [job.cfg.weight_decay for job in self.jobs]
+        self.decay = torch.tensor(self.decays, device=self.device).view(-1, 1) if any(self.decays) else None
+        self.decoupled = cfg.optimizer == "adamw"
         # Conv models: channels-last makes the grouped convolutions several times faster on a CPU.
         self.channels_last = any(isinstance(m, StackedConv2d) for m in self.model.modules())
         shared = all(x is x_train[0] for x in x_train) and all(y is y_train[0] for y in y_train)
@@ -151,7 +152,13 @@ class Stack:
 
     @torch.no_grad()
     def step(self) -> None:
-        if self.decay is not None:  # L2 as torch's SGD adds it, grad + λ·w, each run's λ on its own rows
+        if self.decay is not None and self.decoupled:  # as torch's AdamW: w·(1 − lr·λ) first, each run's own λ
+            lr = self.optimizer.param_groups[0]["lr"]
+            # each factor in double precision, then float32, as torch's AdamW multiplies by its Python float
+            factors = torch.tensor([1 - lr * wd for wd in self.decays], device=self.device).view(-1, 1)
+            for param, _ in self.pairs:
+                param.view(self.runs, -1).mul_(factors)
+        elif self.decay is not None:  # L2 as torch's SGD adds it, grad + λ·w, each run's λ on its own rows
             for param, _ in self.pairs:
                 param.grad = (param.grad.reshape(self.runs, -1) + self.decay * param.view(self.runs, -1)).view_as(param)
         self.optimizer.step()

@@ -35,9 +35,12 @@ def loss_function(kind: str, reduction: str = "sum",
 
 def make_optimizer(cfg: RunConfig, parameters) -> torch.optim.Optimizer:
     """The run's optimizer: SGD (momentum, L2 weight decay) or Adam (β1 = momentum, β2 = 0.999, L2 weight
-    decay added to the gradient, as torch's Adam does)."""
+    decay added to the gradient, as torch's Adam does), or AdamW (the same moments; the weight decay
+    decoupled: each step first shrinks every weight by lr·λ of itself, as torch's AdamW does)."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=cfg.lr, betas=(cfg.momentum, 0.999), weight_decay=cfg.weight_decay)
     return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
