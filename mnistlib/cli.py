@@ -41,7 +41,7 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help); the help's default is 
     "--optimizer": ("optimizer", str, "sgd, adam, or adamw (weight decay decoupled)"),
     "--lr": ("lr", float, "learning rate, with one-cycle its peak"),
     "--momentum": ("momentum", float, "SGD momentum, or Adam's β1"),
-    "--weight-decay": ("weight_decay", float, "weight decay λ, as L2 on the gradient"),
+    "--weight-decay": ("weight_decay", float, "weight decay λ: L2 on the gradient (sgd, adam), decoupled (adamw)"),
     "--label-smoothing": ("label_smoothing", float, "label smoothing ε of the training loss"),
     "--noise-std": ("noise_std", float, "std of Gaussian noise on training inputs"),
     "--noise-mean": ("noise_mean", float, "mean of that noise"),
@@ -55,6 +55,7 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help); the help's default is 
     "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S"),
     "--elastic": ("elastic", float, "elastic distortions of training digits, strength α in pixels"),
     "--elastic-sigma": ("elastic_sigma", float, "their smoothness σ in pixels"),
+    "--average": ("average", float, "a moving average of the weights with this decay (0.999), evaluated instead"),
     "--validation": ("validation", int, "hold out N training images and evaluate on them, not on the test set"),
     "--eval-every": ("eval_every", int, "also evaluate every N steps, into the run's curve.csv (0: per epoch)"),
     "--protocol": ("protocol", str, "mnistlib or original: the original's code (batch 10, momentum 0.6, "

@@ -46,6 +46,7 @@ NUMBERS = {
     "rotate": dict(minimum=0, maximum=45), "scale": dict(minimum=0, maximum=0.5),
     "label_smoothing": dict(minimum=0, maximum=0.99), "one_cycle_warmup": dict(minimum=0, strict_min=True, maximum=0.99),
     "elastic": dict(minimum=0, maximum=100), "elastic_sigma": dict(minimum=0.5, maximum=16),
+    "average": dict(minimum=0, maximum=0.99999),
     "validation": dict(integer=True, minimum=0, maximum=30_000), "eval_every": dict(integer=True, minimum=0),
     "seed": dict(integer=True, minimum=0), "train_subset": dict(integer=True, minimum=1, optional=True),
     "test_subset": dict(integer=True, minimum=1, optional=True),
@@ -80,6 +81,8 @@ class RunConfig:
     one_cycle_warmup: float = 0.3   # one-cycle: share of the steps rising to lr (torch OneCycleLR's pct_start)
     elastic: float = 0.0            # elastic distortions (Simard et al. 2003) of training digits: strength α, pixels
     elastic_sigma: float = 4.0      # ... and their smoothness σ, pixels
+    average: float = 0.0            # a moving average of the weights (EMA) with this decay, e.g. 0.999, which every
+                                    # evaluation and reader of the run's weights uses; 0: none
     validation: int = 0             # hold out this many training images and evaluate on them, never on the test set
     eval_every: int = 0             # also evaluate every this many steps (the run's curve.csv), 0: per epoch only
     protocol: str = "mnistlib"      # 'original': the original's code (see PROTOCOLS); use RunConfig.preset to get its values

@@ -210,7 +210,8 @@ def optimizer_text(cfg: RunConfig, decay: bool = True) -> str:
     else:
         steps = f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}"
     smoothing = f", label smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""
-    return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}"
+    average = f"; evaluated on the moving average of its weights (decay {cfg.average:g})" if cfg.average else ""
+    return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}{average}"
 
 
 # ----------------------------------------------------------------------------- the rule for "different"

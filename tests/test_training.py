@@ -241,7 +241,7 @@ DEFAULTS = {"model": "LeNet5", "epochs": 50, "batch_size": 64, "lr": 0.01, "mome
             "noise_std": 0.0, "noise_mean": 0.0, "noise_mode": "per-batch", "loss": "cross_entropy",
             "schedule": "constant", "warmup_epochs": 0, "shift": 0, "rotate": 0.0, "scale": 0.0,
             "optimizer": "sgd", "label_smoothing": 0.0, "one_cycle_warmup": 0.3, "elastic": 0.0, "elastic_sigma": 4.0,
-            "validation": 0, "eval_every": 0, "protocol": "mnistlib", "origin": "trained", "seed": 0, "train_subset": None, "test_subset": None,
+            "average": 0.0, "validation": 0, "eval_every": 0, "protocol": "mnistlib", "origin": "trained", "seed": 0, "train_subset": None, "test_subset": None,
             "subset_mode": "first", "name": None, "device": "auto", "save_every_epoch": False}
 
 
@@ -374,3 +374,43 @@ def test_adamw_decouples_the_weight_decay_and_adam_adds_it_to_the_gradient(optim
     else:
         expected = w0 * (1 - lr * wd) - lr * grad / (grad.abs() + eps)
     assert torch.allclose(w.detach(), expected, atol=1e-7, rtol=0)
+
+
+def test_the_weight_average_is_the_moving_average_of_the_weights_after_each_step_and_what_is_evaluated(mnist, tmp_path,
+                                                                                                    monkeypatch):
+    """RunConfig.average: after every optimizer step, average ← keep·average + (1 − keep)·weights with
+    keep = min(decay, (1 + t)/(10 + t)), from the initial weights; the history, the checkpoint's readers and a
+    resume read it."""
+    import mnistlib.training.loop as loop
+    from mnistlib.training.inference import evaluate_checkpoints, load_model
+
+    cfg = RunConfig(model="CustomMLP_6", epochs=1, train_subset=600, test_subset=300, subset_mode="stratified",
+                    batch_size=64, average=0.8)
+    seen = []
+    real_step = loop.Solo.step
+
+    def step(self):
+        if not seen:
+            seen.append([p.detach().clone() for p in self.model.parameters()])  # the initial weights
+        real_step(self)
+        seen.append([p.detach().clone() for p in self.model.parameters()])
+
+    monkeypatch.setattr(loop.Solo, "step", step)
+    run = train(cfg, store=RunStore(tmp_path), data=mnist, progress=False)
+    assert len(seen) == 1 + 10  # 600 images, batch 64: 10 steps
+    expected = [w.double() for w in seen[0]]
+    for t, weights in enumerate(seen[1:], 1):
+        keep = min(0.8, (1 + t) / (10 + t))
+        expected = [keep * e + (1 - keep) * w.double() for e, w in zip(expected, weights)]
+    state = torch.load(run.checkpoint(), weights_only=True)
+    names = [name for name, _ in load_model(run).named_parameters()]
+    assert state["average_steps"] == 10
+    for name, e, trained in zip(names, expected, seen[-1]):
+        assert torch.allclose(state["averaged"][name].double(), e, atol=1e-6, rtol=0)
+        assert torch.equal(state["model"][name], trained) and not torch.equal(state["averaged"][name], trained)
+    model = load_model(run)
+    assert model.weights == "the moving average of its weights (decay 0.8)"
+    assert all(torch.equal(p, state["averaged"][n]) for n, p in model.named_parameters())
+    table = evaluate_checkpoints(run, "last", data=mnist)
+    assert table.test_acc.iloc[0] == pytest.approx(run.history.test_acc.iloc[-1], abs=1e-9)
+    assert table.weights.iloc[0] == model.weights

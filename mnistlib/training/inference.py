@@ -94,9 +94,9 @@ def evaluate_checkpoints(run: Run, which: str = "all", data: MNISTArrays | None 
     rows = []
     for path in paths:
         state = load_checkpoint(path, map_location=device)
-        model.load_state_dict(state["model"])
+        model.load_state_dict(evaluated_weights(state))
         found = evaluate_details(model, x, y, loss_sum)
-        rows.append({"checkpoint": path.stem, "epoch": state["epoch"],
+        rows.append({"checkpoint": path.stem, "epoch": state["epoch"], "weights": weights_text(run.config),
                      **{key: found[key] for key in ("test_loss", "test_acc", "ece", "confidence_right",
                                                     "confidence_wrong")}})
     table = pd.DataFrame(rows)
@@ -112,10 +112,23 @@ def eval_table_path(run: Run, perturbation: Perturbation = Perturbation()) -> Pa
 
 def load_model(run: Run, which: str = "last", device: str | torch.device = "cpu") -> nn.Module:
     """A stored run's model with the weights of its checkpoint ``which`` ('last', 'best', 'epoch_007'), in eval
-    mode and :func:`for_inference`'s layout."""
+    mode and :func:`for_inference`'s layout: the moving average of its weights where the run keeps one
+    (``RunConfig.average``; :func:`evaluated_weights`), and the model's ``weights`` says which."""
     model = build_model(run.config.model).to(device)
-    model.load_state_dict(load_checkpoint(run.checkpoint(which), map_location=device)["model"])
+    model.load_state_dict(evaluated_weights(load_checkpoint(run.checkpoint(which), map_location=device)))
+    model.weights = weights_text(run.config)
     return for_inference(model)
+
+
+def evaluated_weights(state: dict) -> dict:
+    """A checkpoint's weights that its run's evaluations read: the moving average (``averaged``) where the run
+    keeps one, else the trained weights (``model``)."""
+    return state["averaged"] if "averaged" in state else state["model"]
+
+
+def weights_text(cfg: RunConfig) -> str:
+    """Which weights of a run its evaluations read, in words."""
+    return f"the moving average of its weights (decay {cfg.average:g})" if cfg.average else "its trained weights"
 
 
 def for_inference(model: nn.Module) -> nn.Module:
@@ -152,7 +165,8 @@ def test_predictions(run: Run, data: MNISTArrays | None = None, which: str = "la
         proba = torch.cat([predict_proba(model, xb) for xb in to_tensor(images).split(EVAL_BATCH)]).numpy()
         if mine:
             _store_proba(path, key, proba)
-    return {"split": split, "index": index, "images": images, "label": labels, "proba": proba}
+    return {"split": split, "index": index, "images": images, "label": labels, "proba": proba,
+            "weights": weights_text(run.config)}
 
 
 def predictions_path(run: Run, which: str = "last") -> Path:

@@ -10,6 +10,7 @@ are the same.
 """
 from __future__ import annotations
 
+import copy
 import math
 import platform
 import time
@@ -48,6 +49,11 @@ class Job:
         self.eval_loss = loss_function(cfg.loss)  # the criterion itself: test losses compare across smoothings
         self.original_metrics = cfg.protocol == "original"
         self.curve: list[dict] = []
+        # The moving average of the weights (cfg.average), one tensor per parameter, and its updates so far;
+        # every evaluation reads it through a model of its own (:meth:`evaluated`).
+        self.averaged = [p.detach().clone() for p in self.model.parameters()] if cfg.average else None
+        self.average_steps = 0
+        self._average_model = copy.deepcopy(self.model) if cfg.average else None
 
     def resume(self, state: dict | None) -> list[dict]:
         """Load a checkpoint's state and return its history; without one, the history so far: empty,
@@ -58,11 +64,41 @@ class Job:
             return [self.evaluate(0, time.perf_counter(), train=None)] if self.original_metrics else []
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.averaged is not None:
+            named = state["averaged"]
+            for average, (name, _) in zip(self.averaged, self.model.named_parameters()):
+                average.copy_(named[name])
+            self.average_steps = int(state["average_steps"])
         self.shuffle.set_state(state["rng"]["shuffle"])
         for key, generator in self.generators.items():
             generator.set_state(state["rng"][key])
         self.curve = list(state.get("curve", []))
         return state["history"]
+
+    @torch.no_grad()
+    def update_average(self) -> None:
+        """One step of the moving average (after an optimizer step of the run trained alone)."""
+        self.average_steps += 1
+        keep = average_weight(self.cfg.average, self.average_steps)
+        for average, param in zip(self.averaged, self.model.parameters()):
+            average.lerp_(param, 1 - keep)
+
+    @torch.no_grad()
+    def evaluated(self) -> torch.nn.Module:
+        """The model every evaluation reads: the trained one, or with ``cfg.average`` a copy holding the moving
+        average of its weights."""
+        if self.averaged is None:
+            return self.model
+        for target, average in zip(self._average_model.parameters(), self.averaged):
+            target.copy_(average)
+        return self._average_model
+
+    def averaged_state(self) -> dict:
+        """The moving average as a state dict of the run's model (its buffers, if any, the trained model's)."""
+        state = self.model.state_dict()
+        for (name, _), average in zip(self.model.named_parameters(), self.averaged):
+            state[name] = average.clone()
+        return state
 
     def lr_at(self, epoch: int) -> Callable[[int], float] | None:
         """The learning rate of ``epoch``'s i-th step, or None when it is constant."""
@@ -89,7 +125,8 @@ class Job:
     def curve_point(self, epoch: int, steps: int, measured: tuple[float, float] | None = None) -> dict:
         """The test (or validation) loss and accuracy after ``steps`` steps of ``epoch`` (0: before it):
         ``measured``, or evaluated now."""
-        test_loss, test_acc = measured or evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
+        test_loss, test_acc = measured or evaluate(self.evaluated(), self.tensors.x_test, self.tensors.y_test,
+                                                   self.eval_loss)
         images = max(0, epoch - 1) * self.n + min(steps * self.cfg.batch_size, self.n)
         return {"images": images, "epoch": epoch, "step": steps, "test_loss": test_loss, "test_acc": test_acc}
 
@@ -97,8 +134,9 @@ class Job:
         """The history row of ``epoch``: the training metrics given (or, if None, evaluated on the
         training set) and the test metrics (with ``eval_every``, also the curve's point at the epoch's end)."""
         data = self.train_data
-        train_loss, train_acc = train or evaluate(self.model, data.x_train, data.y_train, self.eval_loss)
-        test_loss, test_acc = evaluate(self.model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
+        model = self.evaluated()
+        train_loss, train_acc = train or evaluate(model, data.x_train, data.y_train, self.eval_loss)
+        test_loss, test_acc = evaluate(model, self.tensors.x_test, self.tensors.y_test, self.eval_loss)
         if self.cfg.eval_every and epoch:
             self.curve.append(self.curve_point(epoch, self.steps_per_epoch, (test_loss, test_acc)))
         return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
@@ -110,7 +148,16 @@ class Job:
                 "optimizer": self.optimizer.state_dict(), "history": history,
                 "rng": {"shuffle": self.shuffle.get_state(),
                         **{key: generator.get_state() for key, generator in self.generators.items()}},
-                **({"curve": list(self.curve)} if self.cfg.eval_every else {})}
+                **({"curve": list(self.curve)} if self.cfg.eval_every else {}),
+                **({"averaged": self.averaged_state(), "average_steps": self.average_steps}
+                   if self.averaged is not None else {})}
+
+
+def average_weight(average: float, steps: int) -> float:
+    """How much of itself the moving average keeps at its ``steps``-th update (from 1): ``average``, but less
+    early on, (1 + t)/(10 + t), so that the random initial weights fade within the first steps (as
+    TensorFlow's ExponentialMovingAverage with ``num_updates``)."""
+    return min(average, (1 + steps) / (10 + steps))
 
 
 def run_status(device: torch.device, arrays: MNISTArrays) -> dict:

@@ -29,7 +29,7 @@ from ..data.mnist import batch_order
 from ..errors import ConfigError
 from ..models.stacked import StackedConv2d, stack_model
 from ..runconfig import RunConfig
-from .job import Job
+from .job import Job, average_weight
 from .optim import loss_function, make_optimizer, set_momentum
 
 # What runs of one stack may differ in: all of it acts on each run's own data or weights.
@@ -94,6 +94,8 @@ class Solo:
 
     def step(self) -> None:
         self.optimizer.step()
+        if self.jobs[0].averaged is not None:
+            self.jobs[0].update_average()
 
     def sync(self) -> None:
         """Nothing to copy: the run's own model and optimizer are the ones trained."""
@@ -115,6 +117,7 @@ class Stack:
         self.owners = [job.optimizer for job in self.jobs]
         for stacked, own in self.pairs:
             _gather_state(self.optimizer, stacked, self.owners, own)
+        self.averaged, self.average_steps = _gather_averages(self.jobs, self.pairs)
         self.loss = loss_function(cfg.loss, reduction="none", label_smoothing=cfg.label_smoothing)
         x_train = [job.train_data.x_train for job in self.jobs]
         y_train = [job.train_data.y_train for job in self.jobs]
@@ -162,6 +165,11 @@ class Stack:
             for param, _ in self.pairs:
                 param.grad = (param.grad.reshape(self.runs, -1) + self.decay * param.view(self.runs, -1)).view_as(param)
         self.optimizer.step()
+        if self.averaged is not None:  # elementwise, so each run's rows as its own average alone
+            self.average_steps += 1
+            keep = average_weight(self.jobs[0].cfg.average, self.average_steps)
+            for average, (param, _) in zip(self.averaged, self.pairs):
+                average.lerp_(param, 1 - keep)
 
     @torch.no_grad()
     def sync(self) -> None:
@@ -173,6 +181,12 @@ class Stack:
                 param.copy_(rows[k].view_as(param))
                 if state:
                     owner.state[param] = {key: _row(value, stacked, k, param) for key, value in state.items()}
+        if self.averaged is not None:
+            for k, job in enumerate(self.jobs):
+                job.average_steps = self.average_steps
+                where = {id(param): i for i, param in enumerate(job.model.parameters())}
+                for average, (_, own) in zip(self.averaged, self.pairs):
+                    job.averaged[where[id(own[k])]].copy_(average.view(self.runs, -1)[k].view_as(own[k]))
         group = self.optimizer.param_groups[0]
         for owner in self.owners:
             for own_group in owner.param_groups:
@@ -198,6 +212,20 @@ def _gather_state(optimizer: torch.optim.Optimizer, stacked: torch.Tensor, owner
                 raise ConfigError(f"runs of one stack must be at the same step ({key} differs); train them apart")
             gathered[key] = first.clone() if torch.is_tensor(first) else first
     optimizer.state[stacked] = gathered
+
+
+def _gather_averages(jobs: Sequence[Job], pairs) -> tuple[list[torch.Tensor] | None, int]:
+    """The runs' moving averages of their weights (``RunConfig.average``) in the stacked parameters' layout (each
+    run's rows in run order), and their common number of updates; (None, 0) without one."""
+    if jobs[0].averaged is None:
+        return None, 0
+    steps = {job.average_steps for job in jobs}
+    if len(steps) > 1:
+        raise ConfigError("runs of one stack must be at the same step (their weight averages differ); train them apart")
+    where = [{id(param): i for i, param in enumerate(job.model.parameters())} for job in jobs]
+    averaged = [torch.cat([job.averaged[where[k][id(own[k])]].reshape(-1) for k, job in enumerate(jobs)]).view_as(stacked)
+                for stacked, own in pairs]
+    return averaged, steps.pop()
 
 
 def _row(value, stacked: torch.Tensor, k: int, param: torch.Tensor):
