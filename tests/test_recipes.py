@@ -291,3 +291,15 @@ def test_noise_at_the_course_template_is_judged_by_the_rule_over_seeds():
     assert found.loc["noise 0.2", "diff"] == pytest.approx(-0.4) and found.loc["noise 0.1", "seeds"] == 5
     one = speed.noise_at_template([fake(98.9)], {"noise 0.3": [fake(99.5)]}, (1, 2))
     assert one.verdict["noise 0.3"] == "undecided"  # one seed a side: no spread to judge by
+
+
+def test_a_field_the_recipe_sets_cannot_be_given_under_it():
+    """RECIPES['fast'].config(epochs=1) would train the recipe's own epochs: refused, with the way to do it."""
+    with pytest.raises(ConfigError, match=r"the fast recipe sets epochs itself; change it on its result instead"):
+        RECIPES["fast"].config(epochs=1)
+    with pytest.raises(ConfigError, match="sets batch_size, lr itself"):
+        RECIPES["far"].configs(lr=0.01, batch_size=8)  # both in its base: every step would override them
+    with pytest.raises(ConfigError, match="sets lr itself"):
+        SGD.config(lr=0.05)  # its last step sets it
+    assert SGD.configs(batch_size=32)[SGD.steps[0][0]].batch_size == 32  # a step changes it later: the ablation
+    assert dataclasses.replace(RECIPES["fast"].config(seed=2), epochs=1).epochs == 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .._util.checks import choice
+from ..errors import ConfigError
 from ..runconfig import RunConfig
 
 VALIDATION_IMAGES = 10_000  # the held-out images the recipes were tuned on
@@ -32,7 +33,10 @@ class Recipe:
 
     def configs(self, **common) -> dict[str, RunConfig]:
         """step -> the RunConfig of that step: ``common`` (the report's shared fields: seed, subsets,
-        device), then ``base``, then the changes of every step up to it."""
+        device), then ``base``, then the changes of every step up to it (a step's change of a field in ``common``
+        is the ablation's point). A field of ``base`` cannot be given in ``common``: it would be overridden in every
+        step without a word (:meth:`_refuse`)."""
+        self._refuse(common, self.base)
         out, fields = {}, {**common, **self.base}
         for step, changes in self.steps:
             fields = {**fields, **changes}
@@ -40,8 +44,17 @@ class Recipe:
         return out
 
     def config(self, **common) -> RunConfig:
-        """The whole recipe (its last step) as one RunConfig, with ``common`` under it."""
+        """The whole recipe (its last step) as one RunConfig, with ``common`` under it; a field the recipe sets
+        cannot be given in ``common`` (:meth:`_refuse`)."""
+        self._refuse(common, self.values())
         return list(self.configs(**common).values())[-1]
+
+    def _refuse(self, common: Mapping[str, object], fields: Mapping[str, object]) -> None:
+        """One ConfigError line where ``common`` gives a field of ``fields``, which the recipe would override."""
+        overridden = sorted(set(common) & set(fields))
+        if overridden:
+            raise ConfigError(f"the {self.name} recipe sets {', '.join(overridden)} itself; change it on its result "
+                              f"instead: dataclasses.replace(recipe.config(), {overridden[0]}=...)")
 
     def values(self) -> dict:
         """The RunConfig fields the whole recipe sets: what ``mnistlib train --recipe`` starts from."""
