@@ -128,6 +128,8 @@ COLUMNS = {"mean_train_loss": "mean training loss", "mean_test_loss": "mean test
           "ece_change_high": "its 95% interval, high", "verdict": "confidence",
           "seeds": "random seeds", "inside": "the original's inside our range",
           "lowest_seed": "lowest of the random seeds (%)", "highest_seed": "highest of the random seeds (%)",
+          "new_seed_low": "one more seed, 95% prediction interval: from (%)",
+          "new_seed_high": "one more seed, 95% prediction interval: to (%)",
           "seeds_at_target": "random seeds at the target",
           "change": "over the step before (points)", "p_against_step_before": "p against the step before",
           "seconds_per_run": "training time per run (s)", "optimizer": "optimizer", "label_smoothing": "label smoothing",

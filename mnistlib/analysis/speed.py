@@ -18,9 +18,10 @@ from .. import difference
 from ..data.cache import training_images
 from ..store.store import Run
 from ..stats import spread
+from ..training.recipes import FAST_EPOCHS
 from .seeds import by_key, seed_values
 
-FAST_TARGET = 99.0   # % test accuracy after at most 2 epochs, every seed
+FAST_TARGET = 99.0   # % test accuracy after at most FAST_EPOCHS epochs, every seed
 FAR_TARGET = 99.4    # % mean final test accuracy over the seeds, within FAR_EPOCHS
 FAR_EPOCHS = 50
 
@@ -43,7 +44,8 @@ def curve_bands(runs: Mapping[tuple, Run]) -> dict[str, pd.DataFrame]:
 
 def step_table(runs: Mapping[tuple, Run], target: float, outside: tuple[str, ...] = ()) -> pd.DataFrame:
     """One row per step: seeds, epochs, final test accuracy (mean, std, lowest and highest seed), how
-    many seeds end at or above ``target``, the final training accuracy (the last epoch's, on its training
+    many seeds end at or above ``target``, the 95% prediction interval of one more seed's final accuracy
+    (``new_seed_low`` to ``new_seed_high``: :func:`mnistlib.difference.prediction_interval`), the final training accuracy (the last epoch's, on its training
     batches as augmented, mean over seeds), the change of the mean against the step before by the rule for
     "different" (:func:`mnistlib.difference.compare` over seeds: the change, Welch's interval ``change_low`` to
     ``change_high``, the exact permutation p and the ``verdict``), and the mean training time per run
@@ -58,6 +60,8 @@ def step_table(runs: Mapping[tuple, Run], target: float, outside: tuple[str, ...
                "final_test_acc": final.mean(), "final_test_acc_std": final.std(ddof=1) if len(final) > 1 else math.nan,
                "lowest_seed": final.min(), "highest_seed": final.max(),
                "seeds_at_target": int((final >= target).sum()),
+               **dict(zip(("new_seed_low", "new_seed_high"),
+                          difference.prediction_interval(final) if len(final) > 1 else (math.nan, math.nan))),
                "final_train_acc": float(np.mean([run.history.train_acc.iloc[-1] for run in group])),
                "change": c.diff if c else math.nan, "change_low": c.low if c else math.nan,
                "change_high": c.high if c else math.nan, "p_against_step_before": c.p if c else math.nan,
@@ -91,13 +95,15 @@ class Target:
     final_test_acc: float      # mean over seeds
     final_test_acc_std: float
     lowest_seed: float
+    new_seed_low: float        # the 95% prediction interval of one more seed's final accuracy
+    new_seed_high: float
     seeds: int
     epochs: int
     met: bool
     seconds_per_run: float
 
 
-def fast_target(table: pd.DataFrame, target: float = FAST_TARGET, max_epochs: int = 2) -> Target:
+def fast_target(table: pd.DataFrame, target: float = FAST_TARGET, max_epochs: int = FAST_EPOCHS) -> Target:
     """Whether the last step reaches ``target`` with every seed after at most ``max_epochs``."""
     row, step = table.iloc[-1], table.index[-1]
     met = bool(row.lowest_seed >= target and row.epochs <= max_epochs)
@@ -114,6 +120,7 @@ def far_target(table: pd.DataFrame, target: float = FAR_TARGET, max_epochs: int 
 def _target(step: str, row: pd.Series, target: float, rule: str, met: bool) -> Target:
     return Target(step=step, target=target, rule=rule, final_test_acc=float(row.final_test_acc),
                   final_test_acc_std=float(row.final_test_acc_std), lowest_seed=float(row.lowest_seed),
+                  new_seed_low=float(row.new_seed_low), new_seed_high=float(row.new_seed_high),
                   seeds=int(row.seeds), epochs=int(row.epochs), met=met, seconds_per_run=float(row.seconds_per_run))
 
 
@@ -143,7 +150,7 @@ def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = No
     for question, table, target in (("fast", fast, fast_target(fast)), ("far", far, far_target(far))):
         add(question, {"recipe": target.step, "epochs": target.epochs, "seeds": target.seeds,
                        "final_test_acc": target.final_test_acc, "final_test_acc_std": target.final_test_acc_std,
-                       "lowest_seed": target.lowest_seed,
+                       "lowest_seed": target.lowest_seed, "new_seed_low": target.new_seed_low,
                        "template_final_test_acc": float(table.iloc[0].final_test_acc),
                        "seconds_per_run": target.seconds_per_run})
         add(question, {"target": "met" if target.met else "not met"}, (target.target, target.rule))

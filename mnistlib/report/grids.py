@@ -138,10 +138,10 @@ ORIGINAL_PROTOCOL_STEP = "the original's protocol: SGD, lr 0.01, momentum 0.6, b
 EVAL_IMAGES = 7_500
 
 
-def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
+def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int, target_seeds: int | None = None,
                 recipe: Recipe = SGD) -> dict[str, dict]:
-    """Notebook 8's runs by group, each {(step, seed): RunConfig}, seeds 0..n-1 (``seeds``; the SGD
-    recipe's ``recipe_seeds``).
+    """Notebook 8's runs by group, each {(step, seed): RunConfig}, seeds 0..n-1 (``seeds``; the fast recipe's last
+    step, whose runs measure its target, ``target_seeds`` (default ``seeds``); the SGD recipe's ``recipe_seeds``).
 
     'fast': the course template, the original's protocol and each step of the fast recipe
     (:data:`mnistlib.training.recipes.RECIPES`), over the recipe's two epochs, evaluated
@@ -156,6 +156,7 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
     template_step, template = next(iter(fast_steps.items()))
     original = RunConfig.preset("original", **base, epochs=template.epochs)
     fast = {template_step: template, ORIGINAL_PROTOCOL_STEP: original, **dict(list(fast_steps.items())[1:])}
+    last_fast = list(fast_steps)[-1]
     far_recipe = RECIPES["far"]
     epochs = min(far_recipe.base["epochs"], common["epochs"])
     far_steps = far_recipe.configs(**base)
@@ -163,7 +164,8 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int,
     far.update({step: dataclasses.replace(cfg, epochs=epochs) for step, cfg in far_steps.items()})
     sgd = recipe.configs(**{k: v for k, v in common.items() if k != "seed"})
     return {
-        "fast": {(step, s): every(dataclasses.replace(cfg, seed=s)) for step, cfg in fast.items() for s in range(seeds)},
+        "fast": {(step, s): every(dataclasses.replace(cfg, seed=s)) for step, cfg in fast.items()
+                 for s in range(target_seeds or seeds if step == last_fast else seeds)},
         "far": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in far.items() for s in range(seeds)},
         "sgd": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in sgd.items() for s in range(recipe_seeds)},
     }
