@@ -37,6 +37,11 @@ def lambda_value(weight_decay: float) -> str:
     return f"{weight_decay:.0e}".replace("e-0", "e-").replace("e+0", "e")
 
 
+def p_text(p: float) -> str:
+    """An exact permutation p as a reader sees it: 'p = 0.032', or 'p < 0.001' (never 'p = 0.000')."""
+    return "p < 0.001" if p < 0.0005 else f"p = {p:.3f}"
+
+
 def lambda_values_text(weight_decays) -> str:
     """Several runs' weight decays in a few words: each value where there are at most four ('0, 1e-2'), else
     how many and their range ('8 values, 1e-6 to 1e-1')."""

@@ -74,3 +74,9 @@ def test_a_groups_weight_decays_are_listed_up_to_four_and_summarised_beyond():
     assert lambda_values_text(GRIDS["full"]["lambdas"]) == "11 values, 1e-6 to 1e-1"
     decayed = RunConfig(weight_decay=1e-3)
     assert "weight decay 0.001" in optimizer_text(decayed) and "weight decay" not in optimizer_text(decayed, decay=False)
+
+
+def test_an_exact_p_is_never_written_as_zero():
+    from mnistlib.words import p_text
+
+    assert p_text(0.0317) == "p = 0.032" and p_text(2 / 3003) == "p = 0.001" and p_text(1 / 3003) == "p < 0.001"

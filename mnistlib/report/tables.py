@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..stats import STAT_COLUMNS
 from ..words import (LAYER_KINDS, RULE_VERDICTS, SOURCES, VERDICTS, column_text, finding_text, lambda_value, layer_text,
-                     question_text)
+                     p_text, question_text)
 
 
 def readable(value: Any) -> Any:
@@ -151,7 +151,7 @@ def format_steps(table: pd.DataFrame) -> pd.DataFrame:
     out["over the step before (points)"] = [
         "–" if d != d else f"{d:+.2f}" + (f" ({lo:+.2f} to {hi:+.2f})" if lo == lo else "")
         for d, lo, hi in zip(table.change, table.change_low, table.change_high)]
-    out["by the rule"] = ["–" if v is None or v != v else f"p = {p:.3f}: {RULE_VERDICTS[v]}"
+    out["by the rule"] = ["–" if v is None or v != v else f"{p_text(p)}: {RULE_VERDICTS[v]}"
                           for p, v in zip(table.p_against_step_before, table.verdict)]
     return out
 
