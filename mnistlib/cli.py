@@ -55,6 +55,7 @@ TRAIN_FLAGS = {  # flag -> (RunConfig field, type, help); the help's default is 
     "--scale": ("scale", float, "random scaling of training digits by a factor in 1 ± S"),
     "--elastic": ("elastic", float, "elastic distortions of training digits, strength α in pixels"),
     "--elastic-sigma": ("elastic_sigma", float, "their smoothness σ in pixels"),
+    "--dropout": ("dropout", float, "LeNet-5: share of C5's outputs zeroed in training, before F6"),
     "--average": ("average", float, "a moving average of the weights with this decay (0.999), evaluated instead"),
     "--validation": ("validation", int, "hold out N training images and evaluate on them, not on the test set"),
     "--eval-every": ("eval_every", int, "also evaluate every N steps, into the run's curve.csv (0: per epoch)"),

@@ -46,7 +46,7 @@ NUMBERS = {
     "rotate": dict(minimum=0, maximum=45), "scale": dict(minimum=0, maximum=0.5),
     "label_smoothing": dict(minimum=0, maximum=0.99), "one_cycle_warmup": dict(minimum=0, strict_min=True, maximum=0.99),
     "elastic": dict(minimum=0, maximum=100), "elastic_sigma": dict(minimum=0.5, maximum=16),
-    "average": dict(minimum=0, maximum=0.99999),
+    "average": dict(minimum=0, maximum=0.99999), "dropout": dict(minimum=0, maximum=0.9),
     "validation": dict(integer=True, minimum=0, maximum=30_000), "eval_every": dict(integer=True, minimum=0),
     "seed": dict(integer=True, minimum=0), "train_subset": dict(integer=True, minimum=1, optional=True),
     "test_subset": dict(integer=True, minimum=1, optional=True),
@@ -81,6 +81,7 @@ class RunConfig:
     one_cycle_warmup: float = 0.3   # one-cycle: share of the steps rising to lr (torch OneCycleLR's pct_start)
     elastic: float = 0.0            # elastic distortions (Simard et al. 2003) of training digits: strength α, pixels
     elastic_sigma: float = 4.0      # ... and their smoothness σ, pixels
+    dropout: float = 0.0            # LeNet-5: share of C5's 120 outputs zeroed in training, before F6 (own generator)
     average: float = 0.0            # a moving average of the weights (EMA) with this decay, e.g. 0.999, which every
                                     # evaluation and reader of the run's weights uses; 0: none
     validation: int = 0             # hold out this many training images and evaluate on them, never on the test set
@@ -112,6 +113,8 @@ class RunConfig:
             raise ConfigError(f"save_every_epoch must be true or false, got {self.save_every_epoch!r}")
 
     def _check_combinations(self) -> None:
+        if self.dropout and not self.model.startswith("LeNet5"):
+            raise ConfigError(f"dropout is LeNet-5's (before F6), not {self.model}'s; leave it at 0 for an MLP")
         if self.schedule == "one-cycle":
             if self.warmup_epochs:
                 raise ConfigError("one-cycle has its own warm-up (one_cycle_warmup); leave warmup_epochs at 0")

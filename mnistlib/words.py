@@ -218,7 +218,8 @@ def optimizer_text(cfg: RunConfig, decay: bool = True) -> str:
         steps = f"SGD, lr {cfg.lr:g}, momentum {cfg.momentum:g}"
     smoothing = f", label smoothing {cfg.label_smoothing:g}" if cfg.label_smoothing else ""
     average = f"; evaluated on the moving average of its weights (decay {cfg.average:g})" if cfg.average else ""
-    return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}{average}"
+    dropout = f"; dropout {cfg.dropout:g} before F6" if cfg.dropout else ""
+    return f"{steps}{decay}; {LOSS_TEXT[cfg.loss]}{smoothing}{dropout}{average}"
 
 
 # ----------------------------------------------------------------------------- the rule for "different"

@@ -137,3 +137,23 @@ def test_lenets_max_pool_evaluates_as_max_pool2d_bit_for_bit_and_trains_as_it(sh
     (torch.nn.functional.max_pool2d(b, 2, 2).nan_to_num() * weights).sum().backward()
     assert torch.equal(a.grad, b.grad)
     assert isinstance(build_model("LeNet5").s2[0], MaxPool2x2) and isinstance(pool, torch.nn.MaxPool2d)
+
+
+def test_lenets_dropout_draws_from_its_own_generator_in_training_and_passes_through_in_eval():
+    from mnistlib.models.nets import GeneratorDropout
+
+    x = torch.ones(400, 120)
+    layer = GeneratorDropout(0.3, torch.Generator().manual_seed(5))
+    dropped = layer(x)
+    values = dropped.unique()
+    assert len(values) == 2 and values[0] == 0 and values[1] == pytest.approx(1 / 0.7)
+    assert abs((dropped == 0).float().mean().item() - 0.3) < 0.02  # 48,000 draws
+    again = GeneratorDropout(0.3, torch.Generator().manual_seed(5))(x)
+    assert torch.equal(dropped, again) and not torch.equal(layer(x), dropped)  # the generator's, and it moves on
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    model = build_model("LeNet5")
+    model.dropout = GeneratorDropout(0.5, torch.Generator().manual_seed(0))
+    assert list(model.state_dict()) == list(build_model("LeNet5").state_dict())  # no weights of its own
+    with pytest.raises(ConfigError, match="dropout is LeNet-5's"):
+        __import__("mnistlib").RunConfig(model="CustomMLP_6", dropout=0.2)

@@ -143,6 +143,10 @@ CASES = {
         RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adamw", schedule="one-cycle", lr=3e-3,
                   one_cycle_warmup=0.15, batch_size=32, weight_decay=wd, **TINY)
         for s, wd in ((0, 0.05), (1, 0.0), (2, 0.5))],
+    # dropout before F6, each run's masks from its own generator
+    "Adam, one-cycle, dropout": [
+        RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
+                  one_cycle_warmup=0.15, batch_size=32, dropout=0.3, **TINY) for s in (0, 1, 2)],
     # a moving average of the weights, which every evaluation reads
     "Adam, one-cycle, a weight average, a curve": [
         RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
@@ -179,6 +183,8 @@ RESUMED = {
                                            schedule="one-cycle", lr=3e-3, one_cycle_warmup=0.15, batch_size=32,
                                            label_smoothing=0.1, eval_every=5, weight_decay=wd, shift=1, **SMALL)
                                  for s, wd in ((0, 0.0), (1, 1e-4))],
+    "SGD, dropout": [RunConfig.preset("original", model="LeNet5", epochs=3, seed=s, dropout=0.3, **SMALL)
+                     for s in (0, 1)],
     "AdamW, a weight average": [RunConfig(model="LeNet5-relu-silu", epochs=3, seed=s, optimizer="adamw",
                                           schedule="one-cycle", lr=3e-3, one_cycle_warmup=0.15, batch_size=32,
                                           weight_decay=wd, average=0.95, **SMALL) for s, wd in ((0, 0.05), (1, 0.0))],

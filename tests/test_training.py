@@ -241,7 +241,7 @@ DEFAULTS = {"model": "LeNet5", "epochs": 50, "batch_size": 64, "lr": 0.01, "mome
             "noise_std": 0.0, "noise_mean": 0.0, "noise_mode": "per-batch", "loss": "cross_entropy",
             "schedule": "constant", "warmup_epochs": 0, "shift": 0, "rotate": 0.0, "scale": 0.0,
             "optimizer": "sgd", "label_smoothing": 0.0, "one_cycle_warmup": 0.3, "elastic": 0.0, "elastic_sigma": 4.0,
-            "average": 0.0, "validation": 0, "eval_every": 0, "protocol": "mnistlib", "origin": "trained", "seed": 0, "train_subset": None, "test_subset": None,
+            "dropout": 0.0, "average": 0.0, "validation": 0, "eval_every": 0, "protocol": "mnistlib", "origin": "trained", "seed": 0, "train_subset": None, "test_subset": None,
             "subset_mode": "first", "name": None, "device": "auto", "save_every_epoch": False}
 
 
@@ -414,3 +414,18 @@ def test_the_weight_average_is_the_moving_average_of_the_weights_after_each_step
     table = evaluate_checkpoints(run, "last", data=mnist)
     assert table.test_acc.iloc[0] == pytest.approx(run.history.test_acc.iloc[-1], abs=1e-9)
     assert table.weights.iloc[0] == model.weights
+
+
+def test_a_dropout_run_draws_its_masks_from_a_generator_its_checkpoint_keeps(mnist, tmp_path):
+    from mnistlib.models.nets import GeneratorDropout
+    from mnistlib.training.inference import load_model
+
+    common = dict(model="LeNet5-relu-silu", epochs=1, train_subset=600, test_subset=300, subset_mode="stratified",
+                  optimizer="adam", lr=3e-3)
+    plain = train(RunConfig(**common), store=RunStore(tmp_path), data=mnist, progress=False)
+    dropped = train(RunConfig(dropout=0.5, **common), store=RunStore(tmp_path), data=mnist, progress=False)
+    assert "drop0.5" in dropped.name and dropped.name != plain.name
+    assert plain.history.train_loss.iloc[-1] != dropped.history.train_loss.iloc[-1]
+    state = torch.load(dropped.checkpoint(), weights_only=True)
+    assert "dropout" in state["rng"] and "dropout" not in torch.load(plain.checkpoint(), weights_only=True)["rng"]
+    assert not isinstance(load_model(dropped).dropout, GeneratorDropout)  # a reader evaluates: no dropout

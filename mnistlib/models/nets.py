@@ -109,6 +109,34 @@ class MaxPool2x2(nn.MaxPool2d):
         return torch.maximum(pairs[..., 0::2], pairs[..., 1::2])
 
 
+class GeneratorDropout(nn.Module):
+    """Dropout whose masks come from a generator of the run's own (``F.dropout`` takes none), so that a resumed
+    run, whose checkpoint keeps the generator's state, draws the same masks: in training each value is zeroed
+    with probability ``p`` and the rest scaled by 1/(1 − p); in eval mode it passes ``x`` through."""
+
+    def __init__(self, p: float, generator: torch.Generator):
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def mask(self, shape: Sequence[int], device) -> torch.Tensor:
+        """A mask of ``shape``: 0 where a value is dropped, 1/(1 − p) elsewhere."""
+        keep = torch.empty(shape, device=device).bernoulli_(1 - self.p, generator=self.generator)
+        return keep.div_(1 - self.p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        return x * self.mask(x.shape, x.device)
+
+    def __deepcopy__(self, memo):  # a copy draws from the same generator: a generator is the run's, not a module's
+        copied = GeneratorDropout(self.p, self.generator)
+        copied.train(self.training)
+        return copied
+
+    def extra_repr(self) -> str:
+        return f"p={self.p:g}, the run's own generator"
+
+
 class Subsampling(nn.Module):
     """LeCun et al.'s (1998) subsampling layer, as the original describes the paper's S2: each map's 2×2 average,
     times a trainable coefficient, plus a trainable bias (2 parameters a map); the squashing function follows.
@@ -170,12 +198,14 @@ class LeNet5(nn.Module):
         self.c5 = nn.Conv2d(16, 120, 5)
         self.f6 = nn.Sequential(nn.Linear(120, 84), F6_SQUASHING[f6]())
         self.f7 = nn.Linear(84, N_CLASSES)
+        # Before F6: nothing, or a run's GeneratorDropout (RunConfig.dropout, set by its training job).
+        self.dropout: nn.Module = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 1, 32, 32)
         x = self.s2(self.c1(x))             # (B, 6, 14, 14)
         x = self.s4(self.c3(x))             # (B, 16, 5, 5)
-        x = self.c5(x).flatten(1)           # (B, 120)
-        return self.f7(self.f6(x))          # (B, 10) logits
+        x = self.dropout(self.c5(x).flatten(1))  # (B, 120)
+        return self.f7(self.f6(x))               # (B, 10) logits
 
 
 class CustomMLP(nn.Module):

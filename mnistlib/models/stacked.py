@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .nets import SparseConv2d, Subsampling
+from .nets import GeneratorDropout, SparseConv2d, Subsampling
 
 
 class StackedConv2d(nn.Module):
@@ -85,6 +85,21 @@ def stacked_subsampling(layers: Sequence[Subsampling]) -> Subsampling:
     return new
 
 
+class StackedDropout(nn.Module):
+    """K runs' :class:`GeneratorDropout` on their stacked features (B, K·C): run k's mask, (B, C), from run k's own
+    generator, as it draws it alone, so a stacked run drops the same values as the run alone."""
+
+    def __init__(self, layers: Sequence[GeneratorDropout]):
+        super().__init__()
+        self.layers = list(layers)  # not submodules: they hold no parameters, only the runs' generators
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return x
+        parts = x.shape[1] // len(self.layers)
+        return x * torch.cat([layer.mask((x.shape[0], parts), x.device) for layer in self.layers], dim=1)
+
+
 def stack_model(models: Sequence[nn.Module]) -> tuple[nn.Module, list[tuple[nn.Parameter, list[nn.Parameter]]]]:
     """One model computing all of ``models`` (same architecture) on inputs stacked along dim 1.
 
@@ -94,6 +109,11 @@ def stack_model(models: Sequence[nn.Module]) -> tuple[nn.Module, list[tuple[nn.P
     stacked = copy.deepcopy(models[0])
     pairs = []
     for name, module in models[0].named_modules():
+        if isinstance(module, GeneratorDropout):  # each run's masks from its own generator
+            parent, _, child = name.rpartition(".")
+            setattr(stacked.get_submodule(parent) if parent else stacked, child,
+                    StackedDropout([model.get_submodule(name) for model in models]))
+            continue
         if not isinstance(module, (nn.Linear, nn.Conv2d, SparseConv2d, Subsampling)):
             if next(module.parameters(recurse=False), None) is not None:
                 raise ConfigError(f"cannot stack layer {name} ({type(module).__name__}); train these runs alone")

@@ -27,7 +27,7 @@ _SHORT = {"weight_decay": "wd", "noise_std": "noise", "noise_mean": "noisemean",
           "batch_size": "bs", "epochs": "e", "seed": "seed", "train_subset": "n", "test_subset": "ntest",
           "warmup_epochs": "warm", "shift": "shift", "rotate": "rot", "scale": "scale", "label_smoothing": "ls",
           "one_cycle_warmup": "up", "elastic": "elastic", "elastic_sigma": "sigma", "validation": "val",
-          "eval_every": "every", "average": "ema"}
+          "eval_every": "every", "average": "ema", "dropout": "drop"}
 
 
 def identity(cfg: RunConfig) -> dict:

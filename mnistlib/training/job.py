@@ -23,7 +23,7 @@ from .._util.machine import cpu_name
 from .._version import __version__
 from ..data.augment import augmentation
 from ..data.mnist import MNISTArrays, TensorData, content_hash
-from ..models.nets import build_model
+from ..models.nets import GeneratorDropout, build_model
 from ..runconfig import RunConfig
 from .inference import evaluate
 from .optim import check_one_cycle, loss_function, lr_factor, make_optimizer, one_cycle
@@ -54,6 +54,9 @@ class Job:
         self.averaged = [p.detach().clone() for p in self.model.parameters()] if cfg.average else None
         self.average_steps = 0
         self._average_model = copy.deepcopy(self.model) if cfg.average else None
+        if cfg.dropout:  # its masks from a generator of the run's own, saved and restored with the others
+            dropout = self.generators["dropout"] = torch.Generator(device=tensors.device).manual_seed(cfg.seed + 5)
+            self.model.dropout = GeneratorDropout(cfg.dropout, dropout)
 
     def resume(self, state: dict | None) -> list[dict]:
         """Load a checkpoint's state and return its history; without one, the history so far: empty,
