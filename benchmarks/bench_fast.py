@@ -3,6 +3,7 @@
     python benchmarks/bench_fast.py                 # about 40 seconds on a 2-core CPU
     python benchmarks/bench_fast.py --threads 2 --reps 5
     python benchmarks/bench_fast.py --short         # each part once on a few hundred images, checked: seconds
+    python benchmarks/bench_fast.py --device cuda   # on a GPU: the same, timed between torch.cuda.synchronize() calls
 
 Two questions, kept apart: how fast does each recipe *step* (images per second of training), and
 how long does the fast recipe *train* to its answer (two epochs on all 60,000 images, then one
@@ -37,6 +38,7 @@ from pathlib import Path
 import torch
 
 import mnistlib as ml
+from mnistlib._util.machine import resolve_device
 from mnistlib.errors import RunHealthWarning
 from mnistlib.store.identity import identity
 from mnistlib.training.recipes import RECIPES
@@ -52,12 +54,20 @@ SHORT_SLICE, SHORT_TEST = 320, 200  # --short: the timed slice, and the real tra
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def images_per_second(cfg: ml.RunConfig, arrays, images: int = SLICE) -> float:
-    """Training images per second of ``cfg``'s steps, over one epoch of an ``images``-image subset."""
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work: a GPU runs asynchronously, so a clock read without it times the queueing."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def images_per_second(cfg: ml.RunConfig, arrays, images: int = SLICE, device: torch.device = torch.device("cpu")) -> float:
+    """Training images per second of ``cfg``'s steps on ``device``, over one epoch of an ``images``-image subset."""
     cfg = dataclasses.replace(cfg, train_subset=images)
-    job = Job(cfg, run_tensors(cfg, arrays, torch.device("cpu")))
+    job = Job(cfg, run_tensors(cfg, arrays, device))
+    synchronize(device)
     start = time.perf_counter()
     ((loss, accuracy),) = train_epoch(group_of([job]), 1)
+    synchronize(device)
     seconds = time.perf_counter() - start
     assert math.isfinite(loss) and 0 <= accuracy <= 100, (loss, accuracy)
     return images / seconds
@@ -71,20 +81,23 @@ def main() -> None:
     parser.add_argument("--short", action="store_true",
                         help=f"one repetition on {SHORT_SLICE} images, the real training on {SHORT_SLICE}/{SHORT_TEST} "
                              f"images, results checked, none written")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto (mnistlib's choice)")
     args = parser.parse_args()
     if args.short:
         args.reps = 1
+    device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     arrays = ml.load_mnist()
     steps = RECIPES["fast"].configs()
-    template, fast = list(steps.values())[0], list(steps.values())[-1]
+    template, fast = (dataclasses.replace(cfg, device=device.type) for cfg in (list(steps.values())[0],
+                                                                              list(steps.values())[-1]))
     images = SHORT_SLICE if args.short else SLICE
     if not args.short:
-        images_per_second(fast, arrays)  # warm-up: allocator, kernels
+        images_per_second(fast, arrays, device=device)  # warm-up: allocator, kernels
     reps = []
     for rep in range(args.reps):
-        reps.append({"template": images_per_second(template, arrays, images),
-                     "fast": images_per_second(fast, arrays, images)})
+        reps.append({"template": images_per_second(template, arrays, images, device),
+                     "fast": images_per_second(fast, arrays, images, device)})
         print(f"rep {rep + 1}/{args.reps}: template {reps[-1]['template']:,.0f} images/s, "
               f"fast recipe {reps[-1]['fast']:,.0f} images/s", flush=True)
     speed = {key: statistics.median(r[key] for r in reps) for key in ("template", "fast")}
@@ -94,17 +107,21 @@ def main() -> None:
         fast = dataclasses.replace(fast, train_subset=SHORT_SLICE, test_subset=SHORT_TEST)
         warnings.filterwarnings("ignore", category=RunHealthWarning)  # 320 images may not leave chance
     with tempfile.TemporaryDirectory() as tmp:
+        synchronize(device)
         start = time.perf_counter()
         run = ml.train(fast, store=ml.RunStore(tmp), data=arrays, progress=False)
+        synchronize(device)
         seconds = time.perf_counter() - start
     images = fast.epochs * (fast.train_subset or len(arrays.train_labels))
-    result = {"machine": machine(), "threads": args.threads, "reps": reps,
+    where = {**machine(), "device": str(device),
+             **({"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {})}
+    result = {"machine": where, "threads": args.threads, "reps": reps,
               "images_per_second": speed, "fast_over_template_step_speed": step_ratio,
               "fast_recipe": {"config": identity(fast),
                               "seconds": seconds, "training_images": images,
                               "final_test_acc": float(run.history.test_acc.iloc[-1]),
                               "at_template_step_speed_s": images / speed["template"]}}
-    print(f"\n{machine()}, {args.threads} thread(s); medians of {args.reps} alternating repetitions")
+    print(f"\n{where}, {args.threads} thread(s); medians of {args.reps} alternating repetitions")
     print(f"course template steps: {speed['template']:,.0f} training images/s (LeNet-5, SGD, batch 64)")
     print(f"fast recipe steps:     {speed['fast']:,.0f} training images/s (×{step_ratio:.2f} the template's, "
           f"median of per-repetition ratios)")
