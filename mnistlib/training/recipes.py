@@ -83,8 +83,9 @@ FAST = Recipe(
     ),
 )
 
-# The fast recipe trained longer, then one change at a time.
-FAR_EPOCHS = 30
+# The fast recipe trained for the far target's 50 epochs, then one change at a time (RECIPES.md: AdamW's decoupled
+# weight decay chosen over 5 seeds on validation, 99.39 against 99.19).
+FAR_EPOCHS = 50
 FAR = Recipe(
     name="far",
     question="How far can the original's LeNet-5 go within 50 epochs? Target: 99.4% mean test accuracy over 5 seeds.",
@@ -92,6 +93,7 @@ FAR = Recipe(
     steps=(
         ("the fast recipe, trained longer", {}),
         ("+ random shifts of up to 1 pixel", {"shift": 1}),
+        ("+ AdamW: weight decay 0.05, decoupled", {"optimizer": "adamw", "weight_decay": 0.05}),
     ),
 )
 
