@@ -311,7 +311,7 @@ SOURCES = {"published": "the original's published run", "original_protocol": "th
 # template filled with the row's subject, its parts in words ({0}, {1}: the first and second). A question without a
 # template of its own is its group's name; a finding without one, its column's words (COLUMNS).
 QUESTIONS = {**GROUPS, "lambda_sweep": "λ sweep, {0}", "long": "{1} epochs, {0}",
-             "fast": "how fast", "far": "how far", "sgd": "the SGD recipe"}
+             "fast": "how fast", "one-epoch": "how fast, in one epoch", "far": "how far", "sgd": "the SGD recipe"}
 FINDINGS = {  # (question, finding), or a finding alone for every question that has it
     ("variance", "mean_test_acc"): "{0} mean test accuracy (%)", ("variance", "std"): "{0} standard deviation (points)",
     ("variance", "difference"): "{0} − {1} (points)", ("variance", "p"): "{0} vs {1}: p",

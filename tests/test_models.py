@@ -77,11 +77,24 @@ def test_unknown_model_lists_choices():
         build_model("resnet")
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "silu"])
 def test_lenet_activation_variants(activation):
     model = LeNet5(activation)
     assert type(model.s2[1]).__name__.lower() == activation
     assert count_parameters(model) == 60806
+
+
+def test_a_squashing_after_c5_acts_between_c5_and_f6_and_keeps_the_weights():
+    torch.manual_seed(0)
+    plain, squashed = LeNet5("relu", f6="silu"), LeNet5("relu", f6="silu", c5="tanh")
+    squashed.load_state_dict(plain.state_dict())  # the same keys: a stored run's weights load into either
+    x = torch.randn(3, 1, 32, 32)
+    c5 = plain.c5(plain.s4(plain.c3(plain.s2(plain.c1(x))))).flatten(1)
+    assert torch.allclose(plain(x), plain.f7(plain.f6(c5)), atol=1e-6)  # the original's: nothing after C5
+    assert torch.allclose(squashed(x), plain.f7(plain.f6(torch.tanh(c5))), atol=1e-6)
+    assert MODELS["LeNet5-relu-silu-c5relu"].build().c5_squashing.__class__.__name__ == "ReLU"
+    with pytest.raises(ConfigError, match="unknown C5 squashing 'elu'; choose one of none, sigmoid"):
+        LeNet5(c5="elu")
 
 
 

@@ -155,6 +155,10 @@ def test_each_recipe_is_the_configs_its_steps_say():
         model="LeNet5-relu-silu", epochs=2, batch_size=32, optimizer="adam", schedule="one-cycle", lr=3e-3,
         one_cycle_warmup=0.15, label_smoothing=0.1)
     assert all(count_parameters(build_model(cfg.model)) == 60_806 for cfg in configs.values())  # the same architecture
+    # the one-epoch recipe: the fast recipe's settings over one epoch, then its own change
+    one = RECIPES["one-epoch"].configs()
+    assert list(one.values())[0] == dataclasses.replace(whole, epochs=1)
+    assert RECIPES["one-epoch"].config() == dataclasses.replace(whole, epochs=1, batch_size=8, lr=2e-3)
     with pytest.raises(ConfigError, match="recipe must be one of"):
         recipe("fastest")
 
@@ -209,8 +213,12 @@ def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile
     full = check_parameters(profile="full")
     grid = full.recipes
     # the fast recipe itself (its last step) over the target's 10 seeds, every other step over 5
+    # ... and every step of the one-epoch recipe over 10, each a candidate for its target
     assert {g: len(r) for g, r in grid.items()} == {"fast": 5 * 5 + 10, "far": (1 + len(RECIPES["far"].steps)) * 5,
-                                                    "sgd": 9}
+                                                    "sgd": 9, "one-epoch": 2 * 10}
+    assert {cfg.epochs for cfg in grid["one-epoch"].values()} == {1}
+    assert grid["one-epoch"][(RECIPES["one-epoch"].steps[-1][0], 9)] == dataclasses.replace(
+        RECIPES["one-epoch"].config(seed=9), eval_every=937)  # 8 points in the epoch, at batch 8
     template = next(iter(grid["far"]))[0]
     # the far ablation's course template and the SGD recipe's first step are notebook 6's variance runs
     assert all(grid["far"][(template, s)] == full.beyond["variance"][("LeNet5", s)] for s in range(5))
@@ -224,7 +232,7 @@ def test_the_recipe_grid_reuses_the_stored_template_runs_and_sizes_every_profile
     assert {cfg.epochs for (step, _), cfg in grid["far"].items() if step != template} == {RECIPES["far"].config().epochs}
     assert all(cfg.model.startswith("LeNet5") for g in grid.values() for cfg in g.values())
     smoke = check_parameters(profile="smoke").recipes
-    assert {seed for _, seed in smoke["fast"]} == {0, 1}
+    assert {seed for _, seed in smoke["fast"]} == {seed for _, seed in smoke["one-epoch"]} == {0, 1}
     assert {cfg.epochs for (step, _), cfg in smoke["far"].items()} == {2}  # capped by the profile's epochs
 
 
@@ -252,8 +260,15 @@ def test_step_tables_compare_each_step_with_the_one_before():
     assert not fast.met and fast.rule == "every seed"  # one seed at 98.99
     assert speed.far_target(table, target=99.0).met  # the mean, 99.07, is enough for a mean target
     assert not speed.fast_target(table.assign(lowest_seed=99.0, epochs=3)).met  # more than two epochs
+    assert speed.fast_target(table.assign(lowest_seed=99.0)).met
+    assert not speed.one_epoch_target(table.assign(lowest_seed=99.0)).met  # two epochs: more than one
+    assert speed.one_epoch_target(table.assign(lowest_seed=99.0, epochs=1)).met
     answers = speed.answers(table, table).set_index(["question", "subject", "finding"]).value
     assert answers["fast", (99.0, "every seed"), "target"] == "not met"
+    assert "one-epoch" not in set(speed.answers(table, table).question)
+    one = speed.answers(table, table, one_epoch=table.assign(epochs=1)).set_index(["question", "subject", "finding"]).value
+    assert one["one-epoch", (99.0, "every seed"), "target"] == "not met" and one["one-epoch", (), "epochs"] == 1
+    assert ("one-epoch", (), "template_final_test_acc") not in one  # its first step is no course template
     assert answers["far", (), "lowest_seed"] == 98.99
     from mnistlib.report.tables import findings_in_words
 

@@ -134,7 +134,8 @@ def test_beyond_notebook_answers_from_its_runs_and_the_summary_shows_them(smoke_
 def test_recipes_notebook_answers_from_its_runs(smoke_report):
     index, _ = smoke_report
     answers = pd.read_csv(index.parent / "recipes-answers.csv").set_index(["question", "finding"]).value
-    assert set(answers.index.get_level_values("question")) == {"how fast", "how far", "the SGD recipe"}
+    assert set(answers.index.get_level_values("question")) == {"how fast", "how fast, in one epoch", "how far",
+                                                               "the SGD recipe"}
     fast = pd.read_csv(index.parent / "recipes-fast.csv").set_index("step")
     assert len(fast) == 6 and (fast.seeds == 2).all() and (fast.epochs == 2).all()
     assert answers["how fast", "recipe"] == fast.index[-1]
@@ -143,6 +144,10 @@ def test_recipes_notebook_answers_from_its_runs(smoke_report):
     assert answers["how fast", "target 99% (every seed)"] == verdict
     headline = json.loads((index.parent / "headlines" / "08_how_fast_how_far.json").read_text())
     assert headline["target 99% in 2 epochs, every seed"] == verdict
+    one = pd.read_csv(index.parent / "recipes-one-epoch.csv").set_index("step")
+    assert len(one) == 2 and (one.seeds == 2).all() and (one.epochs == 1).all()
+    assert headline["target 99% in 1 epoch, every seed"] == ("met" if one.lowest_seed.iloc[-1] >= 99.0 else "not met")
+    assert float(answers["how fast, in one epoch", "lowest of the random seeds (%)"]) == pytest.approx(one.lowest_seed.iloc[-1])
     page = (index.parent / "08_how_fast_how_far.html").read_text()
     assert "smoke</b> profile" in page or "**smoke** profile" in page or "smoke</strong> profile" in page  # says the verdicts need the full profile
 

@@ -18,10 +18,10 @@ from .. import difference
 from ..data.cache import training_images
 from ..store.store import Run
 from ..stats import spread
-from ..training.recipes import FAST_EPOCHS
+from ..training.recipes import FAST_EPOCHS, ONE_EPOCH_EPOCHS
 from .seeds import by_key, seed_values
 
-FAST_TARGET = 99.0   # % test accuracy after at most FAST_EPOCHS epochs, every seed
+FAST_TARGET = 99.0   # % test accuracy after at most FAST_EPOCHS epochs (the one-epoch recipe: ONE_EPOCH_EPOCHS), every seed
 FAR_TARGET = 99.4    # % mean final test accuracy over the seeds, within FAR_EPOCHS
 FAR_EPOCHS = 50      # the far target's epochs (the recipe's own: mnistlib.training.recipes.FAR_EPOCHS)
 
@@ -137,21 +137,32 @@ def noise_at_template(plain: Sequence[Run], noisy: Mapping[str, Sequence[Run]], 
 PLAIN = "no noise"
 
 
-def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Notebook 8's answers, one finding per row, keyed by ids (question 'fast', 'far' or 'sgd'; subject; finding;
-    value: a number, a step's name, or 'met'/'not met'), from the :func:`step_table` of the fast runs, the far
-    runs and (optionally) the SGD recipe's; the words are :mod:`mnistlib.words`'."""
+def one_epoch_target(table: pd.DataFrame, target: float = FAST_TARGET) -> Target:
+    """Whether the one-epoch recipe (the last step of ``table``) reaches ``target`` with every seed after
+    :data:`~mnistlib.training.recipes.ONE_EPOCH_EPOCHS` epochs."""
+    return fast_target(table, target, ONE_EPOCH_EPOCHS)
+
+
+def answers(fast: pd.DataFrame, far: pd.DataFrame, sgd: pd.DataFrame | None = None,
+            one_epoch: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Notebook 8's answers, one finding per row, keyed by ids (question 'fast', 'one-epoch', 'far' or 'sgd'; subject;
+    finding; value: a number, a step's name, or 'met'/'not met'), from the :func:`step_table` of the fast runs, the
+    far runs and (optionally) the SGD recipe's and the one-epoch recipe's; the words are :mod:`mnistlib.words`'."""
     rows = []
 
     def add(question: str, values: dict, subject: tuple = ()) -> None:
         rows.extend({"question": question, "subject": subject, "finding": key, "value": value}
                     for key, value in values.items())
 
-    for question, table, target in (("fast", fast, fast_target(fast)), ("far", far, far_target(far))):
+    targets = [("fast", fast, fast_target(fast))]
+    if one_epoch is not None:
+        targets.append(("one-epoch", one_epoch, one_epoch_target(one_epoch)))
+    for question, table, target in targets + [("far", far, far_target(far))]:
+        # the one-epoch recipe's first step is the fast recipe in one epoch, not the course template
+        template = {} if question == "one-epoch" else {"template_final_test_acc": float(table.iloc[0].final_test_acc)}
         add(question, {"recipe": target.step, "epochs": target.epochs, "seeds": target.seeds,
                        "final_test_acc": target.final_test_acc, "final_test_acc_std": target.final_test_acc_std,
-                       "lowest_seed": target.lowest_seed, "new_seed_low": target.new_seed_low,
-                       "template_final_test_acc": float(table.iloc[0].final_test_acc),
+                       "lowest_seed": target.lowest_seed, "new_seed_low": target.new_seed_low, **template,
                        "seconds_per_run": target.seconds_per_run})
         add(question, {"target": "met" if target.met else "not met"}, (target.target, target.rule))
     if sgd is not None:  # the whole recipe: its last step (which step is best is the rule's, over seeds)

@@ -162,8 +162,12 @@ F6_SQUASHING: dict[str, Callable[[], nn.Module]] = {
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "silu": nn.SiLU,
 }
+
+# After C5: nothing, as the original's code (C5 and F6 then compose into one linear map before F6's squashing), or
+# one of ACTIVATIONS, as the paper squashes C5 too.
+C5_SQUASHING: dict[str, Callable[[], nn.Module]] = {"none": nn.Identity, **ACTIVATIONS}
 
 
 # What S2 and S4 do before their squashing: the original's 2×2 max-pool, or the paper's subsampling (maps -> module).
@@ -176,13 +180,14 @@ class LeNet5(nn.Module):
 
     C1 conv5 1→6, S2 max-pool + activation, C3 sparse conv5 6→16, S4 max-pool + activation,
     C5 conv5 16→120, F6 linear 120→84 + scaled tanh, F7 linear 84→10.
-    ``activation`` is what follows each pooling: sigmoid as the original, or tanh / relu.
+    ``activation`` is what follows each pooling: sigmoid as the original, or tanh / relu / silu.
     ``f6``: 'original' for 1.7159·tanh(x) (the original's text and code), 'lecun' for 1.7159·tanh(2x/3),
-    'silu' for x·sigmoid(x). ``pooling``: 'max' as the original's code, or 'subsampling', the paper's
+    'silu' for x·sigmoid(x). ``c5``: what follows C5, 'none' as the original's code or one of the activations.
+    ``pooling``: 'max' as the original's code, or 'subsampling', the paper's
     (:class:`Subsampling` at S2 and S4: 2 parameters a map, 44 in all).
     """
 
-    def __init__(self, activation: str = "sigmoid", f6: str = "original", pooling: str = "max"):
+    def __init__(self, activation: str = "sigmoid", f6: str = "original", pooling: str = "max", c5: str = "none"):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -190,12 +195,15 @@ class LeNet5(nn.Module):
             raise ConfigError(f"unknown F6 {f6!r}; choose one of {', '.join(F6_SQUASHING)}")
         if pooling not in POOLING:
             raise ConfigError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLING)}")
+        if c5 not in C5_SQUASHING:
+            raise ConfigError(f"unknown C5 squashing {c5!r}; choose one of {', '.join(C5_SQUASHING)}")
         self.activation = activation
         self.c1 = nn.Conv2d(1, 6, 5)
         self.s2 = nn.Sequential(POOLING[pooling](6), ACTIVATIONS[activation]())
         self.c3 = SparseConv2d(6, C3_TABLE, 5)
         self.s4 = nn.Sequential(POOLING[pooling](16), ACTIVATIONS[activation]())
         self.c5 = nn.Conv2d(16, 120, 5)
+        self.c5_squashing = C5_SQUASHING[c5]()  # no parameters: a state dict's keys are the same for every choice
         self.f6 = nn.Sequential(nn.Linear(120, 84), F6_SQUASHING[f6]())
         self.f7 = nn.Linear(84, N_CLASSES)
         # Before F6: nothing, or a run's GeneratorDropout (RunConfig.dropout, set by its training job).
@@ -204,7 +212,7 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, 1, 32, 32)
         x = self.s2(self.c1(x))             # (B, 6, 14, 14)
         x = self.s4(self.c3(x))             # (B, 16, 5, 5)
-        x = self.dropout(self.c5(x).flatten(1))  # (B, 120)
+        x = self.dropout(self.c5_squashing(self.c5(x)).flatten(1))  # (B, 120)
         return self.f7(self.f6(x))               # (B, 10) logits
 
 
@@ -259,6 +267,8 @@ def _mlp_spec(i: int, widths: tuple[int, ...], original_count: int) -> ModelSpec
                      "MLP 1024-" + "-".join(map(str, widths)), hidden_sizes=CustomMLP(widths).hidden_sizes)
 
 
+_WORDS = {"relu": "ReLU", "silu": "SiLU", "tanh": "tanh", "sigmoid": "sigmoid"}
+
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec for spec in [
         # LeNet-5 is revision 2: F6 is the original's 1.7159·tanh(x); runs of revision 1 (LeCun's F6)
@@ -270,6 +280,12 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("LeNet5-relu", lambda: LeNet5("relu"), 60806, "LeNet-5, ReLU after pooling", 2),
         ModelSpec("LeNet5-relu-silu", lambda: LeNet5("relu", f6="silu"), 60806,
                   "LeNet-5, ReLU after pooling, F6 SiLU (the fast recipe's)"),
+        # Issue #30's one-epoch screen: activations after C5, and SiLU after pooling (RECIPES.md).
+        *[ModelSpec(f"LeNet5-{pool}-silu" + (f"-c5{c5}" if c5 != "none" else ""),
+                    (lambda pool=pool, c5=c5: LeNet5(pool, f6="silu", c5=c5)), 60806,
+                    f"LeNet-5, {_WORDS[pool]} after pooling, " + (f"{_WORDS[c5]} after C5, " if c5 != "none" else "")
+                    + "F6 SiLU")
+          for pool, c5 in [("relu", "relu"), ("relu", "silu"), ("relu", "tanh"), ("silu", "none"), ("silu", "silu")]],
         ModelSpec("LeNet5-subsampling", lambda: LeNet5(pooling="subsampling"), 60850,
                   "LeNet-5 with the paper's subsampling at S2 and S4 (2×2 average · a trainable coefficient + a "
                   "trainable bias, then the sigmoid)"),

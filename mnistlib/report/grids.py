@@ -145,7 +145,8 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int, target_seeds: in
 
     'fast': the course template, the original's protocol and each step of the fast recipe
     (:data:`mnistlib.training.recipes.RECIPES`), over the recipe's two epochs, evaluated
-    every :data:`EVAL_IMAGES` training images. 'far': the course template over the report's epochs (notebook
+    every :data:`EVAL_IMAGES` training images. 'one-epoch': each step of the one-epoch recipe, evaluated the same
+    way, every step over ``target_seeds``, since each is a candidate for its target. 'far': the course template over the report's epochs (notebook
     6's variance runs: the same configs, so the same stored runs), then each step of the far recipe, over
     its epochs or the report's, whichever is fewer. 'sgd': the first search, SGD with a schedule and
     shifts (``recipe``: :data:`mnistlib.training.recipes.SGD`, or its full grid's ``SGD_FULL``), over the
@@ -166,6 +167,8 @@ def recipe_grid(common: dict, *, seeds: int, recipe_seeds: int, target_seeds: in
     return {
         "fast": {(step, s): every(dataclasses.replace(cfg, seed=s)) for step, cfg in fast.items()
                  for s in range(target_seeds or seeds if step == last_fast else seeds)},
+        "one-epoch": {(step, s): every(dataclasses.replace(cfg, seed=s))
+                      for step, cfg in RECIPES["one-epoch"].configs(**base).items() for s in range(target_seeds or seeds)},
         "far": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in far.items() for s in range(seeds)},
         "sgd": {(step, s): dataclasses.replace(cfg, seed=s) for step, cfg in sgd.items() for s in range(recipe_seeds)},
     }

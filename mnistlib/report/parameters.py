@@ -39,7 +39,7 @@ class Profile:
     perturbed_images: int | None = None  # test images of the perturbed-input analyses (None: the whole test set)
     speed_seeds: int = 5                 # seeds of each step of notebook 8's recipes
     seeds: int = 5                       # random seeds of each run of the original's grid and of notebook 7's
-    target_seeds: int = 10               # seeds of the fast recipe itself (its last step): its target's measurement
+    target_seeds: int = 10               # seeds of the fast recipe itself and of each one-epoch step
 
 
 PROFILES = {
@@ -117,7 +117,7 @@ class ReportParameters:
     reproduce: str = "default"               # notebook 7: default | all (also the original's 34 runs)
     reproduce_seeds: int | None = None       # notebook 7: random seeds of its runs of the original's protocol; None: the profile's
     speed_seeds: int | None = None           # notebook 8: seeds of each recipe step; None: the profile's (5; quick and smoke 2)
-    target_seeds: int | None = None          # notebook 8: seeds of the fast recipe itself; None: the profile's (10; quick, smoke 2)
+    target_seeds: int | None = None          # notebook 8: seeds of the fast recipe itself and of the one-epoch steps; None: the profile's (10; quick, smoke 2)
     folders: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

@@ -64,7 +64,8 @@ class Recipe:
         return values
 
 
-# The fast target's epochs: 99% test accuracy with every seed after this many (notebook 8, speed.fast_target).
+# The fast recipe's epochs and its target's: 99% test accuracy with every seed after this many (notebook 8,
+# speed.fast_target; met). Issue #30's one-epoch target is ONE_EPOCH_EPOCHS, below.
 FAST_EPOCHS = 2
 
 # The course template (RunConfig's defaults) over the target's epochs, then one change at a time.
@@ -80,6 +81,19 @@ FAST = Recipe(
         ("+ ReLU after pooling", {"model": "LeNet5-relu"}),
         ("+ SiLU as F6's squashing", {"model": "LeNet5-relu-silu"}),
         ("+ label smoothing 0.1", {"label_smoothing": 0.1}),
+    ),
+)
+
+# Issue #30's target: 99% test accuracy after one epoch (60,000 images) with every one of 10 seeds. Not met (notebook 8):
+# the fast recipe in one epoch, then the one change that differed by the rule on validation over 5 seeds (RECIPES.md).
+ONE_EPOCH_EPOCHS = 1
+ONE_EPOCH = Recipe(
+    name="one-epoch",
+    question=f"Can the original's LeNet-5 reach 99% test accuracy in one epoch ({ONE_EPOCH_EPOCHS * 60_000:,} images)?",
+    base={**FAST.values(), "epochs": ONE_EPOCH_EPOCHS},
+    steps=(
+        ("the fast recipe in one epoch", {}),
+        ("+ batch 8, lr 0.002", {"batch_size": 8, "lr": 2e-3}),
     ),
 )
 
@@ -112,7 +126,7 @@ SGD_FULL = Recipe(name="sgd-full", question=SGD.question + " And with rotation, 
                   steps=_SGD_STEPS + (("+ random rotation (±10°) and scaling (±10%)", {"rotate": 10.0, "scale": 0.1}),
                                       ("+ Gaussian noise, std 0.1", {"noise_std": 0.1})))
 
-RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (FAST, FAR)}  # `mnistlib train --recipe NAME`
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (FAST, ONE_EPOCH, FAR)}  # `mnistlib train --recipe NAME`
 
 
 def recipe(name: str) -> Recipe:
