@@ -2,7 +2,7 @@
 
     mnistlib train --model LeNet5 --epochs 50          # or: --config run.yaml; --resume RUN
     mnistlib train --schedule cosine --lr 0.1 --batch-size 128 --shift 2   # notebook 6's LeNet-5 recipe
-    mnistlib train --recipe fast --seed 3               # notebook 8's recipes, fast or far (--dry-run: their settings)
+    mnistlib train --recipe fast --seed 3               # notebook 8's recipes: fast, one-epoch, far (--dry-run: settings)
     mnistlib test RUN                                   # evaluate the run's checkpoints
     mnistlib test RUN --noise 0.3 --shift 2 --rotate 15 # ... on perturbed test images
     mnistlib graph RUN                                  # loss/accuracy figure of one run

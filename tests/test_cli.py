@@ -245,4 +245,4 @@ def test_train_help_reads_each_default_from_runconfig():
         if value is not None:
             shown = f"{value:g}" if isinstance(value, float) else str(value)
             assert entries[flag].endswith(f"(default {shown})"), (flag, entries[flag])
-    assert "fast, far (notebook 8" in entries["--recipe"]
+    assert "fast, one-epoch, far (notebook 8" in entries["--recipe"]
