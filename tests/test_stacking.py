@@ -147,6 +147,10 @@ CASES = {
     "Adam, one-cycle, dropout": [
         RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
                   one_cycle_warmup=0.15, batch_size=32, dropout=0.3, **TINY) for s in (0, 1, 2)],
+    # the one-epoch screen's models: a squashing after C5, SiLU after pooling (no parameters of their own)
+    "Adam, one-cycle, SiLU after pooling and C5": [
+        RunConfig(model="LeNet5-silu-silu-c5silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
+                  one_cycle_warmup=0.15, batch_size=8, **TINY) for s in (0, 1)],
     # a moving average of the weights, which every evaluation reads
     "Adam, one-cycle, a weight average, a curve": [
         RunConfig(model="LeNet5-relu-silu", epochs=2, seed=s, optimizer="adam", schedule="one-cycle", lr=3e-3,
