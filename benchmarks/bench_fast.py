@@ -1,25 +1,26 @@
-"""The fast recipe (notebook 8) against the course template, step for step, in one process.
+"""The fast and one-epoch recipes (notebook 8) against the course template, step for step, in one process.
 
-    python benchmarks/bench_fast.py                 # about 40 seconds on a 2-core CPU
+    python benchmarks/bench_fast.py                 # about a minute on a 2-core CPU
     python benchmarks/bench_fast.py --threads 2 --reps 5
     python benchmarks/bench_fast.py --short         # each part once on a few hundred images, checked: seconds
     python benchmarks/bench_fast.py --device cuda   # on a GPU: the same, timed between torch.cuda.synchronize() calls
 
 Two questions, kept apart: how fast does each recipe *step* (images per second of training), and
-how long does the fast recipe *train* to its answer (two epochs on all 60,000 images, then one
-pass over the 10,000 test images). The first says how much of the time is the machine's; the
-second, divided by the first, how much is the recipe's (the images it needs).
+how long does each recipe *train* to its answer (its epochs on all 60,000 images, then one pass over
+the 10,000 test images). The first says how much of the time is the machine's; the second, divided
+by the first, how much is the recipe's (the images it needs).
 
 (a) the course template: LeNet-5 (sigmoid, F6 1.7159·tanh), SGD lr 0.01 momentum 0.9, batch 64;
-(b) the fast recipe: LeNet-5 (ReLU, F6 SiLU), Adam with one-cycle, batch 32, label smoothing 0.1.
+(b) the fast recipe: LeNet-5 (ReLU, F6 SiLU), Adam with one-cycle, batch 32, label smoothing 0.1, two epochs;
+(c) the one-epoch recipe: the same at batch 8, lr 0.002, one epoch.
 
-Each repetition trains (a) then (b) for one epoch of a 19,200-image slice (a ``Job`` trained by
+Each repetition trains (a), (b) and (c) for one epoch of a 19,200-image slice (a ``Job`` trained by
 ``mnistlib.training.loop.train_epoch(group_of([job]), 1)``, the training path every run takes), so
 neighbours in time share the machine's speed; the ratios are medians of the per-repetition ratios. Then
-the fast recipe trains once for real, through ``mnistlib.train`` into a scratch store: its two epochs'
-time and its final test accuracy. Results go to ``benchmarks/results/bench_fast.json`` with the machine
+each recipe trains once for real, through ``mnistlib.train`` into a scratch store: its epochs' time and its
+final test accuracy. Results go to ``benchmarks/results/bench_fast.json`` with the machine
 recorded. ``--short``: one repetition on a 320-image slice, no warm-up, and the real training on 320
-training and 200 test images; it checks every number is finite and the run has its two epochs, and writes
+training and 200 test images; it checks every number is finite and each run has its epochs, and writes
 no results.
 """
 from __future__ import annotations
@@ -49,7 +50,7 @@ from mnistlib.training.loop import group_of, train_epoch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_training import machine  # noqa: E402
 
-SLICE = 19_200  # images per timed epoch: a multiple of both batches
+SLICE = 19_200  # images per timed epoch: a multiple of every batch
 SHORT_SLICE, SHORT_TEST = 320, 200  # --short: the timed slice, and the real training's subsets
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -89,50 +90,57 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     arrays = ml.load_mnist()
     steps = RECIPES["fast"].configs()
-    template, fast = (dataclasses.replace(cfg, device=device.type) for cfg in (list(steps.values())[0],
-                                                                              list(steps.values())[-1]))
+    configs = {"template": list(steps.values())[0], "fast": list(steps.values())[-1],
+               "one-epoch": RECIPES["one-epoch"].config()}
+    configs = {key: dataclasses.replace(cfg, device=device.type) for key, cfg in configs.items()}
     images = SHORT_SLICE if args.short else SLICE
     if not args.short:
-        images_per_second(fast, arrays, device=device)  # warm-up: allocator, kernels
+        images_per_second(configs["fast"], arrays, device=device)  # warm-up: allocator, kernels
     reps = []
     for rep in range(args.reps):
-        reps.append({"template": images_per_second(template, arrays, images, device),
-                     "fast": images_per_second(fast, arrays, images, device)})
-        print(f"rep {rep + 1}/{args.reps}: template {reps[-1]['template']:,.0f} images/s, "
-              f"fast recipe {reps[-1]['fast']:,.0f} images/s", flush=True)
-    speed = {key: statistics.median(r[key] for r in reps) for key in ("template", "fast")}
-    step_ratio = statistics.median(r["fast"] / r["template"] for r in reps)
+        reps.append({key: images_per_second(cfg, arrays, images, device) for key, cfg in configs.items()})
+        print(f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{key} {v:,.0f} images/s" for key, v in reps[-1].items()),
+              flush=True)
+    speed = {key: statistics.median(r[key] for r in reps) for key in configs}
+    ratio = {key: statistics.median(r[key] / r["template"] for r in reps) for key in configs if key != "template"}
 
     if args.short:
-        fast = dataclasses.replace(fast, train_subset=SHORT_SLICE, test_subset=SHORT_TEST)
         warnings.filterwarnings("ignore", category=RunHealthWarning)  # 320 images may not leave chance
-    with tempfile.TemporaryDirectory() as tmp:
-        synchronize(device)
-        start = time.perf_counter()
-        run = ml.train(fast, store=ml.RunStore(tmp), data=arrays, progress=False)
-        synchronize(device)
-        seconds = time.perf_counter() - start
-    images = fast.epochs * (fast.train_subset or len(arrays.train_labels))
+    trained = {}
+    for key in ratio:
+        cfg = configs[key]
+        if args.short:
+            cfg = dataclasses.replace(cfg, train_subset=SHORT_SLICE, test_subset=SHORT_TEST)
+        with tempfile.TemporaryDirectory() as tmp:
+            synchronize(device)
+            start = time.perf_counter()
+            run = ml.train(cfg, store=ml.RunStore(tmp), data=arrays, progress=False)
+            synchronize(device)
+            seconds = time.perf_counter() - start
+        seen = cfg.epochs * (cfg.train_subset or len(arrays.train_labels))
+        trained[key] = {"config": identity(cfg), "epochs": cfg.epochs, "seconds": seconds, "training_images": seen,
+                        "final_test_acc": float(run.history.test_acc.iloc[-1]),
+                        "at_template_step_speed_s": seen / speed["template"], "finished": run.finished,
+                        "history_epochs": list(run.history.epoch)}
     where = {**machine(), "device": str(device),
              **({"gpu": torch.cuda.get_device_name(device)} if device.type == "cuda" else {})}
-    result = {"machine": where, "threads": args.threads, "reps": reps,
-              "images_per_second": speed, "fast_over_template_step_speed": step_ratio,
-              "fast_recipe": {"config": identity(fast),
-                              "seconds": seconds, "training_images": images,
-                              "final_test_acc": float(run.history.test_acc.iloc[-1]),
-                              "at_template_step_speed_s": images / speed["template"]}}
+    result = {"machine": where, "threads": args.threads, "reps": reps, "images_per_second": speed,
+              "step_speed_over_template": ratio, "recipes": trained}
     print(f"\n{where}, {args.threads} thread(s); medians of {args.reps} alternating repetitions")
-    print(f"course template steps: {speed['template']:,.0f} training images/s (LeNet-5, SGD, batch 64)")
-    print(f"fast recipe steps:     {speed['fast']:,.0f} training images/s (×{step_ratio:.2f} the template's, "
-          f"median of per-repetition ratios)")
-    print(f"fast recipe, {fast.epochs} epochs on {'all ' if fast.train_subset is None else ''}"
-          f"{images // fast.epochs:,} images plus the test passes: {seconds:.1f} s, "
-          f"final test accuracy {result['fast_recipe']['final_test_acc']:.2f}% (seed 0)")
-    print(f"the same {images:,} images at the template's step speed: {images / speed['template']:.1f} s")
+    print(f"course template steps:  {speed['template']:,.0f} training images/s (LeNet-5, SGD, batch 64)")
+    for key in ratio:
+        print(f"{key + ' recipe steps:':<23} {speed[key]:,.0f} training images/s (×{ratio[key]:.2f} the template's, "
+              f"median of per-repetition ratios; batch {configs[key].batch_size})")
+    for key, t in trained.items():
+        print(f"{key} recipe, {t['epochs']} epoch(s), {t['training_images']:,} images plus the test passes: "
+              f"{t['seconds']:.1f} s, final test accuracy {t['final_test_acc']:.2f}% (seed 0); at the template's "
+              f"step speed the same images: {t['at_template_step_speed_s']:.1f} s")
     if args.short:
-        assert all(math.isfinite(v) and v > 0 for r in reps for v in r.values()) and math.isfinite(step_ratio), reps
-        assert run.finished and list(run.history.epoch) == list(range(1, fast.epochs + 1)), run.history
-        assert 0 <= result["fast_recipe"]["final_test_acc"] <= 100 and math.isfinite(seconds), result
+        assert all(math.isfinite(v) and v > 0 for r in reps for v in r.values()), reps
+        assert all(math.isfinite(v) for v in ratio.values()), ratio
+        for key, t in trained.items():
+            assert t["finished"] and t["history_epochs"] == list(range(1, configs[key].epochs + 1)), (key, t)
+            assert 0 <= t["final_test_acc"] <= 100 and math.isfinite(t["seconds"]), (key, t)
         print("short run: checked, no results written")
         return
     RESULTS.mkdir(exist_ok=True)
