@@ -49,11 +49,11 @@ class Job:
         self.eval_loss = loss_function(cfg.loss)  # the criterion itself: test losses compare across smoothings
         self.original_metrics = cfg.protocol == "original"
         self.curve: list[dict] = []
-        # The moving average of the weights (cfg.average), one tensor per parameter, and its updates so far;
-        # every evaluation reads it through a model of its own (:meth:`evaluated`).
-        self.averaged = [p.detach().clone() for p in self.model.parameters()] if cfg.average else None
-        self.average_steps = 0
+        # The moving average of the weights (cfg.average): a model of its own, which every evaluation reads
+        # (:meth:`evaluated`); ``averaged`` is its parameters, one tensor per parameter of the trained model.
         self._average_model = copy.deepcopy(self.model) if cfg.average else None
+        self.averaged = [p.detach() for p in self._average_model.parameters()] if cfg.average else None
+        self.average_steps = 0
         if cfg.dropout:  # its masks from a generator of the run's own, saved and restored with the others
             dropout = self.generators["dropout"] = torch.Generator(device=tensors.device).manual_seed(cfg.seed + 5)
             self.model.dropout = GeneratorDropout(cfg.dropout, dropout)
@@ -86,15 +86,10 @@ class Job:
         for average, param in zip(self.averaged, self.model.parameters()):
             average.lerp_(param, 1 - keep)
 
-    @torch.no_grad()
     def evaluated(self) -> torch.nn.Module:
-        """The model every evaluation reads: the trained one, or with ``cfg.average`` a copy holding the moving
-        average of its weights."""
-        if self.averaged is None:
-            return self.model
-        for target, average in zip(self._average_model.parameters(), self.averaged):
-            target.copy_(average)
-        return self._average_model
+        """The model every evaluation reads: the trained one, or with ``cfg.average`` the model whose weights are
+        the moving average."""
+        return self.model if self._average_model is None else self._average_model
 
     def averaged_state(self) -> dict:
         """The moving average as a state dict of the run's model (its buffers, if any, the trained model's)."""

@@ -117,7 +117,10 @@ class Stack:
         self.owners = [job.optimizer for job in self.jobs]
         for stacked, own in self.pairs:
             _gather_state(self.optimizer, stacked, self.owners, own)
-        self.averaged, self.average_steps = _gather_averages(self.jobs, self.pairs)
+        # per pair, where each run's own parameter stands in its model's parameters (so in its Job.averaged)
+        index = [{id(param): i for i, param in enumerate(job.model.parameters())} for job in self.jobs]
+        self.slots = [[index[k][id(own[k])] for k in range(self.runs)] for _, own in self.pairs]
+        self.averaged, self.average_steps = _gather_averages(self.jobs, self.pairs, self.slots)
         self.loss = loss_function(cfg.loss, reduction="none", label_smoothing=cfg.label_smoothing)
         x_train = [job.train_data.x_train for job in self.jobs]
         y_train = [job.train_data.y_train for job in self.jobs]
@@ -184,9 +187,8 @@ class Stack:
         if self.averaged is not None:
             for k, job in enumerate(self.jobs):
                 job.average_steps = self.average_steps
-                where = {id(param): i for i, param in enumerate(job.model.parameters())}
-                for average, (_, own) in zip(self.averaged, self.pairs):
-                    job.averaged[where[id(own[k])]].copy_(average.view(self.runs, -1)[k].view_as(own[k]))
+                for average, (_, own), slots in zip(self.averaged, self.pairs, self.slots):
+                    job.averaged[slots[k]].copy_(average.view(self.runs, -1)[k].view_as(own[k]))
         group = self.optimizer.param_groups[0]
         for owner in self.owners:
             for own_group in owner.param_groups:
@@ -214,17 +216,17 @@ def _gather_state(optimizer: torch.optim.Optimizer, stacked: torch.Tensor, owner
     optimizer.state[stacked] = gathered
 
 
-def _gather_averages(jobs: Sequence[Job], pairs) -> tuple[list[torch.Tensor] | None, int]:
+def _gather_averages(jobs: Sequence[Job], pairs, slots) -> tuple[list[torch.Tensor] | None, int]:
     """The runs' moving averages of their weights (``RunConfig.average``) in the stacked parameters' layout (each
-    run's rows in run order), and their common number of updates; (None, 0) without one."""
+    run's rows in run order), and their common number of updates; (None, 0) without one. ``slots``: per pair,
+    where each run's own parameter stands in its ``Job.averaged``."""
     if jobs[0].averaged is None:
         return None, 0
     steps = {job.average_steps for job in jobs}
     if len(steps) > 1:
         raise ConfigError("runs of one stack must be at the same step (their weight averages differ); train them apart")
-    where = [{id(param): i for i, param in enumerate(job.model.parameters())} for job in jobs]
-    averaged = [torch.cat([job.averaged[where[k][id(own[k])]].reshape(-1) for k, job in enumerate(jobs)]).view_as(stacked)
-                for stacked, own in pairs]
+    averaged = [torch.cat([job.averaged[slot[k]].reshape(-1) for k, job in enumerate(jobs)]).view_as(stacked)
+                for (stacked, _), slot in zip(pairs, slots)]
     return averaged, steps.pop()
 
 
